@@ -1,0 +1,83 @@
+"""Slow, obviously-correct reference semantics for the hot paths.
+
+Used by ``verify`` and the tests to check hot paths that the openssl backend
+does not expose (GHASH, P-256 field and group arithmetic). Written for
+clarity, not speed, and not constant-time: never benchmarked.
+"""
+
+from __future__ import annotations
+
+from cryptobench.kernels._ecdsa_common import A, GX, GY, N, P
+
+_R = 0xE1 << 120  # the GCM reduction constant R = 11100001 || 0^120 (SP 800-38D §6.3)
+
+
+def gf128_mul(x: int, y: int) -> int:
+    """X • Y in GF(2^128) with GCM's bit order (SP 800-38D §6.3, Algorithm 1)."""
+    z, v = 0, y
+    for i in range(127, -1, -1):
+        if (x >> i) & 1:
+            z ^= v
+        v = (v >> 1) ^ _R if v & 1 else v >> 1
+    return z
+
+
+def ghash(h: bytes, data: bytes) -> bytes:
+    """GHASH_H(X) of SP 800-38D §6.4; len(data) must be a multiple of 16."""
+    if len(data) % 16:
+        raise ValueError("GHASH input must be a multiple of 16 bytes")
+    hi = int.from_bytes(h, "big")
+    y = 0
+    for i in range(0, len(data), 16):
+        y = gf128_mul(y ^ int.from_bytes(data[i : i + 16], "big"), hi)
+    return y.to_bytes(16, "big")
+
+
+def field_mul(a: int, b: int, count: int) -> int:
+    """a · b^count mod p (the shape of the ``field-mul`` hot path)."""
+    return a * pow(b, count, P) % P
+
+
+def scalar_inv(k: int) -> int:
+    return pow(k, -1, N)
+
+
+Point = tuple[int, int] | None  # None is the point at infinity
+
+
+def point_add(p1: Point, p2: Point) -> Point:
+    """Affine addition on y^2 = x^3 - 3x + b (SEC 1 §2.2.1)."""
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    x1, y1 = p1
+    x2, y2 = p2
+    if x1 == x2:
+        if (y1 + y2) % P == 0:
+            return None
+        lam = (3 * x1 * x1 + A) * pow(2 * y1, -1, P) % P
+    else:
+        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
+    x3 = (lam * lam - x1 - x2) % P
+    return x3, (lam * (x1 - x3) - y1) % P
+
+
+def scalar_mul(k: int, pt: Point) -> Point:
+    """k · pt by double-and-add (variable time)."""
+    result: Point = None
+    addend = pt
+    k %= N
+    while k:
+        if k & 1:
+            result = point_add(result, addend)
+        addend = point_add(addend, addend)
+        k >>= 1
+    return result
+
+
+G: Point = (GX, GY)
+
+
+def double_scalar_mul(u1: int, u2: int, q: Point) -> Point:
+    return point_add(scalar_mul(u1, G), scalar_mul(u2, q))

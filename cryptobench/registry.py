@@ -1,0 +1,252 @@
+"""The kernel registry: every implementation, available or not, and why.
+
+Each backend module in :data:`BACKEND_MODULES` defines ``register(reg)`` and
+adds one :class:`Kernel` per (algorithm, backend). Loading happens once, on
+first use, never at ``import cryptobench``; a module that fails to import is
+recorded as unavailable kernels carrying the error as their reason, so nothing
+here raises because a backend is missing (rule 3 of docs/ARCHITECTURE).
+
+The harness and the tests reach kernels only through :func:`kernels` and
+:func:`select`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import UsageError
+
+#: Algorithm name -> kernel family (the folder under kernels/).
+ALGORITHMS: dict[str, str] = {
+    "aes-128-gcm": "aes_gcm",
+    "aes-256-gcm": "aes_gcm",
+    "chacha20-poly1305": "chacha20_poly1305",
+    "ecdsa-p256-sha256": "ecdsa_p256",
+}
+
+#: Algorithm name -> "aead" or "signature".
+KINDS: dict[str, str] = {
+    "aes-128-gcm": "aead",
+    "aes-256-gcm": "aead",
+    "chacha20-poly1305": "aead",
+    "ecdsa-p256-sha256": "signature",
+}
+
+#: Key size in bytes of each AEAD algorithm.
+KEY_SIZES: dict[str, int] = {"aes-128-gcm": 16, "aes-256-gcm": 32, "chacha20-poly1305": 32}
+
+#: Hot paths each family names, in display order (docs/kernels.md gives the shapes).
+HOT_PATHS: dict[str, tuple[str, ...]] = {
+    "aes_gcm": ("key-expansion", "aes-ctr", "ghash"),
+    "chacha20_poly1305": ("chacha20", "poly1305"),
+    "ecdsa_p256": ("field-mul", "fixed-base-mul", "double-scalar-mul", "scalar-inv"),
+}
+
+#: The base backend names; variants are "<base>-<path>" and peers "peer-<package>".
+BASE_BACKENDS: tuple[str, ...] = ("python", "numba", "native", "openssl", "peer")
+
+#: Modules imported to populate the registry, in order.
+BACKEND_MODULES: tuple[str, ...] = (
+    "cryptobench.kernels.aes_gcm.openssl",
+    "cryptobench.kernels.aes_gcm.python",
+    "cryptobench.kernels.aes_gcm.numba",
+    "cryptobench.kernels.aes_gcm.native",
+    "cryptobench.kernels.aes_gcm.peers",
+    "cryptobench.kernels.chacha20_poly1305.openssl",
+    "cryptobench.kernels.chacha20_poly1305.python",
+    "cryptobench.kernels.chacha20_poly1305.numba",
+    "cryptobench.kernels.chacha20_poly1305.native",
+    "cryptobench.kernels.chacha20_poly1305.peers",
+    "cryptobench.kernels.ecdsa_p256.openssl",
+    "cryptobench.kernels.ecdsa_p256.python",
+    "cryptobench.kernels.ecdsa_p256.numba",
+    "cryptobench.kernels.ecdsa_p256.native",
+    "cryptobench.kernels.ecdsa_p256.peers",
+)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One implementation of one algorithm.
+
+    ``impl`` is the AEAD or signature object of docs/kernels.md (``None`` for a
+    peer that only offers hot paths); ``hot_paths`` maps a hot-path name to its
+    setup function; ``lacks`` says why a hot path is not offered.
+    """
+
+    algorithm: str
+    backend: str
+    available: bool
+    reason: str = ""
+    constant_time: bool = False
+    path: str = ""
+    impl: Any = None
+    hot_paths: Mapping[str, Callable[..., Callable[..., Any]]] = field(default_factory=dict)
+    lacks: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        """``algorithm/backend``, the kernel's unique name."""
+        return f"{self.algorithm}/{self.backend}"
+
+    @property
+    def family(self) -> str:
+        return ALGORITHMS[self.algorithm]
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.algorithm]
+
+    @property
+    def base_backend(self) -> str:
+        """``native`` for ``native-vaes``, ``peer`` for ``peer-pyaes``."""
+        return self.backend.split("-", 1)[0]
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """Whole operations the kernel offers (empty for hot-path-only peers)."""
+        if self.impl is None:
+            return ()
+        if self.kind == "aead":
+            return ("encrypt", "decrypt")
+        return ("sign", "verify", "keygen")
+
+
+class Registry:
+    """A set of kernels keyed by ``algorithm/backend``."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[str, Kernel] = {}
+
+    def add(self, kernel: Kernel) -> None:
+        if kernel.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {kernel.algorithm!r}")
+        if kernel.name in self._kernels:
+            raise ValueError(f"kernel {kernel.name} registered twice")
+        unknown = set(kernel.hot_paths) - set(HOT_PATHS[kernel.family])
+        if unknown:
+            raise ValueError(f"{kernel.name}: unknown hot paths {sorted(unknown)}")
+        self._kernels[kernel.name] = kernel
+
+    def remove(self, name: str) -> None:
+        self._kernels.pop(name, None)
+
+    def all(self) -> list[Kernel]:
+        return sorted(self._kernels.values(), key=_sort_key)
+
+    def get(self, algorithm: str, backend: str) -> Kernel:
+        try:
+            return self._kernels[f"{algorithm}/{backend}"]
+        except KeyError:
+            raise UsageError(f"no kernel {algorithm}/{backend}") from None
+
+
+def _sort_key(k: Kernel) -> tuple[int, int, str]:
+    algos = list(ALGORITHMS)
+    order = {"python": 0, "numba": 1, "native": 2, "openssl": 3, "peer": 4}
+    return (algos.index(k.algorithm), order.get(k.base_backend, 5), k.backend)
+
+
+_lock = threading.Lock()
+_default: Registry | None = None
+
+
+def _load_module(reg: Registry, modname: str) -> None:
+    family, backend = modname.rsplit(".", 2)[-2:]
+    try:
+        module = importlib.import_module(modname)
+    except ModuleNotFoundError as exc:
+        if exc.name == modname:
+            return  # backend not written yet: nothing to register
+        _register_broken(reg, family, backend, f"module {modname} failed to import: {exc}")
+        return
+    except Exception as exc:  # a backend must never take the registry down
+        _register_broken(reg, family, backend, f"module {modname} failed to import: {exc!r}")
+        return
+    try:
+        module.register(reg)
+    except Exception as exc:
+        _register_broken(reg, family, backend, f"{modname}.register failed: {exc!r}")
+
+
+def _register_broken(reg: Registry, family: str, backend: str, reason: str) -> None:
+    for algorithm, fam in ALGORITHMS.items():
+        if fam == family and f"{algorithm}/{backend}" not in reg._kernels:
+            reg.add(Kernel(algorithm=algorithm, backend=backend, available=False, reason=reason))
+
+
+def default_registry() -> Registry:
+    """The process-wide registry, loaded on first call."""
+    global _default
+    with _lock:
+        if _default is None:
+            reg = Registry()
+            for modname in BACKEND_MODULES:
+                _load_module(reg, modname)
+            _default = reg
+        return _default
+
+
+def kernels() -> list[Kernel]:
+    """Every registered kernel, available or not, in display order."""
+    return default_registry().all()
+
+
+def get(algorithm: str, backend: str) -> Kernel:
+    return default_registry().get(algorithm, backend)
+
+
+def backend_matches(backend: str, pattern: str) -> bool:
+    """``native`` matches ``native`` and every ``native-*``; globs work too."""
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(backend, pattern)
+    return backend == pattern or backend.startswith(pattern + "-")
+
+
+def split_list(value: str | Iterable[str] | None) -> list[str]:
+    """Accept "a,b" or ["a", "b"] or None."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = value.split(",")
+    else:
+        items = [part for v in value for part in v.split(",")]
+    return [i.strip() for i in items if i.strip()]
+
+
+def select(
+    algorithms: str | Iterable[str] | None = None,
+    backends: str | Iterable[str] | None = None,
+    *,
+    registry: Registry | None = None,
+    available_only: bool = False,
+) -> list[Kernel]:
+    """Kernels matching the algorithm and backend selections.
+
+    Raises :class:`UsageError` naming the valid choices when a selection matches
+    nothing that exists.
+    """
+    reg = registry or default_registry()
+    everything = reg.all()
+    algos = split_list(algorithms)
+    for a in algos:
+        if a not in ALGORITHMS:
+            raise UsageError(f"unknown algorithm {a!r}; valid: {', '.join(ALGORITHMS)}")
+    pats = split_list(backends)
+    known = sorted({k.backend for k in everything})
+    for p in pats:
+        if not any(backend_matches(b, p) for b in known):
+            raise UsageError(f"unknown backend {p!r}; valid: {', '.join(known)}")
+    out = [
+        k
+        for k in everything
+        if (not algos or k.algorithm in algos)
+        and (not pats or any(backend_matches(k.backend, p) for p in pats))
+        and (k.available or not available_only)
+    ]
+    return out

@@ -1,0 +1,26 @@
+"""Argument checks every AEAD backend applies before doing any work.
+
+Keeping them in one place keeps the bad-input contract identical across
+backends: the same exception class and message for the same mistake.
+"""
+
+from __future__ import annotations
+
+from cryptobench.errors import InvalidLength
+
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def check_bytes(**named: object) -> None:
+    """TypeError naming the first argument that is not bytes-like."""
+    for name, value in named.items():
+        if not isinstance(value, _BYTES):
+            raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}")
+
+
+def check_tag_length(tag_length: object, lo: int, hi: int) -> int:
+    if isinstance(tag_length, bool) or not isinstance(tag_length, int):
+        raise TypeError(f"tag_length must be an int, not {type(tag_length).__name__}")
+    if not lo <= tag_length <= hi:
+        raise InvalidLength(f"tag length must be {lo}..{hi} bytes, got {tag_length}")
+    return tag_length

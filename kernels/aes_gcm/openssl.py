@@ -1,0 +1,123 @@
+"""AES-128/256-GCM through OpenSSL, via the ``cryptography`` package.
+
+This is the reference every other AES-GCM kernel is checked and measured
+against. OpenSSL's EVP AES-GCM (AES-NI/VAES + PCLMULQDQ assembly where the CPU
+has it) is constant-time. The 96-bit-nonce, 16-byte-tag case goes through
+``AESGCM`` (one call per operation); other IV and tag lengths go through the
+streaming ``Cipher(AES, GCM)`` interface, which accepts IVs of 8 to 128 bytes
+and truncated tags of 4 or more bytes (SP 800-38D §5.2.1.2).
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag as _CInvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
+
+from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.registry import Kernel
+
+
+class _Context:
+    __slots__ = ("_key", "_tag_length", "_aead")
+
+    def __init__(self, key: bytes, tag_length: int) -> None:
+        self._key = key
+        self._tag_length = tag_length
+        self._aead = _AESGCM(key)
+
+    def encrypt(self, nonce, plaintext, aad=b""):
+        if self._tag_length == 16 and len(nonce) == 12:
+            return self._aead.encrypt(nonce, plaintext, aad or None)
+        check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
+        _check_nonce(nonce)
+        enc = Cipher(algorithms.AES(self._key), modes.GCM(bytes(nonce))).encryptor()
+        if aad:
+            enc.authenticate_additional_data(aad)
+        ct = enc.update(plaintext) + enc.finalize()
+        return ct + enc.tag[: self._tag_length]
+
+    def decrypt(self, nonce, data, aad=b""):
+        t = self._tag_length
+        if t == 16 and len(nonce) == 12:
+            try:
+                return self._aead.decrypt(nonce, data, aad or None)
+            except _CInvalidTag:
+                raise InvalidTag("tag check failed") from None
+        check_bytes(nonce=nonce, data=data, aad=aad)
+        _check_nonce(nonce)
+        if len(data) < t:
+            raise InvalidTag("ciphertext shorter than the tag")
+        data = bytes(data)
+        dec = Cipher(
+            algorithms.AES(self._key), modes.GCM(bytes(nonce), data[-t:], min_tag_length=t)
+        ).decryptor()
+        if aad:
+            dec.authenticate_additional_data(aad)
+        pt = dec.update(data[:-t])
+        try:
+            dec.finalize()
+        except _CInvalidTag:
+            raise InvalidTag("tag check failed") from None
+        return pt
+
+
+def _check_nonce(nonce) -> None:
+    if not 8 <= len(nonce) <= 128:
+        raise InvalidNonce("OpenSSL through cryptography takes GCM IVs of 8 to 128 bytes")
+
+
+class AESGCM:
+    """The AEAD object of docs/kernels.md."""
+
+    def __init__(self, key_size: int) -> None:
+        self.key_size = key_size
+
+    def supports(self, nonce_len: int, tag_len: int) -> str | None:
+        if not 8 <= nonce_len <= 128:
+            return "cryptography accepts GCM IVs of 8 to 128 bytes only"
+        if not 4 <= tag_len <= 16:
+            return "tag length outside 4..16 bytes"
+        return None
+
+    def new(self, key, tag_length: int = 16) -> _Context:
+        check_bytes(key=key)
+        if len(key) != self.key_size:
+            raise InvalidKey(f"key must be {self.key_size} bytes, got {len(key)}")
+        check_tag_length(tag_length, 4, 16)
+        return _Context(bytes(key), tag_length)
+
+
+def _setup_ctr(key):
+    alg = algorithms.AES(bytes(key))
+
+    def aes_ctr(counter_block, data):
+        return Cipher(alg, modes.CTR(bytes(counter_block))).encryptor().update(data)
+
+    return aes_ctr
+
+
+_LACKS = {
+    "key-expansion": "cryptography does not expose AES key expansion on its own",
+    "ghash": "cryptography does not expose GHASH on its own",
+}
+
+
+def register(reg) -> None:
+    for algorithm, size in (("aes-128-gcm", 16), ("aes-256-gcm", 32)):
+        reg.add(
+            Kernel(
+                algorithm=algorithm,
+                backend="openssl",
+                available=True,
+                constant_time=True,
+                path="evp",
+                impl=AESGCM(size),
+                hot_paths={"aes-ctr": _setup_ctr},
+                lacks=_LACKS,
+                description="OpenSSL EVP through cryptography (the reference)",
+            )
+        )
+
+

@@ -1,0 +1,89 @@
+"""ChaCha20-Poly1305 (RFC 8439 §2.8) through OpenSSL, via ``cryptography``.
+
+The reference for the other ChaCha20-Poly1305 kernels. OpenSSL's ChaCha20 and
+Poly1305 are constant-time. Hot paths: ChaCha20 through ``Cipher(ChaCha20)``
+(whose 16-byte nonce is the little-endian 32-bit counter followed by the
+96-bit nonce) and ``Poly1305``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from cryptography.exceptions import InvalidTag as _CInvalidTag
+from cryptography.hazmat.primitives import poly1305
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _C20P
+
+from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.registry import Kernel
+
+
+class _Context:
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = _C20P(key)
+
+    def encrypt(self, nonce, plaintext, aad=b""):
+        if len(nonce) != 12:
+            check_bytes(nonce=nonce)
+            raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
+        return self._aead.encrypt(nonce, plaintext, aad or None)
+
+    def decrypt(self, nonce, data, aad=b""):
+        if len(nonce) != 12:
+            check_bytes(nonce=nonce)
+            raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
+        try:
+            return self._aead.decrypt(nonce, data, aad or None)
+        except _CInvalidTag:
+            raise InvalidTag("tag check failed") from None
+
+
+class ChaCha20Poly1305:
+    key_size = 32
+
+    def supports(self, nonce_len: int, tag_len: int) -> str | None:
+        if nonce_len != 12:
+            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
+        if tag_len != 16:
+            return "ChaCha20-Poly1305 has 16-byte tags only"
+        return None
+
+    def new(self, key, tag_length: int = 16) -> _Context:
+        check_bytes(key=key)
+        if len(key) != 32:
+            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
+        check_tag_length(tag_length, 16, 16)
+        return _Context(bytes(key))
+
+
+def _setup_chacha20(key):
+    key = bytes(key)
+
+    def chacha20(nonce, counter, data):
+        alg = algorithms.ChaCha20(key, struct.pack("<I", counter) + bytes(nonce))
+        return Cipher(alg, mode=None).encryptor().update(data)
+
+    return chacha20
+
+
+def _setup_poly1305():
+    return poly1305.Poly1305.generate_tag
+
+
+def register(reg) -> None:
+    reg.add(
+        Kernel(
+            algorithm="chacha20-poly1305",
+            backend="openssl",
+            available=True,
+            constant_time=True,
+            path="evp",
+            impl=ChaCha20Poly1305(),
+            hot_paths={"chacha20": _setup_chacha20, "poly1305": _setup_poly1305},
+            description="OpenSSL EVP through cryptography (the reference)",
+        )
+    )
