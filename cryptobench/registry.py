@@ -88,6 +88,10 @@ class Kernel:
     hot_paths: Mapping[str, Callable[..., Callable[..., Any]]] = field(default_factory=dict)
     lacks: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    #: One-time preparation (JIT compilation or cache load, table building),
+    #: timed apart by the harness. Returns metadata, e.g. Numba's
+    #: ``{"cache_hits": 3, "cache_misses": 0}``.
+    prepare: Callable[[], Mapping[str, Any]] | None = None
 
     @property
     def name(self) -> str:
