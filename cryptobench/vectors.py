@@ -1,0 +1,493 @@
+"""Test vectors: one module, a parser per format, all returning plain dataclasses.
+
+Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
+
+- NIST CAVP GCM ``.rsp`` (``gcmEncryptExtIV*.rsp``, ``gcmDecrypt*.rsp``), FAIL cases kept;
+- the RFC 7539 ChaCha20 file and the ChaCha20-Poly1305 files (OpenSSL- and
+  BoringSSL-derived) of ``cryptography_vectors``;
+- NIST CAVP ECDSA ``SigVer.rsp`` and ``SigGen.txt`` (the latter carries k);
+- OpenSSL's ``evppkey_ecdsa_rfc6979.txt`` (RFC 6979 deterministic signatures);
+- Wycheproof JSON (``aes_gcm_test.json``, ``chacha20_poly1305_test.json``,
+  ``ecdsa_secp256r1_sha256_test.json``, ``ecdsa_secp256r1_sha256_p1363_test.json``).
+
+Negative cases are kept: an AEAD vector with ``valid=False`` passes only if
+decryption is refused; a signature vector with ``valid=False`` passes only if
+verification fails. Wycheproof "acceptable" cases are counted but may go either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class AEADVector:
+    source: str
+    algorithm: str
+    key: bytes
+    nonce: bytes
+    aad: bytes
+    plaintext: bytes | None  # None for a FAIL decrypt vector
+    ciphertext: bytes
+    tag: bytes
+    valid: bool = True
+    acceptable: bool = False
+    #: "encrypt" vectors are checked both ways; "decrypt" only by decryption
+    direction: str = "encrypt"
+
+
+@dataclass(frozen=True)
+class StreamVector:
+    """A ChaCha20 keystream vector (RFC 8439 §2.4.2 / RFC 7539 A.2)."""
+
+    source: str
+    key: bytes
+    nonce: bytes
+    counter: int
+    plaintext: bytes
+    ciphertext: bytes
+
+
+@dataclass(frozen=True)
+class SignatureVector:
+    """One ECDSA P-256/SHA-256 case.
+
+    ``kind`` is "verify" (check ``signature`` or ``(r, s)`` against ``public``),
+    "sign-k" (sign with private ``d`` and the given ``k``; expect ``(r, s)``) or
+    "sign-rfc6979" (deterministic signing; expect the exact DER ``signature``).
+    ``encoding`` says how ``signature`` is encoded: "der", "p1363" or "raw" (r, s given).
+    """
+
+    source: str
+    kind: str
+    message: bytes
+    public: bytes  # 65-byte uncompressed SEC 1 point
+    d: int | None = None
+    k: int | None = None
+    r: int | None = None
+    s: int | None = None
+    signature: bytes | None = None
+    encoding: str = "raw"
+    valid: bool = True
+    acceptable: bool = False
+
+
+# ---------------------------------------------------------------- locating files
+
+
+@lru_cache(maxsize=1)
+def vectors_root() -> Path:
+    """The installed ``cryptography_vectors`` package directory."""
+    try:
+        import cryptography_vectors
+    except ImportError:
+        raise UsageError(
+            "the cryptography-vectors package is not installed (pip install cryptography-vectors)"
+        ) from None
+    return Path(os.path.dirname(cryptography_vectors.__file__))
+
+
+def vector_path(*parts: str) -> Path:
+    return vectors_root().joinpath(*parts)
+
+
+# ---------------------------------------------------------------- generic NIST-style parsing
+
+
+def _unquote(value: str) -> bytes:
+    """Hex, or a double-quoted ASCII string as the OpenSSL-derived files use."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return value[1:-1].encode()
+    return bytes.fromhex(value)
+
+
+def _records(lines: Iterable[str]) -> Iterator[tuple[dict[str, str], dict[str, str], int]]:
+    """Yield (section headers, key/value record, line number) from NIST-style text.
+
+    Section headers are ``[Key = value]`` or ``[P-256,SHA-256]`` lines; a record
+    ends at a blank line or the next ``Count``. A bare ``FAIL`` line sets
+    ``record["FAIL"]``.
+    """
+    section: dict[str, str] = {}
+    record: dict[str, str] = {}
+    start = 0
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            if record:
+                yield section, record, start
+                record = {}
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            if record:
+                yield section, record, start
+                record = {}
+            inner = line[1:-1]
+            if "=" in inner:
+                k, v = inner.split("=", 1)
+                section = dict(section)
+                section[k.strip()] = v.strip()
+            else:
+                section = {"curve": inner}
+            continue
+        if line == "FAIL":
+            record["FAIL"] = "1"
+            continue
+        if "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if key.upper() == "COUNT" and record:
+            yield section, record, start
+            record = {}
+        if not record:
+            start = lineno
+        record[key] = value.strip()
+    if record:
+        yield section, record, start
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read vector file {path}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------- AES-GCM (NIST CAVP)
+
+
+def load_nist_gcm(path: Path) -> list[AEADVector]:
+    """gcmEncryptExtIV*.rsp and gcmDecrypt*.rsp (every IV and tag length, FAIL kept)."""
+    out = []
+    decrypt = "Decrypt" in path.name
+    for section, rec, line in _records(_read_lines(path)):
+        if "Key" not in rec:
+            continue
+        key = bytes.fromhex(rec["Key"])
+        algorithm = {16: "aes-128-gcm", 32: "aes-256-gcm"}.get(len(key))
+        if algorithm is None:
+            continue
+        fail = "FAIL" in rec
+        out.append(
+            AEADVector(
+                source=f"{path.name}:{line}",
+                algorithm=algorithm,
+                key=key,
+                nonce=bytes.fromhex(rec["IV"]),
+                aad=bytes.fromhex(rec.get("AAD", "")),
+                plaintext=None if fail else bytes.fromhex(rec.get("PT", "")),
+                ciphertext=bytes.fromhex(rec.get("CT", "")),
+                tag=bytes.fromhex(rec["Tag"]),
+                valid=not fail,
+                direction="decrypt" if decrypt else "encrypt",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- ChaCha20(-Poly1305)
+
+
+def load_chacha20_rfc(path: Path) -> list[StreamVector]:
+    out = []
+    for _, rec, line in _records(_read_lines(path)):
+        if "KEY" not in rec:
+            continue
+        out.append(
+            StreamVector(
+                source=f"{path.name}:{line}",
+                key=bytes.fromhex(rec["KEY"]),
+                nonce=bytes.fromhex(rec["NONCE"]),
+                counter=int(rec["INITIAL_BLOCK_COUNTER"]),
+                plaintext=bytes.fromhex(rec["PLAINTEXT"]),
+                ciphertext=bytes.fromhex(rec["CIPHERTEXT"]),
+            )
+        )
+    return out
+
+
+def load_chacha20_poly1305(path: Path) -> list[AEADVector]:
+    """openssl.txt (Key/IV/AAD/Plaintext/Ciphertext/Tag[/Result]) and boringssl.txt
+    (KEY/NONCE/IN/AD/CT/TAG, quoted strings allowed)."""
+    out = []
+    for _, rec, line in _records(_read_lines(path)):
+        r = {k.upper(): v for k, v in rec.items()}
+        if "KEY" not in r:
+            continue
+        nonce = r.get("NONCE", r.get("IV", ""))
+        pt = r.get("IN", r.get("PLAINTEXT", ""))
+        aad = r.get("AD", r.get("AAD", ""))
+        ct = r.get("CT", r.get("CIPHERTEXT", ""))
+        valid = r.get("RESULT", "") == ""
+        out.append(
+            AEADVector(
+                source=f"{path.name}:{line}",
+                algorithm="chacha20-poly1305",
+                key=bytes.fromhex(r["KEY"]),
+                nonce=_unquote(nonce),
+                aad=_unquote(aad),
+                plaintext=_unquote(pt) if valid else None,
+                ciphertext=_unquote(ct),
+                tag=bytes.fromhex(r["TAG"]),
+                valid=valid,
+                direction="encrypt" if valid else "decrypt",
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- ECDSA P-256
+
+
+def _point(qx: str, qy: str) -> bytes:
+    return b"\x04" + int(qx, 16).to_bytes(32, "big") + int(qy, 16).to_bytes(32, "big")
+
+
+def load_ecdsa_sigver(path: Path, curve: str = "P-256,SHA-256") -> list[SignatureVector]:
+    out = []
+    for section, rec, line in _records(_read_lines(path)):
+        if section.get("curve") != curve or "Msg" not in rec:
+            continue
+        out.append(
+            SignatureVector(
+                source=f"{path.name}:{line}",
+                kind="verify",
+                message=bytes.fromhex(rec["Msg"]),
+                public=_point(rec["Qx"], rec["Qy"]),
+                r=int(rec["R"], 16),
+                s=int(rec["S"], 16),
+                encoding="raw",
+                valid=rec["Result"].startswith("P"),
+            )
+        )
+    return out
+
+
+def load_ecdsa_siggen(path: Path, curve: str = "P-256,SHA-256") -> list[SignatureVector]:
+    """SigGen.txt: private d and a given k, expected (R, S)."""
+    out = []
+    for section, rec, line in _records(_read_lines(path)):
+        if section.get("curve") != curve or "Msg" not in rec or "k" not in rec:
+            continue
+        out.append(
+            SignatureVector(
+                source=f"{path.name}:{line}",
+                kind="sign-k",
+                message=bytes.fromhex(rec["Msg"]),
+                public=_point(rec["Qx"], rec["Qy"]),
+                d=int(rec["d"], 16),
+                k=int(rec["k"], 16),
+                r=int(rec["R"], 16),
+                s=int(rec["S"], 16),
+            )
+        )
+    return out
+
+
+def load_ecdsa_rfc6979(path: Path, title: str = "RFC 6979 P-256", digest: str = "SHA256") -> list[SignatureVector]:
+    """OpenSSL evppkey file: PEM keys, then DigestSign/DigestVerify stanzas."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    lines = _read_lines(path)
+    keys: dict[str, object] = {}
+    out: list[SignatureVector] = []
+    in_section = False
+    i = 0
+    stanza: dict[str, str] = {}
+    stanza_line = 0
+
+    def flush() -> None:
+        nonlocal stanza
+        st = stanza
+        stanza = {}
+        if not in_section or "Output" not in st:
+            return
+        op = "DigestSign" if "DigestSign" in st else "DigestVerify" if "DigestVerify" in st else None
+        if op is None or st[op] != digest:
+            return
+        key = keys.get(st["Key"])
+        if key is None:
+            return
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            d = key.private_numbers().private_value
+            pub = key.public_key()
+        else:
+            d = None
+            pub = key
+        public = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        sig = bytes.fromhex(st["Output"])
+        msg = _unquote(st["Input"])
+        if op == "DigestSign":
+            out.append(SignatureVector(f"{path.name}:{stanza_line}", "sign-rfc6979", msg, public, d=d, signature=sig, encoding="der"))
+        else:
+            valid = st.get("Result", "") == ""
+            out.append(SignatureVector(f"{path.name}:{stanza_line}", "verify", msg, public, signature=sig, encoding="der", valid=valid))
+
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if line.startswith("Title"):
+            flush()
+            in_section = line.split("=", 1)[1].strip().startswith(title)
+            continue
+        if line.startswith(("PrivateKey=", "PublicKey=")):
+            flush()
+            name = line.split("=", 1)[1].strip()
+            pem = []
+            while i < len(lines) and not lines[i].startswith("-----END"):
+                pem.append(lines[i])
+                i += 1
+            pem.append(lines[i])
+            i += 1
+            if not in_section:
+                continue  # keys of other curves (some of which OpenSSL no longer loads)
+            data = "\n".join(pem).encode() + b"\n"
+            if line.startswith("PrivateKey"):
+                keys[name] = serialization.load_pem_private_key(data, password=None)
+            else:
+                keys[name] = serialization.load_pem_public_key(data)
+            continue
+        if not line or line.startswith("#"):
+            flush()
+            continue
+        if "=" in line:
+            k, v = line.split("=", 1)
+            if not stanza:
+                stanza_line = i
+            stanza[k.strip()] = v.strip()
+    flush()
+    return out
+
+
+# ---------------------------------------------------------------- Wycheproof
+
+
+WYCHEPROOF_FILES = {
+    "aes_gcm_test.json": "aead",
+    "chacha20_poly1305_test.json": "aead",
+    "ecdsa_secp256r1_sha256_test.json": "der",
+    "ecdsa_secp256r1_sha256_p1363_test.json": "p1363",
+}
+
+
+def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector]:
+    """One Wycheproof JSON file in the schema of docs/vectors.md."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        return _wycheproof(Path(path).name, doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path} does not follow the Wycheproof schema: {exc!r}") from None
+
+
+def _wycheproof(name: str, doc: dict) -> list:
+    algorithm = doc["algorithm"]
+    out: list = []
+    for group in doc["testGroups"]:
+        if algorithm in ("AES-GCM", "CHACHA20-POLY1305"):
+            key_bits = group.get("keySize")
+            alg = {
+                ("AES-GCM", 128): "aes-128-gcm",
+                ("AES-GCM", 256): "aes-256-gcm",
+                ("CHACHA20-POLY1305", 256): "chacha20-poly1305",
+            }.get((algorithm, key_bits))
+            if alg is None:
+                continue  # AES-192 and the like: not an algorithm we benchmark
+            for t in group["tests"]:
+                res = t["result"]
+                out.append(
+                    AEADVector(
+                        source=f"{name}#{t['tcId']}",
+                        algorithm=alg,
+                        key=bytes.fromhex(t["key"]),
+                        nonce=bytes.fromhex(t["iv"]),
+                        aad=bytes.fromhex(t["aad"]),
+                        plaintext=bytes.fromhex(t["msg"]),
+                        ciphertext=bytes.fromhex(t["ct"]),
+                        tag=bytes.fromhex(t["tag"]),
+                        valid=res == "valid",
+                        acceptable=res == "acceptable",
+                        direction="encrypt" if res == "valid" else "decrypt",
+                    )
+                )
+        elif algorithm == "ECDSA":
+            key = group.get("publicKey", group.get("key", {}))
+            if key.get("curve", "secp256r1") != "secp256r1" or group.get("sha", "SHA-256") != "SHA-256":
+                continue
+            encoding = "p1363" if "P1363" in group.get("type", "") or "p1363" in name else "der"
+            public = bytes.fromhex(key["uncompressed"])
+            for t in group["tests"]:
+                res = t["result"]
+                out.append(
+                    SignatureVector(
+                        source=f"{name}#{t['tcId']}",
+                        kind="verify",
+                        message=bytes.fromhex(t["msg"]),
+                        public=public,
+                        signature=bytes.fromhex(t["sig"]),
+                        encoding=encoding,
+                        valid=res == "valid",
+                        acceptable=res == "acceptable",
+                    )
+                )
+        else:
+            raise ValueError(f"unsupported Wycheproof algorithm {algorithm!r}")
+    return out
+
+
+def wycheproof_files(directory: str | Path) -> list[Path]:
+    d = Path(directory)
+    if not d.is_dir():
+        raise UsageError(f"--wycheproof: {directory} is not a directory")
+    found = [d / n for n in WYCHEPROOF_FILES if (d / n).is_file()]
+    if not found:
+        raise UsageError(
+            f"--wycheproof: {directory} holds none of {', '.join(WYCHEPROOF_FILES)}"
+        )
+    return found
+
+
+# ---------------------------------------------------------------- the standard sets
+
+
+def aead_vectors(algorithm: str) -> list[AEADVector]:
+    """Every NIST/RFC vector for an AEAD algorithm, from cryptography_vectors."""
+    if algorithm in ("aes-128-gcm", "aes-256-gcm"):
+        bits = algorithm[4:7]
+        out = []
+        for name in (f"gcmEncryptExtIV{bits}.rsp", f"gcmDecrypt{bits}.rsp"):
+            out += load_nist_gcm(vector_path("ciphers", "AES", "GCM", name))
+        return out
+    if algorithm == "chacha20-poly1305":
+        out = []
+        for name in ("openssl.txt", "boringssl.txt"):
+            out += load_chacha20_poly1305(vector_path("ciphers", "ChaCha20Poly1305", name))
+        return out
+    raise UsageError(f"{algorithm} is not an AEAD")
+
+
+def chacha20_vectors() -> list[StreamVector]:
+    return load_chacha20_rfc(vector_path("ciphers", "ChaCha20", "rfc7539.txt"))
+
+
+def signature_vectors() -> list[SignatureVector]:
+    base = ("asymmetric", "ECDSA")
+    return (
+        load_ecdsa_sigver(vector_path(*base, "FIPS_186-3", "SigVer.rsp"))
+        + load_ecdsa_siggen(vector_path(*base, "FIPS_186-3", "SigGen.txt"))
+        + load_ecdsa_rfc6979(vector_path(*base, "RFC6979", "evppkey_ecdsa_rfc6979.txt"))
+    )
