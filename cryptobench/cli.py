@@ -1,0 +1,213 @@
+"""The ``cryptobench`` command line. The only module that parses arguments and prints.
+
+Every subcommand turns its arguments into keywords for a library function
+(rule 9); library errors of type :class:`~cryptobench.errors.UsageError` become
+a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+from .errors import UsageError
+
+EPILOG = """\
+examples:
+  cryptobench list                                 every kernel, available or not, and why
+  cryptobench verify                               all vectors + differential checks, every kernel
+  cryptobench verify --backend native --algorithm aes-128-gcm
+  cryptobench verify --wycheproof ~/wycheproof/testvectors_v1 --json verify.json
+  cryptobench run                                  measure every available kernel (~3 min)
+  cryptobench run --backend python,peer --sizes 16384
+  cryptobench show results/<file>.json
+  cryptobench compare OLD.json NEW.json --threshold 5%
+  cryptobench plot results/<file>.json --out plots/
+
+Backends are named python, numba-*, native-*, openssl and peer-*; a base name
+selects every variant (--backend native = native-vaes, native-aesni, ...), and
+shell-style globs work ('native-*'). Exit status: 0 ok, 1 a check failed or a
+regression was found, 2 bad usage or input.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (and exit status 2, as argparse uses)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _console(stderr: bool = False):
+    """A rich console; 140 columns when writing to a file or pipe (unless COLUMNS is set)."""
+    import os
+
+    from rich.console import Console
+
+    con = Console(stderr=stderr, highlight=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con = Console(stderr=stderr, highlight=False, width=140)
+    return con
+
+
+# ------------------------------------------------------------------ list
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import native
+    from .display import kernels_table
+    from .registry import select
+
+    kernels = select(args.algorithm, args.backend)
+    con = _console()
+    con.print(kernels_table(kernels))
+    feats = sorted(native.detected_features())
+    disabled = sorted(native.disabled_features() & set(feats))
+    con.print(f"CPU: {native.cpu_model()}")
+    con.print("CPU features: " + (", ".join(feats) or "none detected"))
+    if disabled:
+        con.print(f"disabled by {native.DISABLE_ENV}: {', '.join(disabled)}")
+    reason = native.unavailable_reason()
+    con.print("native extension: " + ("loaded (" + (native.build_info() or "") + ")" if reason is None else reason))
+    return 0
+
+
+# ------------------------------------------------------------------ verify
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ._io import atomic_write_text
+    from .display import verify_kernel_table, verify_summary_table
+    from .registry import select
+    from .verify import verify
+
+    selected = select(args.algorithm, args.backend)  # refuse bad names before any work
+    if args.wycheproof:
+        from .vectors import wycheproof_files
+
+        wycheproof_files(args.wycheproof)
+    con = _console()
+    err = _console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed}/{task.total} kernels"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("verifying", total=len(selected))
+
+        def on_kernel(rep):
+            progress.advance(task)
+            if args.details and rep.available:
+                progress.console.print(verify_kernel_table(rep))
+
+        reports = verify(
+            algorithms=args.algorithm,
+            backends=args.backend,
+            wycheproof=args.wycheproof,
+            quick=args.quick,
+            seed=args.seed,
+            on_check=lambda label: progress.update(task, description=label),
+            on_kernel=on_kernel,
+        )
+    if not args.details:
+        for rep in reports:
+            if rep.available:
+                con.print(verify_kernel_table(rep))
+    con.print(verify_summary_table(reports))
+    failed = [r for r in reports if r.status == "failed"]
+    if args.json:
+        doc = {"schema": "cryptobench-verify/1", "kernels": [r.to_dict() for r in reports]}
+        atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
+        con.print(f"wrote {args.json}")
+    if failed:
+        con.print(f"[bold red]{len(failed)} kernel(s) FAILED:[/] " + ", ".join(r.name for r in failed))
+        return 1
+    ok = sum(r.status == "passed" for r in reports)
+    con.print(f"[green]{ok} kernel(s) passed[/]; {sum(not r.available for r in reports)} unavailable")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--algorithm", help="comma-separated algorithms: aes-128-gcm, aes-256-gcm, chacha20-poly1305, ecdsa-p256-sha256")
+    p.add_argument("-b", "--backend", help="comma-separated backends or globs: python, numba, native, openssl, peer, native-vaes, 'native-*' ...")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="cryptobench",
+        description="Measure pure-Python, Numba and native AES-GCM, ChaCha20-Poly1305 and ECDSA P-256 "
+        "kernels against OpenSSL, after checking each against published test vectors.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cryptobench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="every kernel, whether it is available and why, and the CPU features found")
+    _add_selection(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "verify",
+        help="check kernels against NIST/RFC/Wycheproof vectors and differentially against openssl",
+        description="Run every available kernel on every applicable vector (NIST CAVP, RFC 8439, "
+        "OpenSSL/BoringSSL, RFC 6979; Wycheproof with --wycheproof), a seeded differential check "
+        "against the openssl backend (lengths 0..2 KiB, tampered ciphertext, tag, AAD and nonce), "
+        "and every hot path against reference semantics. Unsupported parameters (an IV or tag length) "
+        "are reported as skipped with the reason, never as passed. Exit status 1 on any failure.",
+    )
+    _add_selection(p)
+    p.add_argument("--wycheproof", metavar="DIR", help="also run the Wycheproof JSON files found in DIR")
+    p.add_argument("--json", metavar="FILE", help="write the full report as JSON (atomically)")
+    p.add_argument("--quick", action="store_true", help="a spread-out subset of each vector file (what `run` uses)")
+    p.add_argument("--seed", type=int, default=20261127, help="seed of the differential check (default: %(default)s)")
+    p.add_argument("--details", action="store_true", help="print each kernel's table as soon as it finishes")
+    p.set_defaults(func=cmd_verify)
+
+    _add_later_commands(sub)
+    return parser
+
+
+def _add_later_commands(sub) -> None:
+    """Commands whose implementation lives in their own modules."""
+    try:
+        from . import bench_cli
+    except ImportError:
+        return
+    bench_cli.add_commands(sub, _add_selection)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except UsageError as exc:
+        print(f"cryptobench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cryptobench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,604 @@
+"""Correctness checks for every kernel: published vectors, a seeded differential
+check against the openssl backend, and the hot paths against reference semantics.
+
+Pure library code (rule 9): functions take keywords and return
+:class:`KernelReport` objects; only the CLI prints them.
+
+Counting rules:
+
+- a vector passes only if the kernel gives the expected output (or, for an
+  invalid vector, refuses it with :class:`~cryptobench.InvalidTag`,
+  :class:`~cryptobench.InvalidSignature` or an :class:`~cryptobench.InvalidInput`);
+- a parameter the kernel does not support (an IV or tag length, signing with a
+  given k) is *skipped* with the kernel's reason, never counted as passed;
+- Wycheproof "acceptable" cases are counted apart and may go either way;
+- any other exception is a failure, reported with its message.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import _reference as ref
+from . import vectors as V
+from .errors import InvalidInput, InvalidSignature, InvalidTag
+from .registry import KEY_SIZES, Kernel, Registry, default_registry, select
+
+#: Lengths the differential check always covers (block and buffer boundaries).
+DIFF_LENGTHS = (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 2047, 2048)
+
+MAX_FAILURE_DETAILS = 5
+
+
+@dataclass
+class CheckResult:
+    """One group of checks on one kernel (a vector file, the differential check, a hot path)."""
+
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    acceptable: int = 0
+    failures: list[str] = field(default_factory=list)
+    skip_reasons: Counter = field(default_factory=Counter)
+
+    def ok(self) -> None:
+        self.passed += 1
+
+    def fail(self, detail: str) -> None:
+        self.failed += 1
+        if len(self.failures) < MAX_FAILURE_DETAILS:
+            self.failures.append(detail)
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skip_reasons"] = dict(self.skip_reasons)
+        return d
+
+
+@dataclass
+class KernelReport:
+    algorithm: str
+    backend: str
+    available: bool
+    reason: str = ""
+    path: str = ""
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.algorithm}/{self.backend}"
+
+    @property
+    def passed(self) -> int:
+        return sum(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed for c in self.checks)
+
+    @property
+    def skipped(self) -> int:
+        return sum(c.skipped for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        """"unavailable", "failed", "passed" or "empty" (nothing applicable ran)."""
+        if not self.available:
+            return "unavailable"
+        if self.failed:
+            return "failed"
+        return "passed" if self.passed else "empty"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "algorithm": self.algorithm,
+            "backend": self.backend,
+            "available": self.available,
+            "reason": self.reason,
+            "path": self.path,
+            "status": self.status,
+            "passed": self.passed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _rejects(exc: BaseException) -> bool:
+    """Is this exception a deliberate refusal (as opposed to a crash)?"""
+    return isinstance(exc, (InvalidTag, InvalidSignature, InvalidInput))
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _subset(items: list, quick: bool, keep: int = 48) -> list:
+    """The whole list, or an evenly spread sample of about ``keep`` items that
+    still includes every negative case among the first few."""
+    if not quick or len(items) <= keep:
+        return items
+    step = max(1, len(items) // keep)
+    picked = items[::step]
+    negatives = [v for v in items if not getattr(v, "valid", True)][:8]
+    return picked + [v for v in negatives if v not in picked]
+
+
+# ---------------------------------------------------------------- AEAD vectors
+
+
+def check_aead_vectors(kernel: Kernel, vecs: Iterable[V.AEADVector], result: CheckResult) -> CheckResult:
+    impl = kernel.impl
+    for v in vecs:
+        where = v.source
+        reason = impl.supports(len(v.nonce), len(v.tag))
+        if reason:
+            result.skip(reason)
+            continue
+        try:
+            ctx = impl.new(v.key, tag_length=len(v.tag))
+        except Exception as exc:  # noqa: BLE001
+            if not v.valid and _rejects(exc):
+                result.ok()
+            elif v.acceptable:
+                result.acceptable += 1
+            else:
+                result.fail(f"{where}: new() raised {_describe(exc)}")
+            continue
+        if v.valid or v.acceptable:
+            _check_valid_aead(ctx, v, result)
+        else:
+            _check_invalid_aead(ctx, v, result)
+    return result
+
+
+def _check_valid_aead(ctx: Any, v: V.AEADVector, result: CheckResult) -> None:
+    where = v.source
+    expect = v.ciphertext + v.tag
+    try:
+        if v.direction == "encrypt" and v.plaintext is not None:
+            out = ctx.encrypt(v.nonce, v.plaintext, v.aad)
+            if bytes(out) != expect:
+                if v.acceptable:
+                    result.acceptable += 1
+                    return
+                result.fail(f"{where}: encrypt gave {bytes(out).hex()[:64]}..., expected {expect.hex()[:64]}...")
+                return
+        pt = ctx.decrypt(v.nonce, expect, v.aad)
+        if v.plaintext is not None and bytes(pt) != v.plaintext:
+            result.fail(f"{where}: decrypt returned the wrong plaintext")
+            return
+    except Exception as exc:  # noqa: BLE001
+        if v.acceptable:
+            result.acceptable += 1
+        else:
+            result.fail(f"{where}: {_describe(exc)}")
+        return
+    if v.acceptable:
+        result.acceptable += 1
+    else:
+        result.ok()
+
+
+def _check_invalid_aead(ctx: Any, v: V.AEADVector, result: CheckResult) -> None:
+    try:
+        ctx.decrypt(v.nonce, v.ciphertext + v.tag, v.aad)
+    except Exception as exc:  # noqa: BLE001
+        if _rejects(exc):
+            result.ok()
+        else:
+            result.fail(f"{v.source}: invalid vector raised {_describe(exc)} instead of InvalidTag")
+        return
+    result.fail(f"{v.source}: invalid ciphertext/tag was accepted")
+
+
+# ---------------------------------------------------------------- signature vectors
+
+
+def check_signature_vectors(kernel: Kernel, vecs: Iterable[V.SignatureVector], result: CheckResult) -> CheckResult:
+    impl = kernel.impl
+    for v in vecs:
+        try:
+            if v.kind == "verify":
+                _check_sig_verify(impl, v, result)
+            elif v.kind == "sign-k":
+                if not getattr(impl, "supports_given_k", False):
+                    result.skip("kernel cannot sign with a caller-chosen k")
+                    continue
+                priv = impl.private_key(v.d)
+                got = tuple(priv.sign_raw(v.message, k=v.k))
+                if got != (v.r, v.s):
+                    result.fail(f"{v.source}: sign with given k gave r={got[0]:x}, expected r={v.r:x}")
+                elif bytes(priv.public_key().encoded) != v.public:
+                    result.fail(f"{v.source}: public key derived from d does not match Q")
+                else:
+                    result.ok()
+            elif v.kind == "sign-rfc6979":
+                priv = impl.private_key(v.d)
+                got = bytes(priv.sign(v.message))
+                if got != v.signature:
+                    result.fail(f"{v.source}: RFC 6979 signature {got.hex()[:40]}... != expected {v.signature.hex()[:40]}...")
+                else:
+                    result.ok()
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{v.source}: {_describe(exc)}")
+    return result
+
+
+def _check_sig_verify(impl: Any, v: V.SignatureVector, result: CheckResult) -> None:
+    accepted = False
+    try:
+        pub = impl.public_key(v.public)
+        if v.encoding == "raw":
+            pub.verify_raw(v.message, v.r, v.s)
+        elif v.encoding == "p1363":
+            if len(v.signature) != 64:
+                raise InvalidSignature("P1363 signature must be 64 bytes")
+            r = int.from_bytes(v.signature[:32], "big")
+            s = int.from_bytes(v.signature[32:], "big")
+            if not (0 < r and 0 < s):
+                raise InvalidSignature("r or s is zero")
+            pub.verify_raw(v.message, r, s)
+        else:
+            pub.verify(v.message, v.signature)
+        accepted = True
+    except Exception as exc:  # noqa: BLE001
+        if not _rejects(exc):
+            result.fail(f"{v.source}: verify raised {_describe(exc)}")
+            return
+    if v.acceptable:
+        result.acceptable += 1
+    elif accepted == v.valid:
+        result.ok()
+    elif accepted:
+        result.fail(f"{v.source}: an invalid signature was accepted")
+    else:
+        result.fail(f"{v.source}: a valid signature was rejected")
+
+
+# ---------------------------------------------------------------- differential checks
+
+
+def _reference_kernel(kernel: Kernel, registry: Registry) -> Kernel | None:
+    try:
+        ref_k = registry.get(kernel.algorithm, "openssl")
+    except Exception:  # noqa: BLE001
+        return None
+    return ref_k if ref_k.available and ref_k is not kernel else None
+
+
+def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, quick: bool) -> CheckResult:
+    result = CheckResult("differential vs openssl")
+    rng = random.Random(seed)
+    key_size = KEY_SIZES[kernel.algorithm]
+    lengths = list(DIFF_LENGTHS) + [rng.randrange(0, 2049) for _ in range(8 if quick else 40)]
+    if quick:
+        lengths = [0, 1, 15, 16, 17, 64, 65, 255, 1024, 2048] + lengths[-8:]
+    for n in lengths:
+        key = rng.randbytes(key_size)
+        nonce = rng.randbytes(12)
+        aad = rng.randbytes(rng.choice((0, 1, 13, 16, 17, 64)))
+        pt = rng.randbytes(n)
+        where = f"len={n} aad={len(aad)}"
+        try:
+            ours = kernel.impl.new(key)
+            theirs = reference.impl.new(key)
+            buf = bytearray(pt)
+            ct = bytes(ours.encrypt(nonce, buf, aad))
+            if buf != pt:
+                result.fail(f"{where}: encrypt modified its input buffer")
+                continue
+            want = bytes(theirs.encrypt(nonce, pt, aad))
+            if ct != want:
+                result.fail(f"{where}: ciphertext||tag differs from openssl")
+                continue
+            if bytes(ours.decrypt(nonce, want, aad)) != pt:
+                result.fail(f"{where}: decrypt of openssl's output gave the wrong plaintext")
+                continue
+            tampered = _tamper(rng, want, aad, nonce)
+            bad = [what for what, (c, a, nn) in tampered.items() if _accepts(ours, nn, c, a)]
+            if bad:
+                result.fail(f"{where}: accepted a tampered {', '.join(bad)}")
+                continue
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
+            continue
+        result.ok()
+    return result
+
+
+def _tamper(rng: random.Random, data: bytes, aad: bytes, nonce: bytes) -> dict[str, tuple[bytes, bytes, bytes]]:
+    out: dict[str, tuple[bytes, bytes, bytes]] = {}
+    b = bytearray(data)
+    b[-1 - rng.randrange(16)] ^= 1 << rng.randrange(8)
+    out["tag"] = (bytes(b), aad, nonce)
+    if len(data) > 16:
+        b = bytearray(data)
+        b[rng.randrange(len(data) - 16)] ^= 0x80
+        out["ciphertext"] = (bytes(b), aad, nonce)
+    out["aad"] = (data, aad + b"\x00", nonce)
+    n = bytearray(nonce)
+    n[0] ^= 1
+    out["nonce"] = (data, aad, bytes(n))
+    return out
+
+
+def _accepts(ctx: Any, nonce: bytes, data: bytes, aad: bytes) -> bool:
+    try:
+        ctx.decrypt(nonce, data, aad)
+    except InvalidTag:
+        return False
+    return True
+
+
+def check_signature_differential(kernel: Kernel, reference: Kernel, *, seed: int, quick: bool) -> CheckResult:
+    result = CheckResult("differential vs openssl")
+    rng = random.Random(seed)
+    from cryptobench.kernels._ecdsa_common import N
+
+    for i in range(4 if quick else 16):
+        d = rng.randrange(1, N)
+        msg = rng.randbytes(rng.choice((0, 1, 32, 100, 1000)))
+        where = f"case {i}"
+        try:
+            ours = kernel.impl.private_key(d)
+            theirs = reference.impl.private_key(d)
+            pub_ours = ours.public_key()
+            if bytes(pub_ours.encoded) != bytes(theirs.public_key().encoded):
+                result.fail(f"{where}: public key differs from openssl")
+                continue
+            sig = bytes(ours.sign(msg))
+            want = bytes(theirs.sign(msg))
+            if sig != want:
+                result.fail(f"{where}: RFC 6979 signature differs from openssl")
+                continue
+            theirs.public_key().verify(msg, sig)
+            pub = kernel.impl.public_key(pub_ours.encoded)
+            pub.verify(msg, want)
+            bad_msg = msg + b"\x00"
+            if _sig_accepts(pub, bad_msg, want):
+                result.fail(f"{where}: accepted a signature over another message")
+                continue
+            tampered = bytearray(want)
+            tampered[-1] ^= 1
+            if _sig_accepts(pub, msg, bytes(tampered)):
+                result.fail(f"{where}: accepted a tampered signature")
+                continue
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
+            continue
+        result.ok()
+    return result
+
+
+def _sig_accepts(pub: Any, msg: bytes, sig: bytes) -> bool:
+    try:
+        pub.verify(msg, sig)
+    except InvalidSignature:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- hot paths
+
+
+def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, reference: Kernel | None, quick: bool):
+    """Yield (description, setup_args, call_args, expected) for one hot path."""
+    n_cases = 3 if quick else 8
+    fam = kernel.family
+    if fam == "aes_gcm":
+        ks = KEY_SIZES[kernel.algorithm]
+        if name == "aes-ctr":
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+            for n in (0, 1, 16, 17, 64, 255, 1024)[: n_cases + 2]:
+                key = rng.randbytes(ks)
+                block = rng.randbytes(12) + (rng.randrange(0, 1 << 24)).to_bytes(4, "big")
+                data = rng.randbytes(n)
+                want = Cipher(algorithms.AES(key), modes.CTR(block)).encryptor().update(data)
+                yield f"len={n}", (key,), (block, data), want
+        elif name == "ghash":
+            for n in (0, 16, 32, 48, 128, 256, 272)[: n_cases + 2]:
+                h = rng.randbytes(16)
+                data = rng.randbytes(n)
+                yield f"len={n}", (h,), (data,), ref.ghash(h, data)
+        elif name == "key-expansion":
+            for _ in range(2):
+                key = rng.randbytes(ks)
+                yield "schedule is deterministic", (), (key,), None
+    elif fam == "chacha20_poly1305":
+        if name == "chacha20":
+            for v in V.chacha20_vectors():
+                yield v.source, (v.key,), (v.nonce, v.counter, v.plaintext), v.ciphertext
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+            for n in (0, 1, 63, 64, 65, 511, 1000)[: n_cases + 2]:
+                key, nonce, ctr = rng.randbytes(32), rng.randbytes(12), rng.randrange(0, 1 << 20)
+                data = rng.randbytes(n)
+                alg = algorithms.ChaCha20(key, struct.pack("<I", ctr) + nonce)
+                want = Cipher(alg, mode=None).encryptor().update(data)
+                yield f"len={n} counter={ctr}", (key,), (nonce, ctr, data), want
+        elif name == "poly1305":
+            from cryptography.hazmat.primitives import poly1305
+
+            for n in (0, 1, 15, 16, 17, 64, 1000)[: n_cases + 2]:
+                key, data = rng.randbytes(32), rng.randbytes(n)
+                yield f"len={n}", (), (key, data), poly1305.Poly1305.generate_tag(key, data)
+    elif fam == "ecdsa_p256":
+        from cryptobench.kernels._ecdsa_common import N, P
+
+        if name == "field-mul":
+            for count in (1, 2, 17)[:n_cases]:
+                a, b = rng.randrange(P), rng.randrange(P)
+                yield f"count={count}", (), (a, b, count), ref.field_mul(a, b, count)
+            yield "edge p-1", (), (P - 1, P - 1, 1), 1
+        elif name == "scalar-inv":
+            for _ in range(n_cases):
+                k = rng.randrange(1, N)
+                yield "random k", (), (k,), ref.scalar_inv(k)
+            yield "k=1", (), (1,), 1
+        elif name == "fixed-base-mul":
+            for k in [1, 2, N - 1] + [rng.randrange(1, N) for _ in range(n_cases)]:
+                yield f"k={'random' if k > 3 and k != N - 1 else k}", (), (k,), ref.scalar_mul(k, ref.G)
+        elif name == "double-scalar-mul":
+            for i in range(n_cases):
+                q = ref.scalar_mul(rng.randrange(1, N), ref.G)
+                u1, u2 = rng.randrange(1, N), rng.randrange(1, N)
+                yield f"case {i}", (q,), (u1, u2), ref.double_scalar_mul(u1, u2, q)
+            q = ref.scalar_mul(5, ref.G)
+            yield "sum at infinity", (q,), (N - 5, 1), None
+
+
+def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool, reference: Kernel | None) -> CheckResult:
+    result = CheckResult(f"hot path {name}")
+    rng = random.Random(f"{seed}/{name}")
+    setup = kernel.hot_paths[name]
+    for where, sargs, cargs, want in _hot_path_cases(kernel, name, rng, reference, quick):
+        try:
+            fn = setup(*sargs)
+            got = fn(*cargs)
+            if name == "key-expansion":
+                again = setup()(*cargs)
+                ok = _same(got, again)
+            elif isinstance(want, (bytes, bytearray)):
+                ok = bytes(got) == bytes(want)
+            elif want is None or got is None:
+                ok = want is None and got is None
+            elif isinstance(want, tuple):
+                ok = tuple(int(x) for x in got) == want
+            else:
+                ok = int(got) == want
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
+            continue
+        if ok:
+            result.ok()
+        else:
+            result.fail(f"{where}: wrong result")
+    return result
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two key schedules are equal (bytes, arrays with tobytes(), or ==)."""
+    try:
+        if isinstance(a, (bytes, bytearray, memoryview)):
+            return bytes(a) == bytes(b)
+        if hasattr(a, "tobytes"):
+            return a.tobytes() == b.tobytes()
+        return bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# ---------------------------------------------------------------- drivers
+
+
+def vector_sets(kernel: Kernel, wycheproof: Path | str | None = None) -> list[tuple[str, list]]:
+    """The (name, vectors) groups that apply to a kernel's whole operations."""
+    sets: list[tuple[str, list]] = []
+    if kernel.impl is None:
+        return sets
+    if kernel.kind == "aead":
+        by_file: dict[str, list] = {}
+        for v in V.aead_vectors(kernel.algorithm):
+            by_file.setdefault(v.source.split(":")[0], []).append(v)
+        sets += list(by_file.items())
+    else:
+        by_file = {}
+        for v in V.signature_vectors():
+            by_file.setdefault(v.source.split(":")[0], []).append(v)
+        sets += list(by_file.items())
+    if wycheproof is not None:
+        for path in V.wycheproof_files(wycheproof):
+            vecs = V.load_wycheproof(path)
+            if kernel.kind == "aead":
+                vecs = [v for v in vecs if isinstance(v, V.AEADVector) and v.algorithm == kernel.algorithm]
+            else:
+                vecs = [v for v in vecs if isinstance(v, V.SignatureVector)]
+            if vecs:
+                sets.append((f"wycheproof {path.name}", vecs))
+    return sets
+
+
+def verify_kernel(
+    kernel: Kernel,
+    *,
+    wycheproof: Path | str | None = None,
+    quick: bool = False,
+    seed: int = 20261127,
+    registry: Registry | None = None,
+    on_check: Callable[[str], None] | None = None,
+) -> KernelReport:
+    """Run every applicable check on one kernel."""
+    report = KernelReport(kernel.algorithm, kernel.backend, kernel.available, kernel.reason, kernel.path)
+    if not kernel.available:
+        return report
+    reg = registry or default_registry()
+    reference = _reference_kernel(kernel, reg)
+
+    def step(label: str) -> None:
+        if on_check:
+            on_check(f"{kernel.name}: {label}")
+
+    for name, vecs in vector_sets(kernel, wycheproof):
+        step(name)
+        vecs = _subset(vecs, quick)
+        res = CheckResult(f"vectors {name}")
+        if kernel.kind == "aead":
+            check_aead_vectors(kernel, vecs, res)
+        else:
+            check_signature_vectors(kernel, vecs, res)
+        report.checks.append(res)
+    if kernel.impl is not None:
+        step("differential")
+        if reference is None:
+            if kernel.backend != "openssl":
+                res = CheckResult("differential vs openssl")
+                res.skip("the openssl backend is unavailable")
+                report.checks.append(res)
+        elif kernel.kind == "aead":
+            report.checks.append(check_aead_differential(kernel, reference, seed=seed, quick=quick))
+        else:
+            report.checks.append(check_signature_differential(kernel, reference, seed=seed, quick=quick))
+    for name in kernel.hot_paths:
+        step(f"hot path {name}")
+        report.checks.append(check_hot_path(kernel, name, seed=seed, quick=quick, reference=reference))
+    return report
+
+
+def verify(
+    *,
+    algorithms: str | Iterable[str] | None = None,
+    backends: str | Iterable[str] | None = None,
+    wycheproof: Path | str | None = None,
+    quick: bool = False,
+    seed: int = 20261127,
+    registry: Registry | None = None,
+    on_check: Callable[[str], None] | None = None,
+    on_kernel: Callable[[KernelReport], None] | None = None,
+) -> list[KernelReport]:
+    """Verify every selected kernel; unavailable ones are reported with their reason."""
+    if wycheproof is not None:
+        V.wycheproof_files(wycheproof)  # refuse a bad directory before any work
+    reg = registry or default_registry()
+    reports = []
+    for kernel in select(algorithms, backends, registry=reg):
+        rep = verify_kernel(kernel, wycheproof=wycheproof, quick=quick, seed=seed, registry=reg, on_check=on_check)
+        reports.append(rep)
+        if on_kernel:
+            on_kernel(rep)
+    return reports
+

@@ -1,0 +1,34 @@
+"""Shared fixtures: every registered kernel, so a backend added later is tested
+by registering it; unavailable kernels skip with their reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from cryptobench import registry
+
+ALL = registry.kernels()
+
+
+def kernel_params(pred=lambda k: True):
+    out = []
+    for k in ALL:
+        if not pred(k):
+            continue
+        marks = [] if k.available else [pytest.mark.skip(reason=f"{k.name} unavailable: {k.reason}")]
+        out.append(pytest.param(k, id=k.name, marks=marks))
+    return out
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip locally when absent, fail in CI (CI=true)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    msg = f"{name} is not installed (apt-get install {name}); .ci/run installs it"
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)

@@ -1,0 +1,193 @@
+"""The registry: availability never raises, selection by name and glob, and a
+deliberately broken kernel makes `cryptobench verify` exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+from cryptobench import InvalidTag, registry
+from cryptobench.cli import main
+from cryptobench.errors import UsageError
+from cryptobench.kernels._ecdsa_common import encode_der
+from cryptobench.registry import Kernel, Registry
+
+
+def test_every_algorithm_has_an_available_openssl_reference():
+    for algorithm in registry.ALGORITHMS:
+        k = registry.get(algorithm, "openssl")
+        assert k.available, k.reason
+
+
+def test_unavailable_kernels_say_why():
+    for k in registry.kernels():
+        if not k.available:
+            assert k.reason.strip(), f"{k.name} is unavailable without a reason"
+
+
+def test_failing_backend_module_becomes_unavailable_with_reason(monkeypatch):
+    mod = types.ModuleType("cryptobench.kernels.aes_gcm.exploding")
+
+    def register(reg):
+        raise RuntimeError("boom")
+
+    mod.register = register
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    reg = Registry()
+    registry._load_module(reg, mod.__name__)
+    names = {k.name: k for k in reg.all()}
+    assert set(names) == {"aes-128-gcm/exploding", "aes-256-gcm/exploding"}
+    assert all(not k.available and "boom" in k.reason for k in names.values())
+
+
+def test_import_error_inside_backend_becomes_unavailable(monkeypatch, tmp_path):
+    pkg = tmp_path / "fakepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "ecdsa_p256").mkdir()
+    (pkg / "ecdsa_p256" / "__init__.py").write_text("")
+    (pkg / "ecdsa_p256" / "broken.py").write_text("import module_that_does_not_exist_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry()
+    registry._load_module(reg, "fakepkg.ecdsa_p256.broken")
+    (k,) = reg.all()
+    assert k.name == "ecdsa-p256-sha256/broken" and not k.available
+    assert "module_that_does_not_exist_xyz" in k.reason
+
+
+@pytest.mark.parametrize(
+    "pattern,backend,expected",
+    [
+        ("native", "native-vaes", True),
+        ("native", "native", True),
+        ("native", "nativex", False),
+        ("native-*", "native-aesni", True),
+        ("peer", "peer-pyaes", True),
+        ("python", "python", True),
+        ("numba*", "numba-hw", True),
+        ("openssl", "python", False),
+    ],
+)
+def test_backend_matching(pattern, backend, expected):
+    assert registry.backend_matches(backend, pattern) is expected
+
+
+def test_select_refuses_unknown_names_listing_valid_ones():
+    with pytest.raises(UsageError, match="valid: aes-128-gcm"):
+        registry.select("aes-512-gcm")
+    with pytest.raises(UsageError, match="unknown backend 'nosuch'.*openssl"):
+        registry.select(None, "nosuch")
+
+
+def test_import_cryptobench_loads_no_backend():
+    code = (
+        "import sys, cryptobench; "
+        "bad = [m for m in sys.modules if m.startswith(('numba', 'cryptobench.kernels', 'cryptography'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -------------------------------------------------------------- broken kernels
+
+
+class _TagFlipper:
+    """Wraps the openssl AES-GCM kernel and flips one tag bit on encrypt."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.key_size = inner.key_size
+
+    def supports(self, nonce_len, tag_len):
+        return self.inner.supports(nonce_len, tag_len)
+
+    def new(self, key, tag_length=16):
+        ctx = self.inner.new(key, tag_length)
+
+        class Ctx:
+            def encrypt(self, nonce, pt, aad=b""):
+                out = bytearray(ctx.encrypt(nonce, pt, aad))
+                out[-1] ^= 1
+                return bytes(out)
+
+            def decrypt(self, nonce, data, aad=b""):
+                return ctx.decrypt(nonce, data, aad)
+
+        return Ctx()
+
+
+class _AcceptsAnything:
+    """Wraps the openssl ECDSA kernel but accepts every signature."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.supports_given_k = False
+
+    def private_key(self, d):
+        return self.inner.private_key(d)
+
+    def generate(self):
+        return self.inner.generate()
+
+    def public_key(self, sec1):
+        class Pub:
+            encoded = bytes(sec1)
+
+            def verify(self, message, signature):
+                return None
+
+            def verify_raw(self, message, r, s):
+                return None
+
+        return Pub()
+
+
+@pytest.fixture
+def broken_kernels():
+    reg = registry.default_registry()
+    added = [
+        Kernel("aes-128-gcm", "broken-tagflip", True, impl=_TagFlipper(registry.get("aes-128-gcm", "openssl").impl)),
+        Kernel("ecdsa-p256-sha256", "broken-acceptall", True, impl=_AcceptsAnything(registry.get("ecdsa-p256-sha256", "openssl").impl)),
+    ]
+    for k in added:
+        reg.add(k)
+    yield added
+    for k in added:
+        reg.remove(k.name)
+
+
+def test_tag_flipping_kernel_makes_verify_exit_1(broken_kernels, capsys):
+    assert main(["verify", "--backend", "broken-tagflip", "--quick"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_accept_anything_kernel_makes_verify_exit_1(broken_kernels, capsys):
+    assert main(["verify", "--backend", "broken-acceptall", "--quick"]) == 1
+    out = capsys.readouterr().out
+    assert "invalid signature was accepted" in out
+
+
+def test_tag_flipper_really_is_broken(broken_kernels):
+    ctx = broken_kernels[0].impl.new(bytes(16))
+    with pytest.raises(InvalidTag):
+        ctx.decrypt(bytes(12), ctx.encrypt(bytes(12), b"x"))
+
+
+def test_der_codec_rejects_non_canonical():
+    from cryptobench import InvalidSignature
+    from cryptobench.kernels._ecdsa_common import decode_der
+
+    good = encode_der(1, 2**255)
+    assert decode_der(good) == (1, 2**255)
+    for bad in (
+        b"\x30\x81" + good[1:],               # long-form length below 128
+        good[:2] + b"\x02\x02\x00\x01" + good[5:],  # leading zero that is not needed
+        good + b"\x00",                      # trailing data
+        b"\x30\x06\x02\x01\x81\x02\x01\x01",  # negative r
+    ):
+        with pytest.raises(InvalidSignature):
+            decode_der(bad)

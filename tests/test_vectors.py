@@ -1,0 +1,74 @@
+"""The vector parsers on the real files and on our Wycheproof-schema files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cryptobench import vectors as V
+from cryptobench.errors import UsageError
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_nist_gcm_files_have_every_iv_and_tag_length_and_fail_cases():
+    vs = V.aead_vectors("aes-128-gcm")
+    assert len(vs) == 2 * 7875
+    assert {len(v.nonce) for v in vs} == {1, 12, 128}
+    assert {len(v.tag) for v in vs} == {4, 8, 12, 13, 14, 15, 16}
+    fails = [v for v in vs if not v.valid]
+    assert fails and all(v.plaintext is None and v.direction == "decrypt" for v in fails)
+    first = vs[0]
+    assert first.key == bytes.fromhex("11754cd72aec309bf52f7687212e8957")
+    assert first.tag == bytes.fromhex("250327c674aaf477aef2675748cf6971")
+
+
+def test_chacha20_poly1305_files_parse_quoted_strings_and_failures():
+    vs = V.aead_vectors("chacha20-poly1305")
+    rfc = next(v for v in vs if v.source.startswith("boringssl"))
+    assert rfc.plaintext.startswith(b"Ladies and Gentlemen")
+    assert rfc.aad == bytes.fromhex("50515253c0c1c2c3c4c5c6c7")
+    assert Counter(v.valid for v in vs)[False] == 1  # openssl.txt's CIPHERFINAL_ERROR case
+
+
+def test_chacha20_rfc_keystream_vectors():
+    vs = V.chacha20_vectors()
+    assert [v.counter for v in vs] == [0, 1, 42]
+
+
+def test_ecdsa_files_p256_sha256_only():
+    vs = V.signature_vectors()
+    kinds = Counter(v.kind for v in vs)
+    assert kinds["verify"] == 15 + 4 and kinds["sign-k"] == 15 and kinds["sign-rfc6979"] == 2
+    assert all(len(v.public) == 65 and v.public[0] == 4 for v in vs)
+    sigver = [v for v in vs if v.source.startswith("SigVer")]
+    assert {v.valid for v in sigver} == {True, False}
+    rfc = [v for v in vs if v.source.startswith("evppkey")]
+    assert Counter(v.valid for v in rfc if v.kind == "verify") == Counter({True: 2, False: 2})
+
+
+def test_wycheproof_schema_files_parse():
+    files = V.wycheproof_files(DATA / "wycheproof")
+    assert len(files) == 4
+    aes = V.load_wycheproof(DATA / "wycheproof" / "aes_gcm_test.json")
+    assert {v.algorithm for v in aes} == {"aes-128-gcm", "aes-256-gcm"}  # the AES-192 group is ignored
+    assert Counter((v.valid, v.acceptable) for v in aes)[(False, True)] == 1
+    ecdsa = V.load_wycheproof(DATA / "wycheproof" / "ecdsa_secp256r1_sha256_p1363_test.json")
+    assert {v.encoding for v in ecdsa} == {"p1363"}
+
+
+def test_wycheproof_bad_inputs_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="not a directory"):
+        V.wycheproof_files(tmp_path / "missing")
+    with pytest.raises(UsageError, match="holds none of"):
+        V.wycheproof_files(tmp_path)
+    bad = tmp_path / "aes_gcm_test.json"
+    bad.write_text("{not json")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        V.load_wycheproof(bad)
+    bad.write_text(json.dumps({"algorithm": "AES-GCM", "testGroups": [{"keySize": 128, "tests": [{"tcId": 1}]}]}))
+    with pytest.raises(UsageError, match="Wycheproof schema"):
+        V.load_wycheproof(bad)
