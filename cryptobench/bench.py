@@ -1,0 +1,262 @@
+"""What to time for a kernel, and how: benchmark specs and their timed loops.
+
+Shared by the planner (in the ``cryptobench run`` process, to count and name
+benchmarks) and the pyperf worker (``cryptobench._worker``, to build inputs and
+time them). Keys, nonces, buffers, contexts and tables are prepared *outside*
+the timed loop; their one-time cost is measured apart and recorded as
+metadata (``setup_s``) — never mixed into per-operation times.
+
+Benchmark names are ``algorithm/backend/operation[/size]``; each benchmark
+also carries ``algorithm``, ``backend``, ``operation`` and ``size`` as pyperf
+metadata, so scripts select benchmarks without parsing names.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import UsageError
+from .registry import KEY_SIZES, Kernel
+
+#: The sizes of `openssl speed` (bytes).
+DEFAULT_SIZES: tuple[int, ...] = (16, 64, 256, 1024, 8192, 16384)
+#: A TLS 1.2 record's additional data is 13 bytes (RFC 5246 §6.2.3.3).
+TLS_AAD = 13
+MAX_SIZE = 1 << 24
+#: Field multiplications per call of the field-mul hot path (amortizes the call).
+FIELD_MUL_COUNT = 1000
+
+#: Operations measured per message size (others are per operation).
+SIZED = {"encrypt", "decrypt", "aes-ctr", "ghash", "chacha20", "poly1305"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One benchmark: a kernel, an operation (whole or hot path), a size."""
+
+    algorithm: str
+    backend: str
+    operation: str
+    size: int | None = None
+    aad: int | None = None  # AEAD only
+    hot_path: bool = False
+
+    @property
+    def name(self) -> str:
+        op = self.operation
+        if self.aad == 0:
+            op += "-noaad"
+        parts = [self.algorithm, self.backend, op]
+        if self.size is not None:
+            parts.append(str(self.size))
+        return "/".join(parts)
+
+    @property
+    def kernel_name(self) -> str:
+        return f"{self.algorithm}/{self.backend}"
+
+    def metadata(self) -> dict[str, Any]:
+        md: dict[str, Any] = {
+            "algorithm": self.algorithm,
+            "backend": self.backend,
+            "operation": self.operation,
+            "kind": "hot-path" if self.hot_path else "operation",
+        }
+        if self.size is not None:
+            md["size"] = self.size
+        if self.aad is not None:
+            md["aad"] = self.aad
+        return md
+
+
+def parse_sizes(text: str | None) -> tuple[int, ...]:
+    """``"16,64,16384"`` (also ``16k``, ``1KiB``) -> sizes; UsageError otherwise."""
+    if not text:
+        return DEFAULT_SIZES
+    out = []
+    for item in text.split(","):
+        raw = item.strip().lower()
+        mult = 1
+        for suffix, m in (("kib", 1024), ("k", 1024), ("mib", 1 << 20), ("m", 1 << 20)):
+            if raw.endswith(suffix):
+                raw, mult = raw[: -len(suffix)], m
+                break
+        try:
+            n = int(raw) * mult
+        except ValueError:
+            n = -1
+        if not 1 <= n <= MAX_SIZE:
+            raise UsageError(
+                f"invalid size {item.strip()!r}; sizes are byte counts from 1 to {MAX_SIZE} "
+                f"(e.g. --sizes {','.join(map(str, DEFAULT_SIZES))})"
+            )
+        out.append(n)
+    return tuple(sorted(set(out)))
+
+
+def specs_for(
+    kernel: Kernel,
+    *,
+    sizes: tuple[int, ...] = DEFAULT_SIZES,
+    aads: tuple[int, ...] = (TLS_AAD,),
+    hot_paths: bool = True,
+    pattern: str | None = None,
+) -> list[Spec]:
+    """Every benchmark of a kernel, optionally filtered by a glob on the name."""
+    a, b = kernel.algorithm, kernel.backend
+    out: list[Spec] = []
+    if kernel.impl is not None:
+        if kernel.kind == "aead":
+            for op in ("encrypt", "decrypt"):
+                for aad in aads:
+                    out += [Spec(a, b, op, n, aad) for n in sizes]
+        else:
+            out += [Spec(a, b, op) for op in ("sign", "verify", "keygen")]
+    if hot_paths:
+        for hp in kernel.hot_paths:
+            if hp in SIZED:
+                hp_sizes = [n for n in sizes if hp != "ghash" or n % 16 == 0]
+                out += [Spec(a, b, hp, n, hot_path=True) for n in hp_sizes]
+            elif hp == "key-expansion":
+                out.append(Spec(a, b, hp, KEY_SIZES[a], hot_path=True))
+            else:
+                out.append(Spec(a, b, hp, hot_path=True))
+    if pattern:
+        pats = [p.strip() for p in pattern.split(",") if p.strip()]
+        out = [s for s in out if any(fnmatch.fnmatchcase(s.name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats)]
+    return out
+
+
+# ---------------------------------------------------------------- building timed calls
+
+
+@dataclass
+class Prepared:
+    """A zero-argument-per-iteration call, plus what it cost to set up."""
+
+    call: Callable[[], Any]
+    setup_s: float
+    per_call_units: int = 1  # e.g. FIELD_MUL_COUNT multiplications per call
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _rng(spec: Spec) -> random.Random:
+    return random.Random(f"cryptobench/{spec.name}")
+
+
+def prepare(kernel: Kernel, spec: Spec) -> Prepared:
+    """Build the inputs for one benchmark; the setup cost is measured, not timed per op."""
+    rng = _rng(spec)
+    t0 = time.perf_counter()
+    if spec.hot_path:
+        prepared = _prepare_hot_path(kernel, spec, rng)
+    elif kernel.kind == "aead":
+        prepared = _prepare_aead(kernel, spec, rng)
+    else:
+        prepared = _prepare_signature(kernel, spec, rng)
+    prepared.setup_s = time.perf_counter() - t0
+    return prepared
+
+
+def _prepare_aead(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
+    key = rng.randbytes(KEY_SIZES[spec.algorithm])
+    nonce = rng.randbytes(12)
+    aad = rng.randbytes(spec.aad or 0)
+    pt = rng.randbytes(spec.size or 0)
+    ctx = kernel.impl.new(key)
+    if spec.operation == "encrypt":
+        enc = ctx.encrypt
+        return Prepared(lambda: enc(nonce, pt, aad), 0.0)
+    ct = ctx.encrypt(nonce, pt, aad)
+    dec = ctx.decrypt
+    return Prepared(lambda: dec(nonce, ct, aad), 0.0)
+
+
+def _prepare_signature(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
+    from cryptobench.kernels._ecdsa_common import N
+
+    impl = kernel.impl
+    if spec.operation == "keygen":
+        gen = impl.generate
+        return Prepared(gen, 0.0)
+    priv = impl.private_key(rng.randrange(1, N))
+    msg = rng.randbytes(64)
+    if spec.operation == "sign":
+        sign = priv.sign
+        return Prepared(lambda: sign(msg), 0.0)
+    sig = priv.sign(msg)
+    pub = impl.public_key(priv.public_key().encoded)
+    verify = pub.verify
+    return Prepared(lambda: verify(msg, sig), 0.0)
+
+
+def _prepare_hot_path(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
+    from cryptobench import _reference as ref
+    from cryptobench.kernels._ecdsa_common import N, P
+
+    setup = kernel.hot_paths[spec.operation]
+    op, n = spec.operation, spec.size or 0
+    if op == "key-expansion":
+        f = setup()
+        key = rng.randbytes(KEY_SIZES[spec.algorithm])
+        return Prepared(lambda: f(key), 0.0)
+    if op == "aes-ctr":
+        f = setup(rng.randbytes(KEY_SIZES[spec.algorithm]))
+        block, data = rng.randbytes(12) + b"\x00\x00\x00\x02", rng.randbytes(n)
+        return Prepared(lambda: f(block, data), 0.0)
+    if op == "ghash":
+        f = setup(rng.randbytes(16))
+        data = rng.randbytes(n)
+        return Prepared(lambda: f(data), 0.0)
+    if op == "chacha20":
+        f = setup(rng.randbytes(32))
+        nonce, data = rng.randbytes(12), rng.randbytes(n)
+        return Prepared(lambda: f(nonce, 1, data), 0.0)
+    if op == "poly1305":
+        f = setup()
+        key, data = rng.randbytes(32), rng.randbytes(n)
+        return Prepared(lambda: f(key, data), 0.0)
+    if op == "field-mul":
+        f = setup()
+        a, b = rng.randrange(P), rng.randrange(P)
+        return Prepared(lambda: f(a, b, FIELD_MUL_COUNT), 0.0, per_call_units=FIELD_MUL_COUNT)
+    if op == "fixed-base-mul":
+        f = setup()
+        k = rng.randrange(1, N)
+        return Prepared(lambda: f(k), 0.0)
+    if op == "double-scalar-mul":
+        q = ref.scalar_mul(rng.randrange(1, N), ref.G)
+        f = setup(q)
+        u1, u2 = rng.randrange(1, N), rng.randrange(1, N)
+        return Prepared(lambda: f(u1, u2), 0.0)
+    if op == "scalar-inv":
+        f = setup()
+        k = rng.randrange(1, N)
+        return Prepared(lambda: f(k), 0.0)
+    raise ValueError(f"no benchmark recipe for hot path {op!r}")
+
+
+def calibrate(call: Callable[[], Any], min_time: float, max_calls: int = 1 << 22) -> int:
+    """Calls per timed value so that one value lasts at least ``min_time`` seconds."""
+    call()  # first call outside: caches, lazy tables
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            call()
+        dt = time.perf_counter() - t0
+        if dt >= min_time / 4 or n >= max_calls:
+            break
+        n *= 4
+    per_call = dt / n
+    return max(1, min(max_calls, math.ceil(min_time / max(per_call, 1e-9))))
+
+
+def noop(nonce: bytes, data: bytes, aad: bytes) -> bytes:
+    """The do-nothing kernel: measures the harness's own cost per call."""
+    return data

@@ -1,0 +1,244 @@
+"""CLI commands of the measurement engine: run, show, compare, plot.
+
+Argument parsing and printing only; the work is in run.py, results.py,
+report.py and plot.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import UsageError
+
+RUN_HELP = """\
+Verify each selected kernel on a quick vector subset (a kernel that fails is
+shown as FAILED and never timed), then time every operation and hot path in
+pyperf worker processes, and write a pyperf-compatible results file
+(results/<UTC timestamp>_<host>.json unless --output is given).
+
+Profiles: default (2 worker processes x 3 values per benchmark, about 3
+minutes for every kernel on 2 cores), --fast (1 x 2, a smoke test),
+--rigorous (6 x 5, longer values: for publication), --ci.
+Figures are medians; cycles are TSC cycles; speedups are against python and
+openssl measured in the same run.
+"""
+
+
+def _percent(text: str) -> float:
+    try:
+        return float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5%)") from None
+
+
+def add_commands(sub, add_selection) -> None:
+    p = sub.add_parser("run", help="verify, then measure every available kernel with pyperf", description=RUN_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_selection(p)
+    p.add_argument("--sizes", help="comma-separated message sizes in bytes (default: 16,64,256,1024,8192,16384; 16k works)")
+    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (e.g. '*encrypt/16384', 'ghash')")
+    p.add_argument("--no-hot-paths", action="store_true", help="whole operations only")
+    p.add_argument("--no-aad", action="store_true", help="also measure AEADs with empty AAD (besides the 13-byte TLS AAD)")
+    prof = p.add_mutually_exclusive_group()
+    prof.add_argument("--rigorous", action="store_const", const="rigorous", dest="profile", help="more processes and values (publication)")
+    prof.add_argument("--fast", action="store_const", const="fast", dest="profile", help="fewest values (smoke test)")
+    prof.add_argument("--ci", action="store_const", const="ci", dest="profile", help="the nightly CI profile")
+    p.add_argument("--parallel", type=int, default=1, metavar="N", help="run N copies at once and report aggregate throughput (like openssl speed -multi)")
+    p.add_argument("-o", "--output", metavar="FILE", help="results file (default: results/<UTC timestamp>_<host>.json)")
+    p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop")
+    p.set_defaults(func=cmd_run, profile="default")
+
+    p = sub.add_parser("show", help="render a results file's tables again")
+    p.add_argument("file", help="results file (JSON written by cryptobench run)")
+    p.add_argument("-a", "--algorithm", help="only this algorithm")
+    p.add_argument("--details", action="store_true", help="every benchmark: median, stdev, values, cycles, setup cost")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("compare", help="compare two results files; exit 1 on a significant slowdown over the threshold")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--threshold", type=_percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
+    p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("plot", help="PNG charts: throughput vs size, hot-path breakdown, ECDSA ops/s")
+    p.add_argument("file")
+    p.add_argument("--out", default="plots", help="output directory (default: plots/)")
+    p.set_defaults(func=cmd_plot)
+
+
+def _console(stderr: bool = False):
+    from .cli import _console as c
+
+    return c(stderr)
+
+
+def print_results(res, algorithm: str | None = None, details: bool = False) -> None:
+    from . import report
+
+    con = _console()
+    for line in report.header_lines(res):
+        con.print(line)
+    for alg in report.algorithms_in(res):
+        if algorithm and alg != algorithm:
+            continue
+        for t in report.algorithm_tables(res, alg):
+            con.print(t)
+        nt = report.not_timed_table(res, alg)
+        if nt is not None:
+            con.print(nt)
+    oc = report.one_time_costs_table(res)
+    if oc is not None:
+        con.print(oc)
+    if details:
+        con.print(report.details_table(res, algorithm))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from . import bench, results
+    from .run import PROFILES, Interrupted, run
+
+    sizes = bench.parse_sizes(args.sizes)
+    aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
+    profile = PROFILES[args.profile]
+    if args.self_check:
+        return _self_check(profile)
+    err = _console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.fields[kernel]}[/] {task.fields[phase]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+    task = None
+
+    def on_plan(pl):
+        nonlocal task
+        total = pl.total * profile.processes
+        task = progress.add_task("run", total=total, kernel="", phase="")
+        err.print(
+            f"{len(pl.kernels)} kernels, {pl.total} benchmarks x {profile.processes} processes "
+            f"({profile.name} profile); {len(pl.skipped)} unavailable"
+        )
+
+    def on_kernel_start(name, phase):
+        if task is not None:
+            progress.update(task, kernel=name, phase=phase)
+
+    def on_benchmark(name):
+        progress.advance(task)
+
+    def on_kernel_done(outcome):
+        if outcome.status not in ("passed",):
+            progress.console.print(f"[bold red]{outcome.kernel}: {outcome.status.upper()}[/] — {outcome.reason}")
+
+    try:
+        with progress:
+            path, _ = run(
+                algorithms=args.algorithm, backends=args.backend, sizes=sizes, aads=aads, pattern=args.filter,
+                hot_paths=not args.no_hot_paths, profile=profile, parallel=args.parallel, output=args.output,
+                on_plan=on_plan, on_kernel_start=on_kernel_start, on_benchmark=on_benchmark, on_kernel_done=on_kernel_done,
+            )
+    except Interrupted as exc:
+        if str(exc):
+            print(f"cryptobench run: interrupted; kept what finished in {exc} (marked incomplete)", file=sys.stderr)
+        else:
+            print("cryptobench run: interrupted before any kernel finished; nothing written", file=sys.stderr)
+        return 130
+    res = results.load(path)
+    print_results(res)
+    _console().print(f"wrote {path}  (python -m pyperf show {path} works too)")
+    failed = [n for n, o in res.kernels.items() if o.get("status") in ("failed", "error")]
+    return 1 if failed else 0
+
+
+def _self_check(profile) -> int:
+    """The harness's figure for openssl AES-128-GCM encrypt at 16 KiB vs a plain loop."""
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    from . import bench, results
+    from .registry import get
+    from .run import run
+
+    con = _console()
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "self-check.json"
+        run(algorithms="aes-128-gcm", backends="openssl", sizes=(16384,), pattern="*/encrypt/16384",
+            hot_paths=False, profile=profile, output=out)
+        harness = results.load(out).find("aes-128-gcm", "openssl", "encrypt", 16384).median
+    k = get("aes-128-gcm", "openssl")
+    spec = bench.Spec("aes-128-gcm", "openssl", "encrypt", 16384, bench.TLS_AAD)
+    call = bench.prepare(k, spec).call
+    n = bench.calibrate(call, 0.02)
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            call()
+        samples.append((time.perf_counter() - t0) / n)
+    plain = statistics.median(samples)
+    diff = harness / plain - 1.0
+    con.print(f"openssl aes-128-gcm encrypt 16 KiB: harness {harness * 1e6:.2f} µs, plain loop {plain * 1e6:.2f} µs, "
+              f"difference {diff * 100:+.1f}% (limit ±10%)")
+    return 0 if abs(diff) <= 0.10 else 1
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from . import results
+    from .registry import ALGORITHMS
+
+    if args.algorithm and args.algorithm not in ALGORITHMS:
+        raise UsageError(f"unknown algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    res = results.load(args.file)
+    print_results(res, args.algorithm, args.details)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import report, results
+
+    old, new = results.load(args.old), results.load(args.new)
+    changes, warnings = report.compare(old, new)
+    con = _console()
+    for w in warnings:
+        con.print(f"[bold yellow]{w}[/]")
+    if not changes:
+        raise UsageError("the two files have no benchmark in common")
+    shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
+    if shown:
+        con.print(report.compare_table(shown, args.threshold))
+    gm = report.geomean_change(changes)
+    slower = [c for c in changes if c.significant and c.percent > args.threshold]
+    faster = [c for c in changes if c.significant and c.percent < -args.threshold]
+    con.print(
+        f"{len(changes)} benchmarks compared: geometric mean of new/old time {gm:.3f} ({(gm - 1) * 100:+.1f}%); "
+        f"{len(slower)} significantly slower and {len(faster)} significantly faster than ±{args.threshold:g}%"
+    )
+    if slower:
+        con.print(f"[bold red]REGRESSION[/]: {', '.join(c.name for c in slower[:10])}")
+        return 1
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import results
+    from .plot import plot
+
+    res = results.load(args.file)
+    written = plot(res, args.out)
+    if not written:
+        raise UsageError(f"{args.file}: nothing to plot")
+    con = _console()
+    for p in written:
+        con.print(f"wrote {p}")
+    return 0

@@ -1,0 +1,114 @@
+"""PNG charts from a results file (matplotlib, Agg backend; no display needed).
+
+- ``throughput-<algorithm>.png``: encrypt throughput against message size,
+  log-log, a line per backend;
+- ``hotpaths-<algorithm>.png``: per backend, the share of an encrypt's time
+  spent in each hot path at the largest size both were measured at (AES-CTR vs
+  GHASH, ChaCha20 vs Poly1305), the rest shown as "other" (glue, tag,
+  allocation, call overhead);
+- ``ecdsa.png``: sign and verify operations per second per backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .registry import KINDS
+from .results import Results
+
+HOT_PARTS = {"aes_gcm": ("aes-ctr", "ghash"), "chacha20_poly1305": ("chacha20", "poly1305")}
+
+
+def plot(res: Results, out_dir: str | Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .registry import ALGORITHMS
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for algorithm in ALGORITHMS:
+        ms = [m for m in res.measurements if m.algorithm == algorithm]
+        if not ms:
+            continue
+        if KINDS[algorithm] == "aead":
+            enc = [m for m in ms if m.operation == "encrypt" and m.metadata.get("aad", 13) == 13]
+            if enc:
+                fig, ax = plt.subplots(figsize=(8, 5))
+                for backend in sorted({m.backend for m in enc}):
+                    pts = sorted((m.size, m.mb_per_s) for m in enc if m.backend == backend)
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=backend)
+                ax.set_xscale("log", base=2)
+                ax.set_yscale("log")
+                ax.set_xlabel("message size (bytes)")
+                ax.set_ylabel("encrypt throughput (MB/s)")
+                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes — {res.machine.get('cpu_model', '')}")
+                ax.grid(True, which="both", alpha=0.3)
+                ax.legend(fontsize=8)
+                p = out / f"throughput-{algorithm}.png"
+                fig.savefig(p, dpi=100, bbox_inches="tight")
+                plt.close(fig)
+                written.append(p)
+            p = _hot_path_breakdown(plt, res, algorithm, ms, out)
+            if p:
+                written.append(p)
+        else:
+            rows = []
+            for backend in sorted({m.backend for m in ms}):
+                s = res.find(algorithm, backend, "sign")
+                v = res.find(algorithm, backend, "verify")
+                if s or v:
+                    rows.append((backend, s.ops_per_s if s else 0, v.ops_per_s if v else 0))
+            if rows:
+                fig, ax = plt.subplots(figsize=(8, 5))
+                xs = range(len(rows))
+                ax.bar([x - 0.2 for x in xs], [r[1] for r in rows], width=0.4, label="sign")
+                ax.bar([x + 0.2 for x in xs], [r[2] for r in rows], width=0.4, label="verify")
+                ax.set_xticks(list(xs), [r[0] for r in rows], rotation=30, ha="right")
+                ax.set_yscale("log")
+                ax.set_ylabel("operations per second")
+                ax.set_title(f"{algorithm} — {res.machine.get('cpu_model', '')}")
+                ax.legend()
+                p = out / "ecdsa.png"
+                fig.savefig(p, dpi=100, bbox_inches="tight")
+                plt.close(fig)
+                written.append(p)
+    return written
+
+
+def _hot_path_breakdown(plt, res: Results, algorithm: str, ms, out: Path) -> Path | None:
+    from .registry import ALGORITHMS
+
+    parts = HOT_PARTS[ALGORITHMS[algorithm]]
+    rows = []
+    for backend in sorted({m.backend for m in ms}):
+        encs = {m.size: m for m in ms if m.backend == backend and m.operation == "encrypt" and m.metadata.get("aad", 13) == 13}
+        hp = {(m.operation, m.size): m for m in ms if m.backend == backend and m.operation in parts}
+        common = [n for n in sorted(encs, reverse=True) if all((p, n) in hp for p in parts)]
+        if not common:
+            continue
+        n = common[0]
+        total = encs[n].median
+        shares = [hp[(p, n)].median / total for p in parts]
+        rows.append((backend, n, shares, max(0.0, 1.0 - sum(shares))))
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    labels = [f"{r[0]}\n({r[1]} B)" for r in rows]
+    bottom = [0.0] * len(rows)
+    for i, p in enumerate(parts):
+        vals = [r[2][i] * 100 for r in rows]
+        ax.bar(labels, vals, bottom=bottom, label=p)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.bar(labels, [r[3] * 100 for r in rows], bottom=bottom, label="other", color="lightgrey")
+    ax.set_ylabel("% of encrypt time")
+    ax.set_title(f"{algorithm}: where an encrypt's time goes")
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
+    p = out / f"hotpaths-{algorithm}.png"
+    fig.savefig(p, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return p

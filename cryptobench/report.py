@@ -1,0 +1,324 @@
+"""Tables and comparisons built from results files. Builders only: no printing.
+
+Speedups are ratios of medians measured in the same run: ``×openssl`` is
+openssl's time divided by the kernel's (above 1 = faster than OpenSSL),
+``×python`` likewise against the pure-Python backend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+from rich.table import Table
+from rich.text import Text
+
+from .registry import ALGORITHMS, KINDS
+from .results import Measurement, Results, geometric_mean
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None or math.isnan(s):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    if x is None or math.isnan(x):
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.{digits}g}M"
+    if x >= 1e4:
+        return f"{x / 1e3:.{digits}g}k"
+    if x >= 100:
+        return f"{x:.0f}"
+    return f"{x:.{digits}g}"
+
+
+def fmt_ratio(x: float | None) -> Text:
+    if x is None or math.isnan(x):
+        return Text("-")
+    style = "green" if x >= 1.0 else "red" if x < 0.5 else ""
+    return Text(f"{x:.2f}×", style=style)
+
+
+def _ratio(ref: Measurement | None, m: Measurement | None) -> float | None:
+    if ref is None or m is None:
+        return None
+    return ref.median / m.median
+
+
+def _by_backend(res: Results, algorithm: str) -> dict[str, list[Measurement]]:
+    out: dict[str, list[Measurement]] = {}
+    for m in res.measurements:
+        if m.algorithm == algorithm:
+            out.setdefault(m.backend, []).append(m)
+    return out
+
+
+def _parallel(res: Results) -> int:
+    return int(res.info.get("settings", {}).get("parallel", 1) or 1)
+
+
+def algorithm_tables(res: Results, algorithm: str) -> list[Table]:
+    """The summary table of an algorithm (fastest first), then its hot paths."""
+    tables = []
+    backends = _by_backend(res, algorithm)
+    if KINDS[algorithm] == "aead":
+        t = _aead_table(res, algorithm, backends)
+    else:
+        t = _signature_table(res, algorithm, backends)
+    if t is not None:
+        tables.append(t)
+    hp = _hot_path_table(res, algorithm, backends)
+    if hp is not None:
+        tables.append(hp)
+    return tables
+
+
+def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
+    sizes = sorted({m.size for ms in backends.values() for m in ms if m.operation == "encrypt" and m.size})
+    if not sizes:
+        return None
+    big, small = sizes[-1], sizes[0]
+    par = _parallel(res)
+    tsc = res.tsc_mhz
+
+    def enc(b, n):
+        return res.find(algorithm, b, "encrypt", n, aad=13) or res.find(algorithm, b, "encrypt", n)
+
+    rows = [b for b in backends if enc(b, big)]
+    rows.sort(key=lambda b: enc(b, big).median)
+    title = f"{algorithm}: encrypt throughput, MB/s" + (f" (aggregate of {par} parallel copies)" if par > 1 else "") + ", AAD 13 bytes"
+    t = Table(title=title, title_justify="left")
+    t.add_column("backend")
+    t.add_column("path", style="dim")
+    for n in sizes:
+        t.add_column(_size_label(n), justify="right")
+    t.add_column(f"cyc/B {_size_label(big)} (TSC)", justify="right")
+    t.add_column(f"decrypt {_size_label(big)}", justify="right")
+    t.add_column(f"×python {_size_label(big)}", justify="right")
+    t.add_column(f"×openssl {_size_label(small)}", justify="right")
+    t.add_column(f"×openssl {_size_label(big)}", justify="right")
+    for b in rows:
+        cells = []
+        for n in sizes:
+            m = enc(b, n)
+            cells.append(fmt_num(m.mb_per_s * par) if m else "-")
+        m_big = enc(b, big)
+        dec = res.find(algorithm, b, "decrypt", big, aad=13) or res.find(algorithm, b, "decrypt", big)
+        t.add_row(
+            b, m_big.code_path, *cells,
+            fmt_num(m_big.cycles_per_byte(tsc)),
+            fmt_num(dec.mb_per_s * par) if dec else "-",
+            fmt_ratio(_ratio(enc("python", big), m_big)),
+            fmt_ratio(_ratio(enc("openssl", small), enc(b, small))),
+            fmt_ratio(_ratio(enc("openssl", big), m_big)),
+        )
+    return t
+
+
+def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
+    def get(b, op):
+        return res.find(algorithm, b, op)
+
+    rows = [b for b in backends if get(b, "sign") or get(b, "verify")]
+    if not rows:
+        return None
+    rows.sort(key=lambda b: (get(b, "sign") or get(b, "verify")).median)
+    tsc = res.tsc_mhz
+    par = _parallel(res)
+    t = Table(title=f"{algorithm}: operations per second" + (f" (aggregate of {par} copies)" if par > 1 else ""), title_justify="left")
+    for col in ("backend", "path", "sign/s", "verify/s", "keygen/s", "sign kcyc (TSC)", "×python sign", "×python verify", "×openssl sign", "×openssl verify"):
+        t.add_column(col, justify="left" if col in ("backend", "path") else "right", style="dim" if col == "path" else None)
+    for b in rows:
+        s, v, k = get(b, "sign"), get(b, "verify"), get(b, "keygen")
+        c = s.cycles(tsc) if s else None
+        t.add_row(
+            b, (s or v).code_path,
+            fmt_num(s.ops_per_s * par) if s else "-",
+            fmt_num(v.ops_per_s * par) if v else "-",
+            fmt_num(k.ops_per_s * par) if k else "-",
+            fmt_num(c / 1e3) if c else "-",
+            fmt_ratio(_ratio(get("python", "sign"), s)),
+            fmt_ratio(_ratio(get("python", "verify"), v)),
+            fmt_ratio(_ratio(get("openssl", "sign"), s)),
+            fmt_ratio(_ratio(get("openssl", "verify"), v)),
+        )
+    return t
+
+
+def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
+    hot = [m for ms in backends.values() for m in ms if m.kind == "hot-path"]
+    if not hot:
+        return None
+    tsc = res.tsc_mhz
+    t = Table(title=f"{algorithm}: hot paths (largest size measured)", title_justify="left")
+    for col in ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl"):
+        t.add_column(col, justify="right" if col not in ("hot path", "backend") else "left")
+    ops = []
+    for m in hot:
+        if m.operation not in ops:
+            ops.append(m.operation)
+    for op in ops:
+        ms = [m for m in hot if m.operation == op]
+        size = max((m.size or 0) for m in ms) or None
+        chosen = [m for m in ms if (m.size or None) == size]
+        chosen.sort(key=lambda m: m.median)
+        refs = {m.backend: m for m in chosen}
+        for m in chosen:
+            rate = m.mb_per_s if m.mb_per_s is not None else m.ops_per_s
+            cyc = m.cycles_per_byte(tsc) if m.mb_per_s is not None else m.cycles(tsc)
+            unit = "" if m.operation != "field-mul" else " (per mul)"
+            t.add_row(
+                op + unit, m.backend, str(m.size) if m.size else "-", fmt_time(m.median), fmt_num(rate), fmt_num(cyc),
+                fmt_ratio(_ratio(refs.get("python"), m)), fmt_ratio(_ratio(refs.get("openssl"), m)),
+            )
+    return t
+
+
+def _size_label(n: int) -> str:
+    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else f"{n}B"
+
+
+def not_timed_table(res: Results, algorithm: str | None = None) -> Table | None:
+    rows = [
+        (name, o) for name, o in res.kernels.items()
+        if o.get("status") != "passed" and (algorithm is None or name.startswith(algorithm + "/"))
+    ]
+    if not rows:
+        return None
+    t = Table(title="Not timed" + (f" ({algorithm})" if algorithm else ""), title_justify="left")
+    t.add_column("kernel")
+    t.add_column("status")
+    t.add_column("reason", overflow="fold")
+    for name, o in rows:
+        st = o.get("status", "?")
+        style = "bold red" if st in ("failed", "error") else "yellow"
+        t.add_row(name, Text(st.upper(), style=style), o.get("reason", ""))
+    return t
+
+
+def one_time_costs_table(res: Results) -> Table | None:
+    rows = [(n, o) for n, o in res.kernels.items() if o.get("cold_prepare_s") is not None]
+    if not rows:
+        return None
+    t = Table(title="One-time costs (not in per-operation times)", title_justify="left")
+    for col in ("kernel", "first prepare (compile or cache load)", "details", "worker prepare (median)"):
+        t.add_column(col)
+    for n, o in rows:
+        ws = sorted(o.get("worker_prepare_s") or [])
+        det = ", ".join(f"{k}={v}" for k, v in (o.get("cold_prepare") or {}).items())
+        t.add_row(n, fmt_time(o["cold_prepare_s"]), det or "-", fmt_time(ws[len(ws) // 2]) if ws else "-")
+    return t
+
+
+def details_table(res: Results, algorithm: str | None = None) -> Table:
+    tsc = res.tsc_mhz
+    t = Table(title="All benchmarks", title_justify="left")
+    for col in ("benchmark", "path", "median", "±stdev", "values", "MB/s", "ops/s", "TSC cyc/B", "TSC cyc/op", "setup"):
+        t.add_column(col, justify="left" if col in ("benchmark", "path") else "right")
+    for m in res.measurements:
+        if algorithm and m.algorithm != algorithm:
+            continue
+        t.add_row(
+            m.name, m.code_path, fmt_time(m.median), fmt_time(m.stdev), str(len(m.values)),
+            fmt_num(m.mb_per_s), fmt_num(m.ops_per_s), fmt_num(m.cycles_per_byte(tsc)), fmt_num(m.cycles(tsc)),
+            fmt_time(m.metadata.get("setup_s")),
+        )
+    return t
+
+
+def header_lines(res: Results) -> list[str]:
+    mach = res.machine
+    lines = [
+        f"{res.path}: {res.info.get('created', '?')}"
+        + ("" if res.info.get("complete") else "  [INCOMPLETE: interrupted; holds what finished]"),
+        f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} cores), TSC {mach.get('tsc_mhz')} MHz; "
+        f"{mach.get('os')}; Python {mach.get('python')}; {mach.get('openssl')}",
+    ]
+    ov = res.info.get("overhead_s")
+    if ov:
+        lines.append(
+            f"harness overhead: {fmt_time(ov)} per call (a do-nothing kernel through the same loop) — "
+            "included in every figure below"
+        )
+    if not mach.get("perf_counters"):
+        lines.append("cycles are TSC cycles (no hardware performance counters on this machine)")
+    return lines
+
+
+def algorithms_in(res: Results) -> list[str]:
+    present = {m.algorithm for m in res.measurements} | {n.split("/")[0] for n in res.kernels}
+    return [a for a in ALGORITHMS if a in present]
+
+
+# ---------------------------------------------------------------- compare
+
+
+@dataclass
+class Change:
+    name: str
+    old: float
+    new: float
+    significant: bool
+    t_score: float
+
+    @property
+    def ratio(self) -> float:
+        """new / old time: above 1 is slower."""
+        return self.new / self.old
+
+    @property
+    def percent(self) -> float:
+        return (self.ratio - 1.0) * 100.0
+
+
+def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
+    """Per-benchmark changes (pyperf's t-test for significance) and warnings."""
+    from pyperf._compare import is_significant_benchs
+
+    old_suite, new_suite = old.pyperf_suite(), new.pyperf_suite()
+    old_b = {b.get_name(): b for b in old_suite.get_benchmarks()}
+    changes = []
+    for b in new_suite.get_benchmarks():
+        name = b.get_name()
+        if name not in old_b or b.get_metadata().get("kind") == "overhead":
+            continue
+        ob = old_b[name]
+        try:
+            sig, t = is_significant_benchs(ob, b)
+        except Exception:  # noqa: BLE001 - too few values
+            sig, t = False, 0.0
+        import statistics
+
+        changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), bool(sig), float(t)))
+    warnings = []
+    for key, label in (("cpu_model", "CPU"), ("native_build", "native build"), ("openssl", "OpenSSL"), ("python", "Python")):
+        a, b = old.machine.get(key), new.machine.get(key)
+        if a != b:
+            warnings.append(f"WARNING: different {label}: {a!r} vs {b!r} — absolute times are not comparable")
+    return changes, warnings
+
+
+def compare_table(changes: Iterable[Change], threshold: float) -> Table:
+    t = Table(title="Changes (new vs old median time; + is slower)", title_justify="left")
+    for col in ("benchmark", "old", "new", "change", "significant", "verdict"):
+        t.add_column(col, justify="left" if col == "benchmark" else "right")
+    for c in changes:
+        if c.significant and c.percent > threshold:
+            verdict = Text("SLOWER", style="bold red")
+        elif c.significant and c.percent < -threshold:
+            verdict = Text("faster", style="green")
+        else:
+            verdict = Text("same", style="dim")
+        t.add_row(c.name, fmt_time(c.old), fmt_time(c.new), f"{c.percent:+.1f}%", "yes" if c.significant else "no", verdict)
+    return t
+
+
+def geomean_change(changes: Iterable[Change]) -> float:
+    return geometric_mean(c.ratio for c in changes)

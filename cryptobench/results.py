@@ -1,0 +1,186 @@
+"""Results files: a pyperf BenchmarkSuite JSON document plus cryptobench's own section.
+
+The file is a valid pyperf suite (``python -m pyperf show/stats/hist/compare_to``
+read it; pyperf ignores unknown top-level keys) with one extra key::
+
+    {"version": "1.0", "metadata": {...}, "benchmarks": [...],   # pyperf
+     "cryptobench": {"schema": 1, "created": "...", "complete": true,
+                     "machine": {...}, "settings": {...},
+                     "kernels": {"aes-128-gcm/native-vaes": {"status": "passed", ...}},
+                     "overhead_s": 2.1e-08}}
+
+Each benchmark carries pyperf metadata ``algorithm``, ``backend``,
+``operation``, ``size`` (bytes, where one applies), ``code_path`` and ``kind``.
+Kernels that failed verification appear under ``kernels`` with status
+``failed`` and have no benchmark: they are never a number.
+
+:func:`load` refuses (with :class:`ResultsFileError`) a missing, truncated,
+non-JSON or other-schema file; :func:`save` writes atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ._io import atomic_write_text
+from .errors import ResultsFileError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Measurement:
+    """One benchmark's figures, derived from its pyperf values."""
+
+    name: str
+    algorithm: str
+    backend: str
+    operation: str
+    size: int | None
+    kind: str
+    code_path: str
+    values: list[float]  # seconds per operation (per unit for field-mul)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def stdev(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    @property
+    def mb_per_s(self) -> float | None:
+        """Throughput in MB/s (10^6 bytes/s), where the benchmark has a size."""
+        if self.size is None or self.operation == "key-expansion":
+            return None
+        return self.size / self.median / 1e6
+
+    @property
+    def ops_per_s(self) -> float:
+        return 1.0 / self.median
+
+    def cycles(self, tsc_mhz: float | None) -> float | None:
+        """TSC cycles per operation."""
+        return None if not tsc_mhz else self.median * tsc_mhz * 1e6
+
+    def cycles_per_byte(self, tsc_mhz: float | None) -> float | None:
+        c = self.cycles(tsc_mhz)
+        if c is None or not self.size or self.operation == "key-expansion":
+            return None
+        return c / self.size
+
+
+@dataclass
+class Results:
+    path: Path | None
+    suite_json: dict[str, Any]
+    info: dict[str, Any]
+    measurements: list[Measurement]
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        return self.info.get("machine", {})
+
+    @property
+    def kernels(self) -> dict[str, dict[str, Any]]:
+        return self.info.get("kernels", {})
+
+    @property
+    def tsc_mhz(self) -> float | None:
+        return self.machine.get("tsc_mhz")
+
+    def find(self, algorithm: str, backend: str, operation: str, size: int | None = None, aad: int | None = None) -> Measurement | None:
+        for m in self.measurements:
+            if (m.algorithm, m.backend, m.operation, m.size) == (algorithm, backend, operation, size):
+                if aad is None or m.metadata.get("aad", aad) == aad:
+                    return m
+        return None
+
+    def pyperf_suite(self):
+        import pyperf
+
+        return pyperf.BenchmarkSuite._json_load(str(self.path), self.suite_json)
+
+
+def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite._json_load(None, doc)
+    out = []
+    for b in suite.get_benchmarks():
+        md = b.get_metadata()
+        if md.get("kind") == "overhead":
+            continue
+        out.append(
+            Measurement(
+                name=b.get_name(),
+                algorithm=md.get("algorithm", ""),
+                backend=md.get("backend", ""),
+                operation=md.get("operation", ""),
+                size=md.get("size"),
+                kind=md.get("kind", "operation"),
+                code_path=md.get("code_path", ""),
+                values=list(b.get_values()),
+                metadata=dict(md),
+            )
+        )
+    return out
+
+
+def load(path: str | Path) -> Results:
+    """Load and check a results file; ResultsFileError (one line) when it is not one."""
+    p = Path(path)
+    if not p.exists():
+        raise ResultsFileError(f"{p}: no such results file")
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ResultsFileError(f"{p}: cannot read: {exc.strerror}") from None
+    if not text.strip():
+        raise ResultsFileError(f"{p}: empty file (an interrupted write?)")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = " (truncated?)" if exc.pos >= len(text) - 2 else ""
+        raise ResultsFileError(f"{p}: not valid JSON{hint}: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(doc, dict) or "cryptobench" not in doc or "benchmarks" not in doc:
+        raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)")
+    info = doc["cryptobench"]
+    schema = info.get("schema") if isinstance(info, dict) else None
+    if schema != SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{p}: results schema version {schema!r}, this cryptobench reads version {SCHEMA_VERSION}"
+        )
+    try:
+        measurements = measurements_from_suite_json(doc)
+    except Exception as exc:  # noqa: BLE001 - pyperf raises several types on bad data
+        raise ResultsFileError(f"{p}: malformed pyperf data: {exc}") from None
+    return Results(p, doc, info, measurements)
+
+
+def save(path: str | Path, suite, info: dict[str, Any]) -> Path:
+    """Write a suite plus cryptobench's section atomically."""
+    doc = suite._as_json() if suite is not None else {"version": "1.0", "benchmarks": []}
+    info = dict(info, schema=SCHEMA_VERSION)
+    doc["cryptobench"] = info
+    return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def newest(directory: str | Path = "results") -> Path:
+    """The most recent results file in a directory (by name: timestamps sort)."""
+    d = Path(directory)
+    files = sorted(p for p in d.glob("*.json") if not p.name.startswith("."))
+    if not files:
+        raise ResultsFileError(f"no results files in {d}/ (run `cryptobench run` first)")
+    return files[-1]
+
+
+def geometric_mean(xs: Iterable[float]) -> float:
+    xs = [x for x in xs if x > 0]
+    return statistics.geometric_mean(xs) if xs else float("nan")

@@ -1,0 +1,321 @@
+"""``cryptobench run``: verify, then time every selected kernel in pyperf workers.
+
+Library code (rule 9): :func:`run` takes keywords and callbacks and returns the
+path of the results file; the CLI draws the progress bar and tables.
+
+Order of work for each kernel:
+
+1. quick verification in this process (a spread-out vector subset, the
+   differential check, the hot paths) — a kernel that fails is recorded as
+   FAILED and never timed; one-time preparation (Numba compilation, tables)
+   happens here first and is timed as ``cold_prepare_s``;
+2. ``processes`` pyperf worker processes (``cryptobench._worker``) run all of
+   the kernel's benchmarks; their runs are merged per benchmark;
+3. the results file is rewritten atomically, so an interrupted run leaves a
+   valid file holding what finished (``complete: false``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import bench, machine, results
+from .errors import UsageError
+from .registry import Kernel, select
+from .verify import verify_kernel
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    processes: int
+    values: int
+    warmups: int
+    min_time: float  # seconds per value
+
+
+PROFILES = {
+    "default": Profile("default", processes=2, values=3, warmups=1, min_time=0.01),
+    "fast": Profile("fast", processes=1, values=2, warmups=1, min_time=0.002),
+    "rigorous": Profile("rigorous", processes=6, values=5, warmups=2, min_time=0.05),
+    "ci": Profile("ci", processes=2, values=3, warmups=1, min_time=0.005),
+}
+
+
+@dataclass
+class KernelOutcome:
+    kernel: str
+    status: str  # passed | failed | unavailable | interrupted | error
+    reason: str = ""
+    path: str = ""
+    constant_time: bool = False
+    verification: dict[str, Any] = field(default_factory=dict)
+    benchmarks: int = 0
+    cold_prepare_s: float | None = None
+    cold_prepare: dict[str, Any] = field(default_factory=dict)
+    worker_prepare_s: list[float] = field(default_factory=list)
+    worker_prepare: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Plan:
+    kernels: list[Kernel]
+    specs: dict[str, list[bench.Spec]]  # kernel name -> specs
+    skipped: list[Kernel]  # unavailable
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.specs.values())
+
+
+def default_output(directory: str | Path = "results") -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    host = machine.socket.gethostname().split(".")[0] or "host"
+    return Path(directory) / f"{stamp}_{host}.json"
+
+
+def plan(
+    *,
+    algorithms: str | None = None,
+    backends: str | None = None,
+    sizes: tuple[int, ...] = bench.DEFAULT_SIZES,
+    aads: tuple[int, ...] = (bench.TLS_AAD,),
+    pattern: str | None = None,
+    hot_paths: bool = True,
+) -> Plan:
+    chosen = select(algorithms, backends)
+    available = [k for k in chosen if k.available]
+    specs = {}
+    for k in available:
+        s = bench.specs_for(k, sizes=sizes, aads=aads, hot_paths=hot_paths, pattern=pattern)
+        if s:
+            specs[k.name] = s
+    kernels = [k for k in available if k.name in specs]
+    if not kernels:
+        raise UsageError("nothing to run: no available kernel matches the selection")
+    return Plan(kernels, specs, [k for k in chosen if not k.available])
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _worker_cmd(kernel_name: str, names: list[str], profile: Profile, out: Path, calls: dict[str, int]) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "cryptobench._worker",
+        "--worker", "--loops=1",
+        f"--values={profile.values}", f"--warmups={profile.warmups}",
+        "--output", str(out), "--quiet",
+        "--kernel", kernel_name, f"--cb-min-time={profile.min_time}",
+    ]
+    for n in names:
+        cmd += ["--bench", n]
+        if n in calls:
+            cmd += ["--calls", f"{n}={calls[n]}"]
+    return cmd
+
+
+def _run_workers(
+    kernel_name: str,
+    names: list[str],
+    profile: Profile,
+    tmpdir: Path,
+    copies: int,
+    on_done: Callable[[str], None],
+    procs_out: list,
+    calls: dict[str, int],
+) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Start ``copies`` workers at once (1 normally; N with --parallel) and wait."""
+    outs, metas, procs = [], [], []
+    for i in range(copies):
+        out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        p = subprocess.Popen(
+            _worker_cmd(kernel_name, names, profile, out, calls),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        procs.append(p)
+        procs_out[:] = procs
+        outs.append(out)
+    # progress comes from the first copy; the others are read after it ends
+    first = procs[0]
+    assert first.stdout is not None
+    for line in first.stdout:
+        if line.startswith("CB-DONE "):
+            on_done(line[8:].strip())
+        elif line.startswith("CB-META "):
+            metas.append(json.loads(line[8:]))
+        elif line.startswith("CB-CAL "):
+            name, n = line[7:].strip().rsplit("=", 1)
+            calls[name] = int(n)
+    errors = []
+    for p in procs:
+        out_text, err_text = p.communicate()
+        for line in (out_text or "").splitlines():
+            if line.startswith("CB-META "):
+                metas.append(json.loads(line[8:]))
+        if p.returncode != 0:
+            tail = (err_text or "").strip().splitlines()[-1:] or ["(no output)"]
+            errors.append(f"worker exited with status {p.returncode}: {tail[0]}")
+    procs_out[:] = []
+    if errors:
+        raise RuntimeError(errors[0])
+    return outs, metas
+
+
+def _merge(suite, files: list[Path]):
+    import pyperf
+
+    for f in files:
+        s = pyperf.BenchmarkSuite.load(str(f))
+        for b in s.get_benchmarks():
+            if suite is None:
+                suite = pyperf.BenchmarkSuite([b])
+                continue
+            try:
+                existing = suite.get_benchmark(b.get_name())
+            except KeyError:
+                suite.add_benchmark(b)
+            else:
+                existing.add_runs(b)
+    return suite
+
+
+def run(
+    *,
+    algorithms: str | None = None,
+    backends: str | None = None,
+    sizes: tuple[int, ...] = bench.DEFAULT_SIZES,
+    aads: tuple[int, ...] = (bench.TLS_AAD,),
+    pattern: str | None = None,
+    hot_paths: bool = True,
+    profile: Profile = PROFILES["default"],
+    parallel: int = 1,
+    output: str | Path | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    on_kernel_start: Callable[[str, str], None] | None = None,
+    on_benchmark: Callable[[str], None] | None = None,
+    on_kernel_done: Callable[[KernelOutcome], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Verify and time; returns (results path, cryptobench info section)."""
+    if parallel < 1:
+        raise UsageError("--parallel must be at least 1")
+    the_plan = plan(algorithms=algorithms, backends=backends, sizes=sizes, aads=aads, pattern=pattern, hot_paths=hot_paths)
+    out_path = Path(output) if output else default_output()
+    if out_path.exists() and out_path.is_dir():
+        raise UsageError(f"--output {out_path} is a directory")
+    if on_plan:
+        on_plan(the_plan)
+    started = datetime.now(timezone.utc)
+    info: dict[str, Any] = {
+        "created": started.isoformat(timespec="seconds"),
+        "complete": False,
+        "machine": machine.describe(),
+        "settings": {
+            "profile": profile.name,
+            "processes": profile.processes,
+            "values": profile.values,
+            "warmups": profile.warmups,
+            "min_time_s": profile.min_time,
+            "parallel": parallel,
+            "sizes": list(sizes),
+            "aad": list(aads),
+            "filter": pattern,
+            "algorithms": algorithms,
+            "backends": backends,
+        },
+        "kernels": {},
+    }
+    for k in the_plan.skipped:
+        info["kernels"][k.name] = KernelOutcome(k.name, "unavailable", k.reason, k.path, k.constant_time).to_dict()
+    suite = None
+    live: list = []
+    tmpdir = Path(tempfile.mkdtemp(prefix="cryptobench-run-"))
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        # the harness's own cost per call, so nobody reads it as kernel speed
+        if on_kernel_start:
+            on_kernel_start("harness/noop", "measuring harness overhead")
+        files, _ = _run_workers("harness/noop", ["harness/noop/call"], profile, tmpdir, 1, lambda n: None, live, {})
+        suite = _merge(suite, files)
+        info["overhead_s"] = statistics.median(suite.get_benchmark("harness/noop/call").get_values())
+
+        for kernel in the_plan.kernels:
+            names = [s.name for s in the_plan.specs[kernel.name]]
+            outcome = KernelOutcome(kernel.name, "passed", "", kernel.path, kernel.constant_time)
+            if on_kernel_start:
+                on_kernel_start(kernel.name, "verifying")
+            if kernel.prepare is not None:
+                t0 = time.perf_counter()
+                outcome.cold_prepare = dict(kernel.prepare() or {})
+                outcome.cold_prepare_s = time.perf_counter() - t0
+            rep = verify_kernel(kernel, quick=True)
+            outcome.verification = {"status": rep.status, "passed": rep.passed, "failed": rep.failed, "skipped": rep.skipped,
+                                    "failures": [f for c in rep.checks for f in c.failures][:5]}
+            if rep.status == "failed":
+                outcome.status = "failed"
+                outcome.reason = f"failed {rep.failed} verification check(s): " + "; ".join(outcome.verification["failures"][:2])
+                info["kernels"][kernel.name] = outcome.to_dict()
+                if on_benchmark:
+                    for n in names:
+                        on_benchmark(n)
+                if on_kernel_done:
+                    on_kernel_done(outcome)
+                continue
+            if on_kernel_start:
+                on_kernel_start(kernel.name, "timing")
+            calls: dict[str, int] = {}
+            try:
+                for _ in range(profile.processes):
+                    files, metas = _run_workers(kernel.name, names, profile, tmpdir, parallel,
+                                                on_benchmark or (lambda n: None), live, calls)
+                    suite = _merge(suite, files)
+                    for m in metas:
+                        if "prepare_s" in m:
+                            outcome.worker_prepare_s.append(m["prepare_s"])
+                            outcome.worker_prepare.append(m)
+            except RuntimeError as exc:
+                outcome.status = "error"
+                outcome.reason = str(exc)
+            outcome.benchmarks = len(names) if outcome.status == "passed" else 0
+            info["kernels"][kernel.name] = outcome.to_dict()
+            if suite is not None:
+                results.save(out_path, suite, info)
+            if on_kernel_done:
+                on_kernel_done(outcome)
+        info["complete"] = True
+    except KeyboardInterrupt:
+        for p in live:
+            p.kill()
+        info["complete"] = False
+        info["interrupted"] = True
+        if suite is not None and any(o.get("benchmarks") for o in info["kernels"].values()):
+            results.save(out_path, suite, info)
+            raise Interrupted(str(out_path)) from None
+        raise Interrupted("") from None
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        for f in tmpdir.glob("*"):
+            f.unlink()
+        tmpdir.rmdir()
+    info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results.save(out_path, suite, info)
+    return out_path, info
