@@ -43,7 +43,8 @@ def fmt_ratio(x: float | None) -> Text:
     if x is None or math.isnan(x):
         return Text("-")
     style = "green" if x >= 1.0 else "red" if x < 0.5 else ""
-    return Text(f"{x:.2f}×", style=style)
+    text = f"{x:.0f}×" if x >= 100 else f"{x:.2f}×" if x >= 0.1 else f"{x:.2g}×"
+    return Text(text, style=style)
 
 
 def _ratio(ref: Measurement | None, m: Measurement | None) -> float | None:

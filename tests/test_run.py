@@ -1,0 +1,204 @@
+"""The measurement engine: worker protocol, results schema, compare, refusal to
+time a failing kernel, and bad input. Real runs use pyperf's fastest settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cryptobench import registry, results
+from cryptobench.errors import ResultsFileError
+from cryptobench.registry import Kernel
+from cryptobench.run import PROFILES, run
+
+DATA = Path(__file__).parent / "data" / "results"
+
+
+def cli(args, cwd):
+    env = dict(os.environ, COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "cryptobench.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+# ------------------------------------------------------------------ worker protocol
+
+
+def test_worker_protocol(tmp_path):
+    out = tmp_path / "w.json"
+    name = "aes-128-gcm/openssl/encrypt/64"
+    cmd = [sys.executable, "-m", "cryptobench._worker", "--worker", "--loops=1", "--values=2", "--warmups=1",
+           "--output", str(out), "--quiet", "--kernel", "aes-128-gcm/openssl", "--cb-min-time=0.001", "--bench", name]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert f"CB-DONE {name}" in lines
+    cal = [l for l in lines if l.startswith("CB-CAL ")]
+    assert len(cal) == 1 and cal[0].startswith(f"CB-CAL {name}=")
+    calls = int(cal[0].rsplit("=", 1)[1])
+    import pyperf
+
+    b = pyperf.Benchmark.load(str(out))
+    md = b.get_metadata()
+    assert (md["algorithm"], md["backend"], md["operation"], md["size"]) == ("aes-128-gcm", "openssl", "encrypt", 64)
+    assert md["inner_loops"] == calls and len(b.get_values()) == 2
+    assert 1e-8 < b.median() < 1e-3  # seconds per encrypt of 64 bytes
+
+    # a second worker told the calibration reuses it (pyperf merges only equal inner_loops)
+    out2 = tmp_path / "w2.json"
+    cmd2 = [c if c != str(out) else str(out2) for c in cmd] + ["--calls", f"{name}={calls}"]
+    p2 = subprocess.run(cmd2, capture_output=True, text=True, timeout=120)
+    assert p2.returncode == 0 and "CB-CAL" not in p2.stdout
+    b.add_runs(pyperf.Benchmark.load(str(out2)))
+    assert len(b.get_runs()) == 2
+
+
+# ------------------------------------------------------------------ results schema
+
+
+def test_results_roundtrip_and_pyperf_reads_it(tmp_path):
+    res = results.load(DATA / "base.json")
+    out = tmp_path / "copy.json"
+    results.save(out, res.pyperf_suite(), dict(res.info))
+    again = results.load(out)
+    assert [(m.name, m.values) for m in again.measurements] == [(m.name, m.values) for m in res.measurements]
+    assert again.kernels["aes-128-gcm/broken"]["status"] == "failed"
+    p = subprocess.run([sys.executable, "-m", "pyperf", "show", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0 and "aes-128-gcm/openssl/encrypt/16384" in p.stdout
+
+
+def test_measurement_figures():
+    res = results.load(DATA / "base.json")
+    m = res.find("aes-128-gcm", "openssl", "encrypt", 16384)
+    assert m.mb_per_s == pytest.approx(16384 / m.median / 1e6)
+    assert m.cycles_per_byte(2000.0) == pytest.approx(m.median * 2000e6 / 16384)
+    assert 3.9e-6 < m.median < 4.1e-6
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "no such results file"),
+        ("", "empty file"),
+        ('{"version": "1.0", "benchmarks": [', "not valid JSON"),
+        ("[1, 2]", "not a cryptobench results file"),
+        ('{"version": "1.0", "benchmarks": [], "cryptobench": {"schema": 99}}', "schema version 99"),
+    ],
+)
+def test_bad_results_files_are_refused(tmp_path, content, needle):
+    f = tmp_path / "r.json"
+    if content is not None:
+        f.write_text(content)
+    with pytest.raises(ResultsFileError, match=needle):
+        results.load(f)
+    p = cli(["show", str(f)], tmp_path)
+    assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_truncated_real_file_is_refused(tmp_path):
+    text = (DATA / "base.json").read_text()
+    f = tmp_path / "t.json"
+    f.write_text(text[: len(text) // 2])
+    with pytest.raises(ResultsFileError, match="not valid JSON"):
+        results.load(f)
+
+
+# ------------------------------------------------------------------ compare
+
+
+def test_compare_insignificant_change_passes(tmp_path):
+    p = cli(["compare", str(DATA / "base.json"), str(DATA / "same.json")], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 significantly slower" in p.stdout
+
+
+def test_compare_significant_slowdown_fails(tmp_path):
+    p = cli(["compare", str(DATA / "base.json"), str(DATA / "slower.json"), "--threshold", "5%"], tmp_path)
+    assert p.returncode == 1
+    assert "aes-128-gcm/openssl/encrypt/16384" in p.stdout and "SLOWER" in p.stdout
+    assert "+20." in p.stdout
+
+
+def test_compare_slowdown_under_threshold_passes(tmp_path):
+    p = cli(["compare", str(DATA / "base.json"), str(DATA / "slower.json"), "--threshold", "25%"], tmp_path)
+    assert p.returncode == 0
+
+
+def test_compare_warns_across_machines(tmp_path):
+    doc = json.loads((DATA / "same.json").read_text())
+    doc["cryptobench"]["machine"]["cpu_model"] = "Another CPU"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    p = cli(["compare", str(DATA / "base.json"), str(other)], tmp_path)
+    assert "WARNING: different CPU" in p.stdout
+
+
+def test_show_golden(tmp_path):
+    p = cli(["show", str(DATA / "base.json")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "aes-128-gcm: encrypt throughput" in out
+    assert "aes-128-gcm/broken" in out and "FAILED" in out
+    # openssl at 16 KiB: 16384 B / 4.0 µs = 4094 MB/s; python (20 ms) is 5000x slower
+    assert "4094" in out and "5003×" in out and "0.0002×" in out
+    assert "2444" in out  # python: 20 ms x 2000 MHz / 16384 B = 2441 TSC cycles/byte (±noise)
+
+
+# ------------------------------------------------------------------ real runs
+
+
+@pytest.fixture
+def tagflip_kernel():
+    from test_registry import _TagFlipper
+
+    reg = registry.default_registry()
+    k = Kernel("aes-128-gcm", "broken-tagflip", True, impl=_TagFlipper(registry.get("aes-128-gcm", "openssl").impl))
+    reg.add(k)
+    yield k
+    reg.remove(k.name)
+
+
+def test_failing_kernel_is_never_timed(tmp_path, tagflip_kernel):
+    out = tmp_path / "r.json"
+    path, info = run(backends="broken-tagflip,openssl", algorithms="aes-128-gcm", sizes=(64,),
+                     hot_paths=False, profile=PROFILES["fast"], output=out, pattern="*encrypt*")
+    res = results.load(path)
+    assert res.kernels["aes-128-gcm/broken-tagflip"]["status"] == "failed"
+    assert "verification" in res.kernels["aes-128-gcm/broken-tagflip"]["reason"]
+    assert not [m for m in res.measurements if m.backend == "broken-tagflip"]
+    assert res.find("aes-128-gcm", "openssl", "encrypt", 64) is not None
+    assert res.info["complete"] is True
+
+
+def test_cli_run_writes_a_file_pyperf_reads(tmp_path):
+    p = cli(["run", "--fast", "-a", "chacha20-poly1305", "-b", "openssl", "--sizes", "64,1k", "--no-hot-paths",
+             "-o", "r.json"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "chacha20-poly1305: encrypt throughput" in p.stdout
+    q = subprocess.run([sys.executable, "-m", "pyperf", "show", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert q.returncode == 0 and "chacha20-poly1305/openssl/encrypt/1024" in q.stdout
+    res = results.load(tmp_path / "r.json")
+    assert {m.size for m in res.measurements} == {64, 1024}
+    assert res.info["overhead_s"] > 0 and res.machine["tsc_mhz"] is None or res.machine["tsc_mhz"] > 0
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["run", "--sizes", "12,abc"], "invalid size 'abc'"),
+        (["run", "--sizes", "0"], "invalid size '0'"),
+        (["run", "--algorithm", "rot13"], "unknown algorithm 'rot13'; valid:"),
+        (["run", "--backend", "fpga"], "unknown backend 'fpga'; valid:"),
+        (["run", "--filter", "no-such-benchmark-anywhere"], "nothing to run"),
+        (["run", "--parallel", "0"], "--parallel must be at least 1"),
+    ],
+)
+def test_run_bad_input(tmp_path, args, needle):
+    p = cli(args + ["-o", "r.json"], tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "results").exists()
