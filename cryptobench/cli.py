@@ -182,12 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_later_commands(sub) -> None:
-    """Commands whose implementation lives in their own modules."""
-    try:
-        from . import bench_cli
-    except ImportError:
-        return
-    bench_cli.add_commands(sub, _add_selection)
+    """Commands whose implementation lives in their own modules (each has add_commands)."""
+    import importlib
+
+    for name in ("bench_cli", "cost_cli"):
+        importlib.import_module(f"cryptobench.{name}").add_commands(sub, _add_selection)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,326 @@
+"""The cost model: measured CPU time per operation -> cores, servers and dollars.
+
+Pure functions over plain data (rule 11): :class:`~cryptobench.fleet.Fleet`
+and :class:`MeasuredCosts` in, :class:`ModelResult` out; no I/O, no printing.
+Every output field carries its unit in its name. The spreadsheet export
+(:mod:`cryptobench.xlsx`) writes the same computation as live formulas.
+
+Definitions (docs/cost-model.md has the worked example):
+
+- Records: a message of B bytes is floor(B / max_record) full records plus
+  one record of the remainder (none when the remainder is 0).
+- Time of a record of b bytes: time per byte interpolated linearly between the
+  two measured sizes around b, times b; outside the measured range the time
+  per byte of the nearest measured size is used and the figure is flagged as
+  extrapolated.
+- Crypto seconds per request = sum over AEADs of mix share x (decrypt of the
+  request's records + encrypt of the response's records)
+  + full-handshake share x (signature + fixed-base + variable-base multiplication)
+  + resumed-handshake share x (fixed-base + variable-base multiplication),
+  each measured time divided by the generation's speed factor.
+- Each generation carries peak traffic in proportion to its share of fleet
+  cores (servers x cores per server).
+- Cores busy = peak requests/s x share x crypto seconds per request.
+- Servers for crypto = cores busy / (cores per server x target utilization).
+- Annual cost per server = price / amortization years
+  + power W x 8,760 h x $/kWh x PUE / 1,000.
+- Between a scenario and the baseline: cores, servers and dollars a year
+  saved; s = cores saved / fleet cores in use at peak (all cores x target
+  utilization); purchase deferral = ln(1 / (1 - s)) / ln(1 + g) years.
+- NPV (timing convention): the saving of year t (t = 1..H) is the first
+  year's saving grown by demand, S x (1 + g)^(t-1), received at the END of
+  year t and discounted by (1 + r)^t.
+- Payback = engineer-months x cost of an engineer-month / annual saving.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .fleet import AEADS, SIGNATURE, Fleet, Generation, Scenario
+
+HOURS_PER_YEAR = 8760.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """Seconds per operation at each measured size (ascending)."""
+
+    sizes: tuple[int, ...]
+    seconds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class MeasuredCosts:
+    """One results file's per-operation costs, as the model needs them."""
+
+    source_file: str
+    machine: str
+    date: str
+    series: dict[tuple[str, str, str], Series]  # (algorithm, backend, encrypt|decrypt)
+    per_op: dict[tuple[str, str, str], float]  # (ecdsa algorithm, backend, sign|verify|keygen)
+
+
+def record_plan(total_bytes: float, max_record_bytes: int) -> list[tuple[float, int]]:
+    """[(full record size, count), (remainder size, 0 or 1)]."""
+    full = math.floor(total_bytes / max_record_bytes)
+    rem = total_bytes - full * max_record_bytes
+    return [(float(max_record_bytes), full), (rem, 1 if rem > 0 else 0)]
+
+
+def interpolate(series: Series, size: float) -> tuple[float, bool]:
+    """(seconds for one record of ``size`` bytes, extrapolated?)."""
+    if size <= 0:
+        return 0.0, False
+    sizes, secs = series.sizes, series.seconds
+    lo, hi = sizes[0], sizes[-1]
+    clamped = min(max(size, lo), hi)
+    extrapolated = size < lo or size > hi
+    i = max(j for j, s in enumerate(sizes) if s <= clamped)
+    tpb_i = secs[i] / sizes[i]
+    if sizes[i] == clamped:
+        tpb = tpb_i
+    else:
+        tpb_next = secs[i + 1] / sizes[i + 1]
+        tpb = tpb_i + (tpb_next - tpb_i) * (clamped - sizes[i]) / (sizes[i + 1] - sizes[i])
+    return size * tpb, extrapolated
+
+
+def annual_cost_per_server_usd(gen: Generation, fleet: Fleet) -> float:
+    e = fleet.economics
+    energy = gen.power_w * HOURS_PER_YEAR * e.electricity_usd_per_kwh * e.pue / 1000.0
+    return gen.price_usd_per_server / gen.amortization_years + energy
+
+
+@dataclass
+class RequestCost:
+    """Crypto seconds per request on one generation under one scenario."""
+
+    aead_s: dict[str, float]  # per algorithm, already weighted by its mix share
+    signature_s: float  # one signature
+    fixed_base_s: float
+    variable_base_s: float
+    handshake_s: float  # weighted by full and resumed shares
+    total_s: float
+    extrapolated: list[str] = field(default_factory=list)
+
+
+def request_cost(fleet: Fleet, costs: MeasuredCosts, scenario: Scenario, speed_factor: float) -> RequestCost:
+    t = fleet.traffic
+    aead: dict[str, float] = {}
+    flagged: list[str] = []
+    for alg in AEADS:
+        share = t.cipher_mix.get(alg, 0.0)
+        backend = scenario.implementations[alg]
+        total = 0.0
+        for op, nbytes in (("decrypt", t.request_bytes), ("encrypt", t.response_bytes)):
+            series = costs.series[(alg, backend, op)]
+            for size, count in record_plan(nbytes, t.max_record_bytes):
+                if not count:
+                    continue
+                secs, extra = interpolate(series, size)
+                if extra:
+                    flagged.append(f"{alg}/{backend}/{op} at {size:g} B")
+                total += count * secs
+        aead[alg] = share * total / speed_factor
+    hs = fleet.handshake
+    backend = scenario.implementations[SIGNATURE]
+    sig = costs.per_op[(SIGNATURE, backend, hs.signature_operation)] / speed_factor
+    fixed = costs.per_op[(SIGNATURE, backend, hs.fixed_base_operation)] / speed_factor
+    var = costs.per_op[(SIGNATURE, backend, hs.variable_base_operation)] / speed_factor
+    handshake = t.full_handshake_share * (sig + fixed + var) + t.resumed_handshake_share * (fixed + var)
+    return RequestCost(aead, sig, fixed, var, handshake, sum(aead.values()) + handshake, flagged)
+
+
+@dataclass
+class GenerationResult:
+    generation: str
+    estimate: bool
+    capacity_share: float
+    crypto_seconds_per_request_s: float
+    cores_busy_cores: float
+    servers_for_crypto_servers: float
+    annual_cost_per_server_usd: float
+    crypto_cost_usd_per_year: float
+    request: RequestCost
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    generations: list[GenerationResult]
+
+    @property
+    def cores_busy_cores(self) -> float:
+        return sum(g.cores_busy_cores for g in self.generations)
+
+    @property
+    def servers_for_crypto_servers(self) -> float:
+        return sum(g.servers_for_crypto_servers for g in self.generations)
+
+    @property
+    def crypto_cost_usd_per_year(self) -> float:
+        return sum(g.crypto_cost_usd_per_year for g in self.generations)
+
+
+@dataclass
+class Comparison:
+    """A scenario against the baseline (positive = saved)."""
+
+    scenario: str
+    baseline: str
+    cores_saved_by_generation_cores: dict[str, float]
+    servers_saved_by_generation_servers: dict[str, float]
+    usd_saved_by_generation_per_year: dict[str, float]
+    cores_saved_cores: float
+    servers_saved_servers: float
+    usd_saved_per_year: float
+    fleet_cores_in_use_at_peak_cores: float
+    fleet_share_saved_fraction: float
+    purchase_deferral_days: float | None  # None when s >= 1
+    npv_usd: float
+    engineer_cost_usd: float
+    payback_months: float | None  # None when nothing is saved
+    estimate: bool
+    changes: list[str]
+
+    def sentence(self) -> str:
+        what = ", ".join(self.changes) or "nothing"
+        verb = "saves" if self.usd_saved_per_year >= 0 else "COSTS"
+        d = self.purchase_deferral_days
+        defer = (
+            f"defers purchases by {_days(d)}" if d is not None and d >= 0
+            else f"brings purchases forward by {_days(-d)}" if d is not None
+            else "removes the need for the whole fleet's crypto capacity"
+        )
+        sign = 1 if self.usd_saved_per_year >= 0 else -1
+        return (
+            f"{self.scenario} ({what}) {verb} {sign * self.cores_saved_cores:,.0f} cores, "
+            f"{sign * self.servers_saved_servers:,.1f} servers, ${sign * self.usd_saved_per_year:,.0f} a year, and {defer}"
+            + (" [ESTIMATE: uses borrowed measurements]" if self.estimate else "")
+        )
+
+
+def _days(d: float) -> str:
+    return f"{d:,.0f} days" if d >= 10 else f"{d:.1f} days"
+
+
+@dataclass
+class ModelResult:
+    scenarios: list[ScenarioResult]
+    comparisons: list[Comparison]
+
+
+#: Units of the outputs (for the terminal, CSV and workbook headers).
+UNITS = {
+    "crypto_seconds_per_request_s": "s/request",
+    "cores_busy_cores": "cores",
+    "servers_for_crypto_servers": "servers",
+    "annual_cost_per_server_usd": "USD/server/year",
+    "crypto_cost_usd_per_year": "USD/year",
+    "cores_saved_cores": "cores",
+    "servers_saved_servers": "servers",
+    "usd_saved_per_year": "USD/year",
+    "fleet_share_saved_fraction": "fraction of fleet cores in use at peak",
+    "purchase_deferral_days": "days",
+    "npv_usd": "USD",
+    "payback_months": "months",
+    "capacity_share": "fraction of fleet cores",
+}
+
+
+def capacity_shares(fleet: Fleet) -> dict[str, float]:
+    cores = {g.name: g.servers * g.cores_per_server for g in fleet.generations}
+    total = sum(cores.values())
+    return {n: c / total for n, c in cores.items()}
+
+
+def npv_usd(first_year_saving: float, growth: float, discount: float, years: int) -> float:
+    """Sum for t=1..H of S (1+g)^(t-1) / (1+r)^t (end-of-year convention)."""
+    q = (1 + growth) / (1 + discount)
+    if q == 1:
+        return first_year_saving * years / (1 + discount)
+    return first_year_saving / (1 + discount) * (1 - q**years) / (1 - q)
+
+
+def deferral_days(s: float, growth: float) -> float | None:
+    if s >= 1:
+        return None
+    return math.log(1 / (1 - s)) / math.log(1 + growth) * 365.0
+
+
+def evaluate(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> ModelResult:
+    """Run the model. ``measured`` maps each generation name to its own (or
+    borrowed) measurements; borrowed ones are scaled by the speed factor."""
+    shares = capacity_shares(fleet)
+    e, t = fleet.economics, fleet.traffic
+    scen_results = []
+    for sc in fleet.scenarios:
+        gens = []
+        for g in fleet.generations:
+            rc = request_cost(fleet, measured[g.name], sc, g.speed_factor)
+            cores = t.peak_requests_per_s * shares[g.name] * rc.total_s
+            servers = cores / (g.cores_per_server * e.target_cpu_utilization)
+            acps = annual_cost_per_server_usd(g, fleet)
+            gens.append(GenerationResult(g.name, g.estimate, shares[g.name], rc.total_s, cores, servers, acps, servers * acps, rc))
+        scen_results.append(ScenarioResult(sc.name, gens))
+    base = scen_results[0]
+    fleet_in_use = sum(g.servers * g.cores_per_server for g in fleet.generations) * e.target_cpu_utilization
+    comparisons = []
+    for sc, res in zip(fleet.scenarios[1:], scen_results[1:]):
+        cores = {b.generation: b.cores_busy_cores - r.cores_busy_cores for b, r in zip(base.generations, res.generations)}
+        servers = {b.generation: b.servers_for_crypto_servers - r.servers_for_crypto_servers for b, r in zip(base.generations, res.generations)}
+        usd = {b.generation: b.crypto_cost_usd_per_year - r.crypto_cost_usd_per_year for b, r in zip(base.generations, res.generations)}
+        saved = sum(usd.values())
+        s = sum(cores.values()) / fleet_in_use
+        eng = sc.engineer_months * e.engineer_month_usd
+        changes = [f"{alg}: {fleet.scenarios[0].implementations[alg]} -> {b}" for alg, b in sc.implementations.items()
+                   if fleet.scenarios[0].implementations.get(alg) != b]
+        comparisons.append(Comparison(
+            scenario=sc.name,
+            baseline=fleet.scenarios[0].name,
+            cores_saved_by_generation_cores=cores,
+            servers_saved_by_generation_servers=servers,
+            usd_saved_by_generation_per_year=usd,
+            cores_saved_cores=sum(cores.values()),
+            servers_saved_servers=sum(servers.values()),
+            usd_saved_per_year=saved,
+            fleet_cores_in_use_at_peak_cores=fleet_in_use,
+            fleet_share_saved_fraction=s,
+            purchase_deferral_days=deferral_days(s, e.demand_growth_per_year),
+            npv_usd=npv_usd(saved, e.demand_growth_per_year, e.discount_rate_per_year, e.planning_horizon_years),
+            engineer_cost_usd=eng,
+            payback_months=(eng / saved * 12.0) if saved > 0 else None,
+            estimate=any(g.estimate for g in fleet.generations),
+            changes=changes,
+        ))
+    return ModelResult(scen_results, comparisons)
+
+
+#: The inputs the sensitivity analysis varies by -20% and +20%.
+SENSITIVITY_INPUTS = (
+    "traffic.peak_requests_per_s",
+    "economics.target_cpu_utilization",
+    "traffic.full_handshake_share",
+    "generations.price_usd_per_server",
+    "generations.power_w",
+    "economics.electricity_usd_per_kwh",
+    "economics.pue",
+    "economics.demand_growth_per_year",
+    "economics.discount_rate_per_year",
+)
+SENSITIVITY_STEP = 0.20
+
+
+def sensitivity(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> dict[str, dict[str, tuple[float, float, float, float]]]:
+    """{scenario: {input: (saving at -20%, saving at +20%, NPV at -20%, NPV at +20%)}}."""
+    from .fleet import perturbed
+
+    out: dict[str, dict[str, tuple[float, float, float, float]]] = {}
+    for key in SENSITIVITY_INPUTS:
+        low = evaluate(perturbed(fleet, key, 1 - SENSITIVITY_STEP), measured)
+        high = evaluate(perturbed(fleet, key, 1 + SENSITIVITY_STEP), measured)
+        for cl, ch in zip(low.comparisons, high.comparisons):
+            out.setdefault(cl.scenario, {})[key] = (cl.usd_saved_per_year, ch.usd_saved_per_year, cl.npv_usd, ch.npv_usd)
+    return out

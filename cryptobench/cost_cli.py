@@ -1,0 +1,179 @@
+"""``cryptobench cost``: the cost model from the command line (parsing and printing only)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+COST_HELP = """\
+Turn measured CPU time into fleet hardware dollars. Reads a fleet file (TOML:
+hardware generations, money, traffic, scenarios; the bundled example by
+default: see `cryptobench cost --example-fleet`) and the results files it
+names ("newest" = the newest file in results/), then prints, per scenario and
+generation, the crypto CPU at peak, the servers it takes and what they cost,
+and for each scenario against the baseline the cores, servers and dollars a
+year saved, how long hardware purchases are deferred, the net present value
+and the payback time.
+
+--xlsx writes a workbook whose Model sheet recomputes everything with live
+formulas over the Inputs and Measurements sheets (with sensitivity rows and a
+tornado chart); --csv writes the same tables as CSV files.
+"""
+
+
+def add_commands(sub, add_selection) -> None:
+    p = sub.add_parser("cost", help="price the CPU a faster kernel saves: cores, servers, dollars, deferral",
+                       description=COST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fleet", metavar="TOML", help="fleet file (default: the bundled example)")
+    p.add_argument("--results", metavar="DIR", default="results", help="where \"newest\" looks (default: results/)")
+    p.add_argument("--xlsx", metavar="FILE", help="write the live-formula workbook")
+    p.add_argument("--csv", metavar="DIR", help="write the tables as CSV files into DIR")
+    p.add_argument("--example-fleet", action="store_true", help="print the bundled example fleet file and exit")
+    p.set_defaults(func=cmd_cost)
+
+
+def compute(fleet_path: str | None, results_dir: str):
+    """Load, validate, evaluate: (fleet, measured, result, sensitivity)."""
+    from .cost import evaluate, sensitivity
+    from .cost_inputs import measured_costs
+    from .fleet import load_fleet
+
+    from .registry import kernels
+
+    fleet = load_fleet(fleet_path, known_backends={k.backend for k in kernels()})
+    measured = measured_costs(fleet, results_dir)
+    result = evaluate(fleet, measured)
+    return fleet, measured, result, sensitivity(fleet, measured)
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from .cli import _console
+    from .fleet import example_fleet_text
+
+    if args.example_fleet:
+        sys.stdout.write(example_fleet_text())
+        return 0
+    fleet, measured, result, sens = compute(args.fleet, args.results)
+    from .errors import UsageError
+
+    if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
+        raise UsageError(f"--csv {args.csv} is not a directory")
+    con = _console()
+    for t in tables(fleet, measured, result):
+        con.print(t)
+    for c in result.comparisons:
+        con.print(("[bold]" if c.usd_saved_per_year >= 0 else "[bold red]") + c.sentence() + "[/]")
+    flagged = sorted({f for s in result.scenarios for g in s.generations for f in g.request.extrapolated})
+    if flagged:
+        con.print("[yellow]extrapolated beyond the measured sizes (nearest size's time per byte used): "
+                  + "; ".join(flagged) + "[/]")
+    if args.xlsx:
+        _write_xlsx(args.xlsx, fleet, measured, result, sens)
+        con.print(f"wrote {args.xlsx}")
+    if args.csv:
+        for name in write_csv(args.csv, fleet, measured, result, sens):
+            con.print(f"wrote {name}")
+    return 0
+
+
+def _write_xlsx(path: str, fleet, measured, result, sens) -> None:
+    """Build in a temporary file beside the target, then rename: never half-written."""
+    from .xlsx import export_xlsx
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".xlsx", dir=target.parent)
+    os.close(fd)
+    try:
+        export_xlsx(tmp, fleet, measured, result, sens)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _usd(x: float) -> str:
+    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
+
+
+def tables(fleet, measured, result):
+    from rich.table import Table
+
+    from .report import fmt_time
+
+    out = []
+    for s in result.scenarios:
+        t = Table(title=f"Scenario {s.scenario}: crypto at peak ({fleet.traffic.peak_requests_per_s:,.0f} requests/s)",
+                  title_justify="left")
+        for col in ("generation", "crypto per request", "cores busy", "servers for crypto", "USD/server/year",
+                    "crypto USD/year", "measurements"):
+            t.add_column(col, justify="left" if col in ("generation", "measurements") else "right")
+        for g in s.generations:
+            src = "ESTIMATE (borrowed)" if g.estimate else measured[g.generation].source_file
+            t.add_row(g.generation, fmt_time(g.crypto_seconds_per_request_s), f"{g.cores_busy_cores:,.1f}",
+                      f"{g.servers_for_crypto_servers:,.2f}", _usd(g.annual_cost_per_server_usd),
+                      _usd(g.crypto_cost_usd_per_year), src)
+        t.add_row("total", "", f"{s.cores_busy_cores:,.1f}", f"{s.servers_for_crypto_servers:,.2f}", "",
+                  _usd(s.crypto_cost_usd_per_year), "")
+        out.append(t)
+    t = Table(title=f"Against the baseline ({fleet.scenarios[0].name}); positive = saved", title_justify="left")
+    for col in ("scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV (USD)", "payback (months)"):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    for c in result.comparisons:
+        d = c.purchase_deferral_days
+        t.add_row(c.scenario + (" [ESTIMATE]" if c.estimate else ""), f"{c.cores_saved_cores:,.1f}",
+                  f"{c.servers_saved_servers:,.2f}", _usd(c.usd_saved_per_year), f"{c.fleet_share_saved_fraction:.4%}",
+                  "n/a" if d is None else f"{d:,.1f}", _usd(c.npv_usd),
+                  "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}")
+    out.append(t)
+    return out
+
+
+def csv_tables(fleet, measured, result, sens) -> dict[str, list[list]]:
+    """The terminal's tables (and the workbook's inputs) as rows of plain values."""
+    scen = [["scenario", "generation", "estimate", "capacity_share_fraction", "crypto_seconds_per_request_s",
+             "cores_busy_cores", "servers_for_crypto_servers", "annual_cost_per_server_usd", "crypto_cost_usd_per_year"]]
+    for s in result.scenarios:
+        for g in s.generations:
+            scen.append([s.scenario, g.generation, g.estimate, g.capacity_share, g.crypto_seconds_per_request_s,
+                         g.cores_busy_cores, g.servers_for_crypto_servers, g.annual_cost_per_server_usd,
+                         g.crypto_cost_usd_per_year])
+    comp = [["scenario", "baseline", "estimate", "cores_saved_cores", "servers_saved_servers", "usd_saved_per_year",
+             "fleet_cores_in_use_at_peak_cores", "fleet_share_saved_fraction", "purchase_deferral_days", "npv_usd",
+             "engineer_cost_usd", "payback_months", "summary"]]
+    for c in result.comparisons:
+        comp.append([c.scenario, c.baseline, c.estimate, c.cores_saved_cores, c.servers_saved_servers,
+                     c.usd_saved_per_year, c.fleet_cores_in_use_at_peak_cores, c.fleet_share_saved_fraction,
+                     c.purchase_deferral_days, c.npv_usd, c.engineer_cost_usd, c.payback_months, c.sentence()])
+    meas = [["generation", "file", "machine", "date", "algorithm", "backend", "operation", "size_bytes", "seconds_per_op"]]
+    for gname, mc in measured.items():
+        for (alg, backend, op), ser in sorted(mc.series.items()):
+            for size, secs in zip(ser.sizes, ser.seconds):
+                meas.append([gname, mc.source_file, mc.machine, mc.date, alg, backend, op, size, secs])
+        for (alg, backend, op), secs in sorted(mc.per_op.items()):
+            meas.append([gname, mc.source_file, mc.machine, mc.date, alg, backend, op, "", secs])
+    sen = [["scenario", "input", "usd_saved_per_year_at_minus_20pct", "usd_saved_per_year_at_plus_20pct",
+            "npv_usd_at_minus_20pct", "npv_usd_at_plus_20pct"]]
+    for sc, rows in sens.items():
+        for key, (lo, hi, nlo, nhi) in rows.items():
+            sen.append([sc, key, lo, hi, nlo, nhi])
+    return {"scenarios.csv": scen, "comparisons.csv": comp, "measurements.csv": meas, "sensitivity.csv": sen}
+
+
+def write_csv(directory: str, fleet, measured, result, sens) -> list[str]:
+    from ._io import atomic_write_text
+
+    written = []
+    for name, rows in csv_tables(fleet, measured, result, sens).items():
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        path = Path(directory) / name
+        atomic_write_text(path, buf.getvalue())
+        written.append(str(path))
+    return written

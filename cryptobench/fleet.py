@@ -1,0 +1,312 @@
+"""The fleet file (TOML): hardware, money, traffic and scenarios for the cost model.
+
+:func:`load_fleet` parses and validates; every problem is one
+:class:`FleetError` naming the file, the key and what is wrong. The bundled
+example (``cryptobench/data/fleet.toml``) is the default.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .registry import ALGORITHMS, KINDS
+
+AEADS = tuple(a for a in ALGORITHMS if KINDS[a] == "aead")
+SIGNATURE = "ecdsa-p256-sha256"
+SHARE_TOLERANCE = 1e-9
+
+
+class FleetError(UsageError):
+    """A fleet file problem: '<file>: <key>: <what is wrong>'."""
+
+
+@dataclass(frozen=True)
+class Economics:
+    electricity_usd_per_kwh: float
+    pue: float
+    discount_rate_per_year: float
+    demand_growth_per_year: float
+    target_cpu_utilization: float
+    planning_horizon_years: int
+    engineer_month_usd: float
+
+
+@dataclass(frozen=True)
+class Traffic:
+    peak_requests_per_s: float
+    average_requests_per_s: float
+    full_handshake_share: float
+    resumed_handshake_share: float
+    reused_connection_share: float
+    request_bytes: float
+    response_bytes: float
+    max_record_bytes: int
+    cipher_mix: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Handshake:
+    signature_operation: str = "sign"
+    fixed_base_operation: str = "keygen"
+    variable_base_operation: str = "verify"
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    servers: float
+    cores_per_server: float
+    price_usd_per_server: float
+    amortization_years: float
+    power_w: float
+    results: str | None = None
+    borrow_results_from: str | None = None
+    speed_factor: float = 1.0
+
+    @property
+    def estimate(self) -> bool:
+        """Borrowed measurements: flagged as an estimate everywhere."""
+        return self.borrow_results_from is not None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    implementations: dict[str, str]
+    engineer_months: float = 0.0
+
+
+@dataclass(frozen=True)
+class Fleet:
+    economics: Economics
+    traffic: Traffic
+    handshake: Handshake
+    generations: tuple[Generation, ...]
+    scenarios: tuple[Scenario, ...]
+    source: str = "<fleet>"
+    notes: dict[str, str] = field(default_factory=dict)  # key -> the comment beside it (source/assumption)
+
+    def generation(self, name: str) -> Generation:
+        return next(g for g in self.generations if g.name == name)
+
+
+def example_fleet_path() -> Path:
+    return Path(str(resources.files("cryptobench") / "data" / "fleet.toml"))
+
+
+def example_fleet_text() -> str:
+    return example_fleet_path().read_text()
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> FleetError:
+        return FleetError(f"{self.source}: {key}: {problem}")
+
+    def table(self, doc: dict, key: str) -> dict:
+        v = doc.get(key)
+        if not isinstance(v, dict):
+            raise self.fail(key, "missing section" if v is None else "must be a table")
+        return v
+
+    def number(self, tab: dict, key: str, where: str, *, positive: bool = False, lo: float | None = None,
+               hi: float | None = None, integer: bool = False) -> float:
+        full = f"{where}.{key}" if where else key
+        if key not in tab:
+            raise self.fail(full, "missing value")
+        v = tab[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(full, f"must be a number, got {v!r}")
+        if not math.isfinite(v):
+            raise self.fail(full, f"must be finite, got {v!r}")
+        if v < 0:
+            raise self.fail(full, f"must not be negative, got {v!r}")
+        if positive and v <= 0:
+            raise self.fail(full, f"must be greater than 0, got {v!r}")
+        if lo is not None and v < lo:
+            raise self.fail(full, f"must be at least {lo}, got {v!r}")
+        if hi is not None and v > hi:
+            raise self.fail(full, f"must be at most {hi}, got {v!r}")
+        if integer and int(v) != v:
+            raise self.fail(full, f"must be a whole number, got {v!r}")
+        return int(v) if integer else float(v)
+
+    def text(self, tab: dict, key: str, where: str, default: str | None = None) -> str | None:
+        v = tab.get(key, default)
+        if v is None:
+            return None
+        if not isinstance(v, str) or not v.strip():
+            raise self.fail(f"{where}.{key}", f"must be a non-empty string, got {v!r}")
+        return v
+
+
+def _comments(text: str) -> dict[str, str]:
+    """``key = value  # comment`` -> {key: comment}, for the workbook's notes column."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if "=" in line and "#" in line and not line.lstrip().startswith("#"):
+            key = line.split("=", 1)[0].strip()
+            out.setdefault(key, line.split("#", 1)[1].strip())
+    return out
+
+
+def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | None = None) -> Fleet:
+    """Parse and validate a fleet file (the bundled example when ``path`` is None)."""
+    p = Path(path) if path is not None else example_fleet_path()
+    source = str(p)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise FleetError(f"{source}: no such fleet file") from None
+    except OSError as exc:
+        raise FleetError(f"{source}: cannot read: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FleetError(f"{source}: not valid TOML: {exc}") from None
+    return parse_fleet(doc, source=source, notes=_comments(text), known_backends=known_backends)
+
+
+def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str, str] | None = None,
+                known_backends: set[str] | None = None) -> Fleet:
+    r = _Reader(source)
+    e = r.table(doc, "economics")
+    econ = Economics(
+        electricity_usd_per_kwh=r.number(e, "electricity_usd_per_kwh", "economics"),
+        pue=r.number(e, "pue", "economics", lo=1.0),
+        discount_rate_per_year=r.number(e, "discount_rate_per_year", "economics", hi=1.0),
+        demand_growth_per_year=r.number(e, "demand_growth_per_year", "economics", positive=True, hi=10.0),
+        target_cpu_utilization=r.number(e, "target_cpu_utilization", "economics", positive=True, hi=1.0),
+        planning_horizon_years=int(r.number(e, "planning_horizon_years", "economics", positive=True, integer=True)),
+        engineer_month_usd=r.number(e, "engineer_month_usd", "economics"),
+    )
+    t = r.table(doc, "traffic")
+    mix_raw = t.get("cipher_mix")
+    if not isinstance(mix_raw, dict):
+        raise r.fail("traffic.cipher_mix", "missing table of AEAD shares")
+    mix = {}
+    for alg, share in mix_raw.items():
+        if alg not in AEADS:
+            raise r.fail(f"traffic.cipher_mix.{alg}", f"unknown algorithm; valid: {', '.join(AEADS)}")
+        mix[alg] = r.number(mix_raw, alg, "traffic.cipher_mix", hi=1.0)
+    if abs(sum(mix.values()) - 1.0) > SHARE_TOLERANCE:
+        raise r.fail("traffic.cipher_mix", f"shares sum to {sum(mix.values()):.6g}, not 1")
+    traffic = Traffic(
+        peak_requests_per_s=r.number(t, "peak_requests_per_s", "traffic", positive=True),
+        average_requests_per_s=r.number(t, "average_requests_per_s", "traffic"),
+        full_handshake_share=r.number(t, "full_handshake_share", "traffic", hi=1.0),
+        resumed_handshake_share=r.number(t, "resumed_handshake_share", "traffic", hi=1.0),
+        reused_connection_share=r.number(t, "reused_connection_share", "traffic", hi=1.0),
+        request_bytes=r.number(t, "request_bytes", "traffic"),
+        response_bytes=r.number(t, "response_bytes", "traffic"),
+        max_record_bytes=int(r.number(t, "max_record_bytes", "traffic", positive=True, integer=True, hi=16384)),
+        cipher_mix=mix,
+    )
+    shares = traffic.full_handshake_share + traffic.resumed_handshake_share + traffic.reused_connection_share
+    if abs(shares - 1.0) > SHARE_TOLERANCE:
+        raise r.fail("traffic", f"full_handshake_share + resumed_handshake_share + reused_connection_share = {shares:.6g}, not 1")
+    if traffic.average_requests_per_s > traffic.peak_requests_per_s:
+        raise r.fail("traffic.average_requests_per_s", "is above peak_requests_per_s")
+    h = doc.get("handshake", {})
+    ops = ("sign", "verify", "keygen")
+    hs = Handshake(*(r.text(h, k, "handshake", d) for k, d in (
+        ("signature_operation", "sign"), ("fixed_base_operation", "keygen"), ("variable_base_operation", "verify"))))
+    for k, v in (("signature_operation", hs.signature_operation), ("fixed_base_operation", hs.fixed_base_operation),
+                 ("variable_base_operation", hs.variable_base_operation)):
+        if v not in ops:
+            raise r.fail(f"handshake.{k}", f"unknown operation {v!r}; valid: {', '.join(ops)}")
+
+    gens_raw = doc.get("generations")
+    if not isinstance(gens_raw, list) or not gens_raw:
+        raise r.fail("generations", "missing: list at least one [[generations]]")
+    gens = []
+    for i, g in enumerate(gens_raw):
+        where = f"generations[{i}]"
+        name = r.text(g, "name", where)
+        if name is None:
+            raise r.fail(f"{where}.name", "missing value")
+        where = f"generations[{name}]"
+        borrow = r.text(g, "borrow_results_from", where)
+        res = r.text(g, "results", where)
+        if borrow and res:
+            raise r.fail(where, "give either results or borrow_results_from, not both")
+        if not borrow and not res:
+            raise r.fail(f"{where}.results", "missing: a results file (or \"newest\"), or borrow_results_from")
+        gens.append(Generation(
+            name=name,
+            servers=r.number(g, "servers", where, positive=True),
+            cores_per_server=r.number(g, "cores_per_server", where, positive=True),
+            price_usd_per_server=r.number(g, "price_usd_per_server", where),
+            amortization_years=r.number(g, "amortization_years", where, positive=True),
+            power_w=r.number(g, "power_w", where),
+            results=res,
+            borrow_results_from=borrow,
+            speed_factor=r.number(g, "speed_factor", where, positive=True) if "speed_factor" in g else 1.0,
+        ))
+    names = [g.name for g in gens]
+    if len(set(names)) != len(names):
+        raise r.fail("generations", "generation names must be unique")
+    for g in gens:
+        if g.borrow_results_from:
+            target = next((x for x in gens if x.name == g.borrow_results_from), None)
+            if target is None:
+                raise r.fail(f"generations[{g.name}].borrow_results_from", f"no generation named {g.borrow_results_from!r}")
+            if target.borrow_results_from:
+                raise r.fail(f"generations[{g.name}].borrow_results_from", "must name a generation with its own results")
+
+    sc_raw = doc.get("scenarios")
+    if not isinstance(sc_raw, list) or len(sc_raw) < 2:
+        raise r.fail("scenarios", "list at least two [[scenarios]]: a baseline and a candidate")
+    scenarios = []
+    for i, s in enumerate(sc_raw):
+        name = r.text(s, "name", f"scenarios[{i}]")
+        if name is None:
+            raise r.fail(f"scenarios[{i}].name", "missing value")
+        where = f"scenarios[{name}]"
+        impl = s.get("implementations")
+        if not isinstance(impl, dict):
+            raise r.fail(f"{where}.implementations", "missing table algorithm = backend")
+        for alg in list(mix) + [SIGNATURE]:
+            if alg not in impl:
+                raise r.fail(f"{where}.implementations.{alg}", "missing: which backend serves it")
+        for alg, backend in impl.items():
+            if alg not in ALGORITHMS:
+                raise r.fail(f"{where}.implementations.{alg}", f"unknown algorithm; valid: {', '.join(ALGORITHMS)}")
+            if not isinstance(backend, str) or (known_backends is not None and backend not in known_backends):
+                valid = f"; valid: {', '.join(sorted(known_backends))}" if known_backends else ""
+                raise r.fail(f"{where}.implementations.{alg}", f"unknown backend {backend!r}{valid}")
+        em = r.number(s, "engineer_months", where) if "engineer_months" in s else 0.0
+        scenarios.append(Scenario(name, dict(impl), em))
+    if len({s.name for s in scenarios}) != len(scenarios):
+        raise r.fail("scenarios", "scenario names must be unique")
+    return Fleet(econ, traffic, hs, tuple(gens), tuple(scenarios), source, notes or {})
+
+
+def perturbed(fleet: Fleet, key: str, factor: float) -> Fleet:
+    """A copy of the fleet with one input multiplied by ``factor`` (for sensitivity).
+
+    ``key`` is ``economics.X``, ``traffic.X`` or ``generations.X`` (every
+    generation). Raising the full-handshake share takes the difference from the
+    reused-connection share, so the shares still sum to 1.
+    """
+    section, name = key.split(".", 1)
+    if section == "economics":
+        return replace(fleet, economics=replace(fleet.economics, **{name: getattr(fleet.economics, name) * factor}))
+    if section == "traffic":
+        t = fleet.traffic
+        new = replace(t, **{name: getattr(t, name) * factor})
+        if name in ("full_handshake_share", "resumed_handshake_share"):
+            new = replace(new, reused_connection_share=1.0 - new.full_handshake_share - new.resumed_handshake_share)
+        return replace(fleet, traffic=new)
+    if section == "generations":
+        gens = tuple(replace(g, **{name: getattr(g, name) * factor}) for g in fleet.generations)
+        return replace(fleet, generations=gens)
+    raise KeyError(key)

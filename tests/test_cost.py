@@ -1,0 +1,365 @@
+"""The cost model against hand computations, the fleet file's bad-input
+contract, the CSV export, and the workbook recalculated by LibreOffice."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conftest import require_tool
+from cryptobench import cost
+from cryptobench.cost import MeasuredCosts, Series
+from cryptobench.cost_cli import compute
+from cryptobench.fleet import FleetError, example_fleet_text, load_fleet, parse_fleet, perturbed
+
+DATA = Path(__file__).parent / "data" / "cost"
+RESULTS = DATA / "results"
+
+
+# ------------------------------------------------------------------ pure model, by hand
+
+
+def test_record_plan():
+    assert cost.record_plan(40000, 16384) == [(16384.0, 2), (40000 - 32768, 1)]
+    assert cost.record_plan(16384, 16384) == [(16384.0, 1), (0, 0)]
+    assert cost.record_plan(900, 16384) == [(16384.0, 0), (900, 1)]
+    assert cost.record_plan(0, 16384) == [(16384.0, 0), (0, 0)]
+
+
+def test_interpolation_by_hand():
+    s = Series((100, 1000), (1e-6, 4e-6))  # 10 ns/B at 100 B, 4 ns/B at 1000 B
+    # at 550 B the time per byte is halfway: 7 ns/B -> 3.85 µs
+    t, flagged = cost.interpolate(s, 550)
+    assert t == pytest.approx(550 * 7e-9) and not flagged
+    assert cost.interpolate(s, 100) == (pytest.approx(1e-6), False)
+    # outside the range: the nearest size's time per byte, flagged
+    t, flagged = cost.interpolate(s, 2000)
+    assert t == pytest.approx(2000 * 4e-9) and flagged
+    t, flagged = cost.interpolate(s, 10)
+    assert t == pytest.approx(10 * 10e-9) and flagged
+    assert cost.interpolate(s, 0) == (0.0, False)
+
+
+def test_npv_and_deferral_by_hand():
+    # S=100, g=10%, r=5%, 2 years: 100/1.05 + 110/1.05^2
+    assert cost.npv_usd(100, 0.10, 0.05, 2) == pytest.approx(100 / 1.05 + 110 / 1.05**2)
+    assert cost.npv_usd(100, 0.05, 0.05, 3) == pytest.approx(300 / 1.05)
+    # saving 10% of the fleet at 25% growth: ln(1/0.9)/ln(1.25) years
+    assert cost.deferral_days(0.10, 0.25) == pytest.approx(math.log(1 / 0.9) / math.log(1.25) * 365)
+    assert cost.deferral_days(1.0, 0.25) is None
+
+
+SMALL = """
+[economics]
+electricity_usd_per_kwh = 0.10
+pue = 1.5
+discount_rate_per_year = 0.10
+demand_growth_per_year = 0.20
+target_cpu_utilization = 0.5
+planning_horizon_years = 2
+engineer_month_usd = 10000
+[traffic]
+peak_requests_per_s = 1000000
+average_requests_per_s = 500000
+full_handshake_share = 0.1
+resumed_handshake_share = 0.1
+reused_connection_share = 0.8
+request_bytes = 100
+response_bytes = 20000
+max_record_bytes = 16384
+[traffic.cipher_mix]
+aes-128-gcm = 1.0
+aes-256-gcm = 0.0
+chacha20-poly1305 = 0.0
+[[generations]]
+name = "g1"
+servers = 1000
+cores_per_server = 10
+price_usd_per_server = 8000
+amortization_years = 4
+power_w = 400
+results = "x.json"
+[[scenarios]]
+name = "base"
+[scenarios.implementations]
+aes-128-gcm = "A"
+aes-256-gcm = "A"
+chacha20-poly1305 = "A"
+ecdsa-p256-sha256 = "A"
+[[scenarios]]
+name = "fast"
+engineer_months = 3
+[scenarios.implementations]
+aes-128-gcm = "B"
+aes-256-gcm = "A"
+chacha20-poly1305 = "A"
+ecdsa-p256-sha256 = "A"
+"""
+
+
+def _small():
+    import tomllib
+
+    fleet = parse_fleet(tomllib.loads(SMALL), source="small.toml")
+    sizes = (100, 16384)
+    series = {}
+    for alg in ("aes-128-gcm", "aes-256-gcm", "chacha20-poly1305"):
+        for op in ("encrypt", "decrypt"):
+            series[(alg, "A", op)] = Series(sizes, (2e-6, 20e-6))
+            series[(alg, "B", op)] = Series(sizes, (1e-6, 10e-6))
+    per_op = {("ecdsa-p256-sha256", "A", op): t for op, t in (("sign", 30e-6), ("keygen", 10e-6), ("verify", 40e-6))}
+    return fleet, {"g1": MeasuredCosts("x.json", "cpu", "today", series, per_op)}
+
+
+def test_small_fleet_by_hand():
+    fleet, measured = _small()
+    res = cost.evaluate(fleet, measured)
+    # base, per request: decrypt one 100 B record = 2 µs; response 20000 B = one 16384 B record (20 µs)
+    # + one 3616 B record at an interpolated time per byte
+    tpb_lo, tpb_hi = 2e-6 / 100, 20e-6 / 16384
+    tpb = tpb_lo + (tpb_hi - tpb_lo) * (3616 - 100) / (16384 - 100)
+    aead_a = 2e-6 + 20e-6 + 3616 * tpb
+    handshake = 0.1 * (30e-6 + 10e-6 + 40e-6) + 0.1 * (10e-6 + 40e-6)  # 13 µs
+    base = res.scenarios[0].generations[0]
+    assert base.crypto_seconds_per_request_s == pytest.approx(aead_a + handshake)
+    cores = 1e6 * (aead_a + handshake)
+    assert base.cores_busy_cores == pytest.approx(cores)
+    servers = cores / (10 * 0.5)
+    assert base.servers_for_crypto_servers == pytest.approx(servers)
+    acps = 8000 / 4 + 400 * 8760 * 0.10 * 1.5 / 1000  # 2000 + 525.6
+    assert base.annual_cost_per_server_usd == pytest.approx(2525.6)
+    assert base.crypto_cost_usd_per_year == pytest.approx(servers * acps)
+    # candidate B halves every AEAD time
+    c = res.comparisons[0]
+    saved_cores = 1e6 * aead_a / 2
+    assert c.cores_saved_cores == pytest.approx(saved_cores)
+    assert c.servers_saved_servers == pytest.approx(saved_cores / 5)
+    assert c.usd_saved_per_year == pytest.approx(saved_cores / 5 * acps)
+    s = saved_cores / (1000 * 10 * 0.5)
+    assert c.fleet_share_saved_fraction == pytest.approx(s)
+    assert c.purchase_deferral_days == pytest.approx(math.log(1 / (1 - s)) / math.log(1.2) * 365)
+    S = c.usd_saved_per_year
+    assert c.npv_usd == pytest.approx(S / 1.1 + S * 1.2 / 1.1**2)
+    assert c.engineer_cost_usd == 30000
+    assert c.payback_months == pytest.approx(30000 / S * 12)
+    assert "saves" in c.sentence() and "aes-128-gcm: A -> B" in c.sentence()
+
+
+def test_borrowed_generation_is_scaled_and_flagged():
+    import tomllib
+
+    doc = tomllib.loads(SMALL)
+    doc["generations"].append(dict(name="g0", servers=1000, cores_per_server=10, price_usd_per_server=8000,
+                                   amortization_years=4, power_w=400, borrow_results_from="g1", speed_factor=0.5))
+    fleet = parse_fleet(doc, source="small.toml")
+    _, measured = _small()
+    measured["g0"] = measured["g1"]
+    res = cost.evaluate(fleet, measured)
+    g1, g0 = res.scenarios[0].generations
+    assert g0.estimate and not g1.estimate
+    assert g0.crypto_seconds_per_request_s == pytest.approx(2 * g1.crypto_seconds_per_request_s)
+    assert g0.capacity_share == pytest.approx(0.5)
+    assert res.comparisons[0].estimate and "ESTIMATE" in res.comparisons[0].sentence()
+
+
+def test_sensitivity_moves_the_way_it_should():
+    fleet, measured = _small()
+    sens = cost.sensitivity(fleet, measured)["fast"]
+    base = cost.evaluate(fleet, measured).comparisons[0].usd_saved_per_year
+    lo, hi, _, _ = sens["traffic.peak_requests_per_s"]
+    assert lo == pytest.approx(base * 0.8) and hi == pytest.approx(base * 1.2)
+    lo, hi, _, _ = sens["economics.target_cpu_utilization"]
+    assert lo == pytest.approx(base / 0.8) and hi == pytest.approx(base / 1.2)
+    _, _, nlo, nhi = sens["economics.discount_rate_per_year"]
+    assert nlo > nhi  # a higher discount rate lowers the NPV
+
+
+# ------------------------------------------------------------------ fleet file bad input
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    "old,new,needle",
+    [
+        ("pue = 1.3", "", "economics.pue: missing value"),
+        ("power_w = 500", "power_w = -5", "generations[gen-current].power_w: must not be negative"),
+        ("aes-256-gcm = 0.15", "aes-256-gcm = 0.25", "traffic.cipher_mix: shares sum to 1.1"),
+        ("aes-256-gcm = 0.15", "aes-512-gcm = 0.15", "traffic.cipher_mix.aes-512-gcm: unknown algorithm"),
+        ('aes-128-gcm = "native-vaes"', 'aes-128-gcm = "quantum"', "implementations.aes-128-gcm: unknown backend 'quantum'"),
+        ("full_handshake_share = 0.04", "full_handshake_share = 0.14", "not 1"),
+        ('results = "newest"', 'results = "missing.json"', "generations[gen-current].results: results file missing.json not found"),
+        ("peak_requests_per_s = 40000000", 'peak_requests_per_s = "lots"', "traffic.peak_requests_per_s: must be a number"),
+    ],
+)
+def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(_edit(example_fleet_text(), old, new))
+    out = tmp_path / "book.xlsx"
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--fleet", str(fleet), "--results", str(RESULTS),
+                        "--xlsx", str(out), "--csv", str(tmp_path / "csv")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2, p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(fleet) in lines[0] and needle in lines[0], p.stderr
+    assert not out.exists() and not (tmp_path / "csv").exists()
+    assert [f.name for f in tmp_path.iterdir()] == ["fleet.toml"]  # nothing half-written
+
+
+def test_results_lacking_a_benchmark(tmp_path):
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(_edit(example_fleet_text(), 'aes-128-gcm = "native-vaes"', 'aes-128-gcm = "native-aesni"'))
+    with pytest.raises(FleetError, match=r"lacks aes-128-gcm/native-aesni/encrypt .*not in the run"):
+        compute(str(fleet), str(RESULTS))
+
+
+def test_no_results_at_all(tmp_path):
+    with pytest.raises(FleetError, match=r"no results files in"):
+        compute(None, str(tmp_path))
+
+
+# ------------------------------------------------------------------ CLI and CSV
+
+
+def test_cost_cli_default_fleet_and_csv(tmp_path):
+    env = dict(os.environ, COLUMNS="200")
+    results_dir = tmp_path / "results"
+    shutil.copytree(RESULTS, results_dir)
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--csv", "csv"], cwd=tmp_path,
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    fleet, measured, res, _ = compute(None, str(results_dir))
+    c = res.comparisons[0]
+    assert c.sentence() .split(" saves ")[1][:20] in p.stdout.replace("\n", " ")
+    rows = (tmp_path / "csv" / "comparisons.csv").read_text().splitlines()
+    assert rows[0].startswith("scenario,baseline,estimate,cores_saved_cores")
+    assert f"{c.usd_saved_per_year!r}" in rows[1]
+    assert (tmp_path / "csv" / "measurements.csv").read_text().count("\n") > 100
+
+
+# ------------------------------------------------------------------ the workbook, recalculated by LibreOffice
+
+
+def _cached_values(book: Path) -> dict[str, object]:
+    """Every formula cell's cached value (what the Python model computed) from the xlsx XML."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+    out = {}
+    with zipfile.ZipFile(book) as z:
+        wb = ET.fromstring(z.read("xl/workbook.xml"))
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        target = {r.get("Id"): r.get("Target") for r in rels}
+        for sh in wb.find("m:sheets", ns):
+            name = sh.get("name")
+            xml = ET.fromstring(z.read("xl/" + target[sh.get(f"{{{ns['r']}}}id")]))
+            for c in xml.iter(f"{{{ns['m']}}}c"):
+                if c.find("m:f", ns) is None:
+                    continue
+                v = c.find("m:v", ns)
+                text = v.text if v is not None else ""
+                out[f"{name}!{c.get('r')}"] = text if c.get("t") == "str" else float(text)
+    return out
+
+
+def _libreoffice(book: Path, *sets: str) -> dict[str, object]:
+    soffice = require_tool("soffice")
+    assert soffice
+    py = "/usr/bin/python3"
+    probe = subprocess.run([py, "-c", "import uno"], capture_output=True)
+    if probe.returncode != 0:
+        msg = "python3-uno is not installed (apt-get install python3-uno); .ci/run installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    args = [py, str(Path(__file__).parent / "lo_engine.py"), str(book)]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory):
+    from cryptobench.cost_cli import _write_xlsx
+
+    fleet, measured, res, sens = compute(None, str(RESULTS))
+    book = tmp_path_factory.mktemp("xlsx") / "cost.xlsx"
+    _write_xlsx(str(book), fleet, measured, res, sens)
+    return book, fleet, measured, res
+
+
+@pytest.fixture(scope="module")
+def recalculated(workbook):
+    """The workbook recalculated once by LibreOffice (shared by the tests that only read)."""
+    return _libreoffice(workbook[0])
+
+
+def test_workbook_recalculated_by_libreoffice_matches_python(workbook, recalculated):
+    book, fleet, measured, res = workbook
+    cached = _cached_values(book)
+    assert len(cached) > 300  # every derived cell is a formula
+    lo = recalculated
+    errors = {k: v for k, v in lo.items() if isinstance(v, dict)}
+    assert not errors, f"formula errors: {list(errors.items())[:5]}"
+    assert set(lo) == set(cached)
+    # the "change vs base" columns of Sensitivity subtract nearly equal numbers: compare
+    # them at 1e-9 of the savings they are differences of, not of their own size
+    scale = max(abs(v) for k, v in cached.items() if re.match(r"Sensitivity![BC]\d", k))
+    bad = [
+        (k, cached[k], lo[k]) for k in cached
+        if not (_close(cached[k], lo[k])
+                or (re.match(r"Sensitivity![FG]\d", k) and abs(cached[k] - lo[k]) <= 1e-9 * scale))
+    ]
+    assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
+    # and the cached values are the model's: spot-check the headline figures
+    c = res.comparisons[0]
+    summary = {k: v for k, v in lo.items() if k.startswith("Summary!B")}
+    assert any(_close(v, c.usd_saved_per_year) for v in summary.values())
+    assert any(_close(v, c.npv_usd) for v in summary.values())
+
+
+def test_changing_an_input_in_the_workbook_changes_outputs_as_the_model_predicts(workbook):
+    book, fleet, measured, res = workbook
+    # through the engine: peak traffic +10% and scenario 2's AES-128-GCM backend switched to python
+    lo = _libreoffice(book, "peak_requests_per_s=44000000", "response_bytes=50000")
+    changed = perturbed(perturbed(fleet, "traffic.peak_requests_per_s", 1.1), "traffic.response_bytes", 50000 / 24000)
+    new = cost.evaluate(changed, measured)
+    before = _cached_values(book)
+    for i, c in enumerate(new.comparisons):
+        # Summary sheet values for scenario i are in column B after its header row; find them by value
+        vals = [v for k, v in lo.items() if k.startswith("Summary!B") and not isinstance(v, str)]
+        for want in (c.cores_saved_cores, c.usd_saved_per_year, c.npv_usd, c.servers_saved_servers):
+            assert any(_close(v, want) for v in vals), (c.scenario, want)
+    # and it really changed (not the cached numbers)
+    assert any(not _close(before[k], lo[k]) for k in before if k.startswith("Summary!"))
+
+
+def test_sensitivity_rows_match_the_model(workbook, recalculated):
+    book, fleet, measured, res = workbook
+    lo = recalculated
+    sens = cost.sensitivity(fleet, measured)
+    sheet = {k: v for k, v in lo.items() if k.startswith("Sensitivity!")}
+    for scen, rows in sens.items():
+        for key, figures in rows.items():
+            for want in figures:
+                assert any(_close(v, want) for v in sheet.values()), (scen, key, want)
