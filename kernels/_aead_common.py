@@ -16,6 +16,8 @@ def check_bytes(**named: object) -> None:
     for name, value in named.items():
         if not isinstance(value, _BYTES):
             raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}")
+        if type(value) is memoryview and value.itemsize != 1:  # len() would count items, not bytes
+            raise TypeError(f"{name} must be a byte buffer, not a memoryview of {value.format!r} items")
 
 
 def check_tag_length(tag_length: object, lo: int, hi: int) -> int:
