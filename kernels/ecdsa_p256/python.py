@@ -1,0 +1,649 @@
+"""ECDSA P-256 with SHA-256 in pure Python (standard library only), built for speed.
+
+Follows FIPS 186-4 §6 (ECDSA) with SEC 1 v2 §4.1.3 (signing) and §4.1.4
+(verification) on the curve P-256 (FIPS 186-4 §D.1.2.3, y^2 = x^3 - 3x + b).
+Nonces come from RFC 6979 §3.2 (deterministic, HMAC-SHA256) unless the caller
+gives k (the CAVP SigGen vectors). DER, point parsing, the message
+representative and the range checks are the shared ones in
+``cryptobench.kernels._ecdsa_common``.
+
+**Not constant-time.** Python integers take time that depends on their
+values, and this code branches on, and indexes tables with, digits of the
+secret scalars. It exists to be measured, never to protect a key; the
+kernel's ``constant_time`` flag is False.
+
+How it is fast (all variable-time):
+
+- Field GF(p): plain Python ints, one ``% p`` per product (two products
+  share one reduction where the formula allows). CPython's 30-bit-digit
+  multiply and divide make a reduced product cost about 0.25-0.3 us, so
+  everything below is about doing fewer of them.
+- Points in Jacobian coordinates (X, Y, Z) <-> (X/Z^2, Y/Z^3). Doubling uses
+  a = -3 (3M + 5S, "dbl-2001-b" of the Explicit-Formulas Database); adding an
+  affine point is a mixed addition (8M + 3S, "madd"). A scalar
+  multiplication ends with one ``pow(Z, -1, p)`` (SEC 1 §2.2.1 in Jacobian
+  form); verification needs none. Infinity never arises in the fast loops
+  except through an exceptional addition (a point added to itself or to its
+  negative); that is detected (H = 0, or equal x in an affine pair) and the
+  whole multiplication is redone with complete, slow formulas.
+- Fixed base k*G (signing, key generation, half of verification): signed
+  fixed windows of ``_W`` = 13 bits over a table of affine points
+  T[i][j] = j * 2^(13 i) * G, j = 1..4096, i = 0..19 (512 in the last
+  window; 78 336 points, about 15 MB). No doublings: the (at most 20)
+  window terms are added in pairs in affine coordinates (chord rule; one
+  batched inversion, Montgomery's trick) and the pair sums accumulated with
+  at most 9 mixed additions. The table is built once, with one batched
+  inversion per window: ``Kernel.prepare`` (about 0.5 s), or lazily on
+  first use. (12-bit windows: half the table, about 7% slower signing.)
+- u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
+  Q, 3Q, ..., 15Q (co-Z additions, Meloni's ZADDU), about 256 doublings and
+  43 mixed additions; the u1*G terms are paired as above and added into the
+  same accumulator. One batched inversion makes both the odd multiples and
+  the pair sums affine. The final check compares X with r*Z^2 (and (r+n)*Z^2
+  when r + n < p), so it needs no field inversion, only s^-1 mod n.
+  Nothing is cached per public key: every verify pays its whole cost.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from cryptobench.errors import InvalidInput, InvalidPoint, InvalidSignature
+from cryptobench.kernels._aead_common import check_bytes
+from cryptobench.kernels._ecdsa_common import (
+    GX,
+    GY,
+    N,
+    P,
+    check_private_scalar,
+    check_rs,
+    decode_der,
+    decode_point,
+    encode_der,
+    encode_point,
+    message_representative,
+    on_curve,
+    rfc6979_nonce,
+)
+from cryptobench.registry import Kernel
+
+# ----------------------------------------------------------------- parameters
+
+#: Window width of the fixed-base table (signed digits in (-2^(W-1), 2^(W-1)]).
+_W = 13
+_HALF = 1 << (_W - 1)
+_FULL = 1 << _W
+_MASK = _FULL - 1
+#: Windows needed for any k < 2^256 after signed recoding (one carry bit more).
+_NWIN = (257 + _W - 1) // _W
+#: Entries of the top window: its digit is at most (2^256 - 1) >> (W (NWIN-1)), plus a carry.
+_TOP = min(_HALF, (((1 << 256) - 1) >> (_W * (_NWIN - 1))) + 1)
+
+#: wNAF width for the variable point of verification (odd multiples 1..15).
+_WNAF = 5
+
+_INF = (1, 1, 0)  # Jacobian point at infinity for the slow generic routines
+
+
+class _Exceptional(Exception):
+    """A fast-path addition met P + P or P + (-P); redo with complete formulas."""
+
+
+# ------------------------------------------------- slow, complete group law
+# Used to build the table and as the fallback for exceptional additions. Any
+# Jacobian triple with Z == 0 is the point at infinity.
+
+
+def _jdouble(X: int, Y: int, Z: int) -> tuple[int, int, int]:
+    """2*(X, Y, Z) for a = -3 (dbl-2001-b); P-256 has no point of order 2."""
+    if not Z:
+        return _INF
+    delta = Z * Z % P
+    gamma = Y * Y % P
+    beta = X * gamma % P
+    alpha = 3 * (X - delta) * (X + delta) % P
+    X3 = (alpha * alpha - 8 * beta) % P
+    Z3 = 2 * Y * Z % P
+    Y3 = (alpha * (4 * beta - X3) - 8 * gamma * gamma) % P
+    return X3, Y3, Z3
+
+
+def _jadd(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, int]:
+    """p1 + p2 in Jacobian coordinates, every case handled (add-2007-bl shape)."""
+    X1, Y1, Z1 = p1
+    X2, Y2, Z2 = p2
+    if not Z1:
+        return p2
+    if not Z2:
+        return p1
+    Z1Z1 = Z1 * Z1 % P
+    Z2Z2 = Z2 * Z2 % P
+    U1 = X1 * Z2Z2 % P
+    U2 = X2 * Z1Z1 % P
+    S1 = Y1 * Z2 * Z2Z2 % P
+    S2 = Y2 * Z1 * Z1Z1 % P
+    H = (U2 - U1) % P
+    R = (S2 - S1) % P
+    if not H:
+        return _jdouble(X1, Y1, Z1) if not R else _INF
+    HH = H * H % P
+    HHH = H * HH % P
+    V = U1 * HH % P
+    X3 = (R * R - HHH - 2 * V) % P
+    Y3 = (R * (V - X3) - S1 * HHH) % P
+    Z3 = Z1 * Z2 * H % P
+    return X3, Y3, Z3
+
+
+def _jmul(k: int, pt: tuple[int, int, int]) -> tuple[int, int, int]:
+    """k*pt by plain double-and-add with complete formulas (slow fallback)."""
+    acc = _INF
+    for bit in bin(k % N)[2:]:
+        acc = _jdouble(*acc)
+        if bit == "1":
+            acc = _jadd(acc, pt)
+    return acc
+
+
+def _to_affine(X: int, Y: int, Z: int) -> tuple[int, int] | None:
+    if not Z:
+        return None
+    zi = pow(Z, -1, P)
+    zi2 = zi * zi % P
+    return X * zi2 % P, Y * zi2 % P * zi % P
+
+
+def _batch_affine(points: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Affine forms of Jacobian points (none at infinity) with one inversion
+    (Montgomery's simultaneous-inversion trick)."""
+    prefix = []
+    acc = 1
+    for _, _, Z in points:
+        prefix.append(acc)
+        acc = acc * Z % P
+    inv = pow(acc, -1, P)
+    out: list[tuple[int, int]] = [(0, 0)] * len(points)
+    for i in range(len(points) - 1, -1, -1):
+        X, Y, Z = points[i]
+        zi = inv * prefix[i] % P
+        inv = inv * Z % P
+        zi2 = zi * zi % P
+        out[i] = (X * zi2 % P, Y * zi2 % P * zi % P)
+    return out
+
+
+# ----------------------------------------------------------- fixed-base table
+
+_TABLES: list[list[tuple[int, int]]] | None = None
+_TABLE_LOCK = threading.Lock()
+
+
+def _build_tables() -> list[list[tuple[int, int]]]:
+    """T[i][j] = j * 2^(W i) * G (affine) for j = 1.._HALF (_TOP in the last
+    window); T[i][0] is a placeholder so a digit indexes its window directly."""
+    p = P
+    tables = []
+    bx, by = GX, GY
+    for i in range(_NWIN):
+        m = _HALF if i < _NWIN - 1 else _TOP
+        jac = [(bx, by, 1)]
+        if m >= 2:
+            jac.append(_jdouble(bx, by, 1))
+        X, Y, Z = jac[-1]
+        for _ in range(3, m + 1):
+            # madd (X, Y, Z) + B; (j-1)*B = +-B never happens for 3 <= j <= 2^(W-1) < n
+            z1z1 = Z * Z % p
+            H = bx * z1z1 % p - X
+            R = by * (Z * z1z1 % p) % p - Y
+            HH = H * H % p
+            HHH = H * HH % p
+            V = X * HH % p
+            X = (R * R - HHH - V - V) % p
+            Y = (R * (V - X) - Y * HHH) % p
+            Z = Z * H % p
+            jac.append((X, Y, Z))
+        aff = _batch_affine(jac)
+        tables.append([(0, 0)] + aff)
+        if i < _NWIN - 1:
+            hx, hy = aff[_HALF - 1]  # 2^(W-1) * B; double it for the next base
+            bx, by = _batch_affine([_jdouble(hx, hy, 1)])[0]
+    return tables
+
+
+def _tables() -> list[list[tuple[int, int]]]:
+    global _TABLES
+    t = _TABLES
+    if t is None:
+        with _TABLE_LOCK:
+            if _TABLES is None:
+                _TABLES = _build_tables()
+            t = _TABLES
+    return t
+
+
+def prepare() -> dict[str, int]:
+    """Build the fixed-base table once (timed apart by the harness)."""
+    tables = _tables()
+    return {
+        "window_bits": _W,
+        "windows": len(tables),
+        "table_points": sum(len(t) - 1 for t in tables),
+    }
+
+
+# ------------------------------------------------------------------ fast paths
+
+
+def _inv_many(vals: list[int]) -> list[int]:
+    """1/v mod p for every v (all nonzero mod p) with one inversion
+    (Montgomery's simultaneous-inversion trick, 3 multiplications each)."""
+    p = P
+    pref = []
+    acc = 1
+    for v in vals:
+        pref.append(acc)
+        acc = acc * v % p
+    inv = pow(acc, -1, p)
+    out = [0] * len(vals)
+    for i in range(len(vals) - 1, -1, -1):
+        out[i] = inv * pref[i] % p
+        inv = inv * vals[i] % p
+    return out
+
+
+def _g_terms(k: int) -> list[tuple[int, int]]:
+    """Affine points whose sum is k*G (0 <= k < 2^256): sign(d_i) * T[i][|d_i|]
+    for the signed 2^W-ary digits d_i of k in (-2^(W-1), 2^(W-1)], zeros skipped."""
+    tables = _TABLES or _tables()
+    p = P
+    half = _HALF
+    full = _FULL
+    mask = _MASK
+    w = _W
+    out = []
+    for tab in tables:
+        d = k & mask
+        k >>= w
+        if d > half:
+            k += 1
+            x, y = tab[full - d]
+            out.append((x, p - y))
+        elif d:
+            out.append(tab[d])
+    return out
+
+
+def _pair_dx(terms: list[tuple[int, int]]) -> list[int]:
+    """x2 - x1 for the pairs (terms[0], terms[1]), (terms[2], terms[3]), ...
+    Raises _Exceptional if a pair is P, P or P, -P."""
+    dxs = [terms[i + 1][0] - terms[i][0] for i in range(0, len(terms) - 1, 2)]
+    if 0 in dxs:
+        raise _Exceptional
+    return dxs
+
+
+def _pair_sums(terms: list[tuple[int, int]], invs: list[int], at: int) -> list[tuple[int, int]]:
+    """Affine sums of the pairs of terms (SEC 1 §2.2.1 chord rule) given the
+    inverses of their dx at invs[at:]; an odd last term is passed through."""
+    p = P
+    out = []
+    j = at
+    for i in range(0, len(terms) - 1, 2):
+        x1, y1 = terms[i]
+        x2, y2 = terms[i + 1]
+        lam = (y2 - y1) * invs[j] % p
+        j += 1
+        x3 = (lam * lam - x1 - x2) % p
+        out.append((x3, (lam * (x1 - x3) - y1) % p))
+    if len(terms) & 1:
+        out.append(terms[-1])
+    return out
+
+
+def _madd_all(X, Y, Z, pts: list[tuple[int, int]]):
+    """(X, Y, Z) + sum(pts) by mixed additions (madd, 8M + 3S); X is None for
+    infinity. Raises _Exceptional on P + P or P + (-P)."""
+    p = P
+    for x2, y2 in pts:
+        if X is None:
+            X, Y, Z = x2, y2, 1
+            continue
+        z1z1 = Z * Z % p
+        H = x2 * z1z1 % p - X
+        R = y2 * (Z * z1z1 % p) % p - Y
+        if not H:
+            raise _Exceptional
+        HH = H * H % p
+        HHH = H * HH % p
+        V = X * HH % p
+        X = (R * R - HHH - V - V) % p
+        Y = (R * (V - X) - Y * HHH) % p
+        Z = Z * H % p
+    return X, Y, Z
+
+
+def _fixed_base_jac(k: int):
+    """k*G (0 <= k < n) as a Jacobian triple, (None, None, None) for k = 0.
+
+    The window terms are first added in pairs in affine coordinates (one
+    batched inversion, 6 multiplications a pair instead of 11), then the
+    pair sums are accumulated with mixed additions.
+    """
+    terms = _g_terms(k)
+    if len(terms) < 2:
+        return (terms[0][0], terms[0][1], 1) if terms else (None, None, None)
+    dxs = _pair_dx(terms)
+    return _madd_all(None, None, None, _pair_sums(terms, _inv_many(dxs), 0))
+
+
+def _odd_multiples_jac(qx: int, qy: int) -> list[tuple[int, int, int]]:
+    """[3Q, 5Q, ..., 15Q] in Jacobian coordinates, each with its own Z.
+
+    2Q by one doubling, then Q rescaled to 2Q's Z and the chain Q + 2Q,
+    3Q + 2Q, ... by co-Z additions (Meloni's ZADDU, 5M + 2S each), which keep
+    2Q on the same Z as the running sum. Never exceptional: jQ = +-2Q would
+    need j = +-2 mod n.
+    """
+    p = P
+    dX, dY, Z = _jdouble(qx, qy, 1)
+    zz = Z * Z % p
+    X1, Y1 = qx * zz % p, qy * zz % p * Z % p  # Q with 2Q's Z
+    out = []
+    for _ in range((1 << (_WNAF - 2)) - 1):
+        # ZADDU((dX, dY, Z), (X1, Y1, Z)): the sum -> (X1, Y1, Z), 2Q updated to the new Z
+        t = X1 - dX
+        A = t * t % p
+        B = dX * A % p
+        C = X1 * A % p
+        u = Y1 - dY
+        X3 = (u * u - B - C) % p
+        CB = C - B
+        Y1 = (u * (B - X3) - dY * CB) % p
+        X1 = X3
+        Z = Z * t % p
+        dX, dY = B, dY * CB % p
+        out.append((X1, Y1, Z))
+    return out
+
+
+def _wnaf(k: int) -> list[tuple[int, int]]:
+    """Width-5 NAF of k > 0 as (bit position, odd digit in [-15, 15]), low first."""
+    out = []
+    pos = 0
+    while k:
+        if k & 1:
+            d = k & 31
+            if d > 16:
+                d -= 32
+            k = (k - d) >> 5
+            out.append((pos, d))
+            pos += 5
+        else:
+            tz = (k & -k).bit_length() - 1
+            k >>= tz
+            pos += tz
+    return out
+
+
+def _double_scalar_jac(u1: int, u2: int, qx: int, qy: int):
+    """u1*G + u2*Q (u1, u2 in [0, n)) as a Jacobian triple, (None, ...) for
+    an empty sum; raises _Exceptional (the caller falls back).
+
+    One batched inversion serves both the odd multiples of Q and the affine
+    pair sums of the fixed-base terms of u1.
+    """
+    if not u2:
+        return _fixed_base_jac(u1)
+    p = P
+    qjac = _odd_multiples_jac(qx, qy)
+    terms = _g_terms(u1)
+    dxs = _pair_dx(terms)
+    nq = len(qjac)
+    invs = _inv_many([z for _, _, z in qjac] + dxs)
+    qtab = [(0, 0), (qx, qy)] + [(0, 0)] * (2 * nq)
+    for i, (X, Y, _) in enumerate(qjac):
+        zi = invs[i]
+        zi2 = zi * zi % p
+        qtab[2 * i + 3] = (X * zi2 % p, Y * zi2 % p * zi % p)
+    gpts = _pair_sums(terms, invs, nq)
+
+    naf = _wnaf(u2)
+    pos, d = naf[-1]
+    if d > 0:
+        X, Y = qtab[d]
+    else:
+        X, Y = qtab[-d]
+        Y = p - Y
+    Z = 1
+    for i in range(len(naf) - 2, -1, -1):
+        npos, d = naf[i]
+        for _ in range(pos - npos):
+            # dbl-2001-b with a = -3: 3M + 5S
+            delta = Z * Z % p
+            gamma = Y * Y % p
+            beta = X * gamma % p
+            alpha = 3 * (X - delta) * (X + delta) % p
+            Z = (Y + Y) * Z % p
+            X = (alpha * alpha - (beta << 3)) % p
+            Y = (alpha * ((beta << 2) - X) - ((gamma * gamma) << 3)) % p
+        pos = npos
+        if d > 0:
+            x2, y2 = qtab[d]
+        else:
+            x2, y2 = qtab[-d]
+            y2 = p - y2
+        # madd, 8M + 3S
+        z1z1 = Z * Z % p
+        H = x2 * z1z1 % p - X
+        R = y2 * (Z * z1z1 % p) % p - Y
+        if not H:
+            raise _Exceptional
+        HH = H * H % p
+        HHH = H * HH % p
+        V = X * HH % p
+        X = (R * R - HHH - V - V) % p
+        Y = (R * (V - X) - Y * HHH) % p
+        Z = Z * H % p
+    for _ in range(pos):
+        delta = Z * Z % p
+        gamma = Y * Y % p
+        beta = X * gamma % p
+        alpha = 3 * (X - delta) * (X + delta) % p
+        Z = (Y + Y) * Z % p
+        X = (alpha * alpha - (beta << 3)) % p
+        Y = (alpha * ((beta << 2) - X) - ((gamma * gamma) << 3)) % p
+    return _madd_all(X, Y, Z, gpts)
+
+
+def _fixed_base_mul(k: int) -> tuple[int, int, int]:
+    """k*G in Jacobian form (Z == 0 at infinity), any int k."""
+    k %= N
+    try:
+        X, Y, Z = _fixed_base_jac(k)
+    except _Exceptional:
+        return _jmul(k, (GX, GY, 1))
+    return _INF if X is None else (X, Y, Z)
+
+
+def _double_scalar_mul(u1: int, u2: int, qx: int, qy: int) -> tuple[int, int, int]:
+    """u1*G + u2*Q in Jacobian form (Z == 0 at infinity), any ints u1, u2."""
+    u1 %= N
+    u2 %= N
+    try:
+        X, Y, Z = _double_scalar_jac(u1, u2, qx, qy)
+    except _Exceptional:
+        return _jadd(_jmul(u1, (GX, GY, 1)), _jmul(u2, (qx, qy, 1)))
+    return _INF if X is None else (X, Y, Z)
+
+
+# ------------------------------------------------------------------ ECDSA
+
+
+def _sign(d: int, e: int, k: int) -> tuple[int, int]:
+    """(r, s) for private d, message representative e and nonce k in [1, n-1]
+    (SEC 1 §4.1.3 steps 1-6)."""
+    X, _, Z = _fixed_base_mul(k)
+    zi = pow(Z, -1, P)
+    r = X * (zi * zi % P) % P % N
+    if not r:
+        raise InvalidInput("this k gives r = 0; choose another k")
+    s = pow(k, -1, N) * (e + r * d) % N
+    if not s:
+        raise InvalidInput("this k gives s = 0; choose another k")
+    return r, s
+
+
+class PublicKey:
+    """A validated P-256 point (SEC 1 §3.2.2.1: on the curve, not infinity;
+    the cofactor is 1 so that is the whole check)."""
+
+    __slots__ = ("_x", "_y", "encoded")
+
+    def __init__(self, x: int, y: int, encoded: bytes | None = None) -> None:
+        self._x = x
+        self._y = y
+        self.encoded = encoded if encoded is not None else encode_point(x, y)
+
+    def verify(self, message, signature) -> None:
+        """Verify a DER signature (strict DER; SEC 1 §4.1.4); raise InvalidSignature."""
+        check_bytes(message=message, signature=signature)
+        r, s = decode_der(signature)
+        self.verify_raw(message, r, s)
+
+    def verify_raw(self, message, r, s) -> None:
+        """SEC 1 §4.1.4: r, s in [1, n-1]; R = u1*G + u2*Q; accept iff R != O
+        and x(R) mod n == r."""
+        check_bytes(message=message)
+        check_rs(r, s)
+        e = message_representative(message)
+        w = pow(s, -1, N)
+        X, _, Z = _double_scalar_mul(e * w % N, r * w % N, self._x, self._y)
+        if not Z:
+            raise InvalidSignature("signature did not verify")
+        # x(R) = X / Z^2 and x(R) mod n == r  <=>  X == r Z^2 or X == (r + n) Z^2 (mod p)
+        zz = Z * Z % P
+        if X == r * zz % P:
+            return
+        if r + N < P and X == (r + N) * zz % P:
+            return
+        raise InvalidSignature("signature did not verify")
+
+
+class PrivateKey:
+    """A private scalar d in [1, n-1] and its public point d*G (computed at once)."""
+
+    __slots__ = ("_d", "_pub")
+
+    def __init__(self, d: int) -> None:
+        self._d = d
+        X, Y, Z = _fixed_base_mul(d)  # d in [1, n-1], so never infinity
+        self._pub = PublicKey(*_batch_affine([(X, Y, Z)])[0])
+
+    def sign(self, message) -> bytes:
+        """DER signature over SHA-256(message) with the RFC 6979 nonce."""
+        r, s = self.sign_raw(message)
+        return encode_der(r, s)
+
+    def sign_raw(self, message, k=None) -> tuple[int, int]:
+        """(r, s); k is the RFC 6979 nonce unless given (an int in [1, n-1])."""
+        check_bytes(message=message)
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, int):
+                raise TypeError(f"k must be an int, not {type(k).__name__}")
+            if not 1 <= k < N:
+                raise InvalidInput("k must be in [1, n-1]")
+        e = message_representative(message)
+        if k is None:
+            k = rfc6979_nonce(self._d, e.to_bytes(32, "big"))
+        return _sign(self._d, e, k)
+
+    def public_key(self) -> PublicKey:
+        return self._pub
+
+
+class ECDSA:
+    """ECDSA P-256 / SHA-256, pure Python, variable-time (see the module docstring)."""
+
+    supports_given_k = True
+
+    def private_key(self, d) -> PrivateKey:
+        return PrivateKey(check_private_scalar(d))
+
+    def public_key(self, sec1) -> PublicKey:
+        x, y = decode_point(sec1)
+        return PublicKey(x, y, bytes(sec1))
+
+    def generate(self) -> PrivateKey:
+        return PrivateKey(secrets.randbelow(N - 1) + 1)
+
+
+# ------------------------------------------------------------------ hot paths
+
+
+def _setup_field_mul():
+    def field_mul(a: int, b: int, count: int, p: int = P) -> int:
+        """a * b^count mod p by `count` successive multiplications."""
+        a %= p
+        b %= p
+        for _ in range(count):
+            a = a * b % p
+        return a
+
+    return field_mul
+
+
+def _setup_fixed_base():
+    """k*G from the fixed-base table (built here if prepare has not run)."""
+    _tables()
+
+    def fixed_base_mul(k: int) -> tuple[int, int] | None:
+        return _to_affine(*_fixed_base_mul(k))
+
+    return fixed_base_mul
+
+
+def _setup_double_scalar(q):
+    """u1*G + u2*Q exactly as verification computes it: the odd multiples of Q
+    are recomputed on every call (nothing per-Q is cached), so the time per
+    call is the time verify spends on the group arithmetic."""
+    qx, qy = (int(v) for v in q)
+    if not on_curve(qx, qy):
+        raise InvalidPoint("Q is not a point on P-256")
+    _tables()
+
+    def double_scalar_mul(u1: int, u2: int) -> tuple[int, int] | None:
+        return _to_affine(*_double_scalar_mul(u1, u2, qx, qy))
+
+    return double_scalar_mul
+
+
+def _setup_scalar_inv():
+    def scalar_inv(k: int, n: int = N) -> int:
+        return pow(k, -1, n)
+
+    return scalar_inv
+
+
+def register(reg) -> None:
+    reg.add(
+        Kernel(
+            algorithm="ecdsa-p256-sha256",
+            backend="python",
+            available=True,
+            constant_time=False,
+            path=f"jacobian-fixedwin{_W}-wnaf{_WNAF}",
+            impl=ECDSA(),
+            hot_paths={
+                "field-mul": _setup_field_mul,
+                "fixed-base-mul": _setup_fixed_base,
+                "double-scalar-mul": _setup_double_scalar,
+                "scalar-inv": _setup_scalar_inv,
+            },
+            prepare=prepare,
+            description=(
+                f"pure Python big ints: Jacobian a=-3, {_W}-bit signed fixed-base table, "
+                f"wNAF-{_WNAF} (variable-time)"
+            ),
+        )
+    )
