@@ -14,6 +14,12 @@ from setuptools.command.build_ext import build_ext
 
 
 class OptionalNativeBuild(build_ext):
+    def build_extensions(self):
+        # hand-written assembly (csrc/*/*.S, preprocessed by the C compiler driver)
+        if ".S" not in self.compiler.src_extensions:
+            self.compiler.src_extensions.append(".S")
+        super().build_extensions()
+
     def run(self):
         try:
             super().run()
