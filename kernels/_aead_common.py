@@ -10,6 +10,18 @@ from cryptobench.errors import InvalidLength
 
 _BYTES = (bytes, bytearray, memoryview)
 
+#: SP 800-38D §5.2.1.1: len(P) <= 2^39 - 256 bits.
+GCM_MAX_TEXT = (1 << 36) - 32
+#: RFC 8439 §2.8: the 32-bit block counter starts at 1 for the plaintext.
+CHACHA20_POLY1305_MAX_TEXT = ((1 << 32) - 1) * 64
+
+
+def check_text_length(n: int, limit: int, what: str = "plaintext") -> None:
+    """InvalidLength when a message is over the algorithm's limit (checked on
+    len(), before any byte is read or copied)."""
+    if n > limit:
+        raise InvalidLength(f"{what} of {n} bytes is over the algorithm's limit of {limit} bytes")
+
 
 def check_bytes(**named: object) -> None:
     """TypeError naming the first argument that is not bytes-like."""

@@ -14,8 +14,8 @@ from cryptography.exceptions import InvalidTag as _CInvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
 
-from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import GCM_MAX_TEXT, check_bytes, check_tag_length, check_text_length
 from cryptobench.registry import Kernel
 
 
@@ -28,39 +28,51 @@ class _Context:
         self._aead = _AESGCM(key)
 
     def encrypt(self, nonce, plaintext, aad=b""):
-        if self._tag_length == 16 and len(nonce) == 12:
-            return self._aead.encrypt(nonce, plaintext, aad or None)
-        check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
-        _check_nonce(nonce)
-        enc = Cipher(algorithms.AES(self._key), modes.GCM(bytes(nonce))).encryptor()
-        if aad:
-            enc.authenticate_additional_data(aad)
-        ct = enc.update(plaintext) + enc.finalize()
+        if type(plaintext) is not bytes or type(aad) is not bytes:  # bytes: cryptography checks the rest
+            check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
+        check_text_length(len(plaintext), GCM_MAX_TEXT)
+        try:
+            if self._tag_length == 16 and len(nonce) == 12:
+                return self._aead.encrypt(nonce, plaintext, aad or None)
+            check_bytes(nonce=nonce)
+            _check_nonce(nonce)
+            enc = Cipher(algorithms.AES(self._key), modes.GCM(bytes(nonce))).encryptor()
+            if aad:
+                enc.authenticate_additional_data(aad)
+            ct = enc.update(plaintext) + enc.finalize()
+        except OverflowError as exc:  # cryptography takes at most 2^31 - 1 bytes per call
+            raise InvalidLength(str(exc)) from None
         return ct + enc.tag[: self._tag_length]
 
     def decrypt(self, nonce, data, aad=b""):
+        if type(data) is not bytes or type(aad) is not bytes:
+            check_bytes(nonce=nonce, data=data, aad=aad)
         t = self._tag_length
-        if t == 16 and len(nonce) == 12:
+        check_text_length(len(data) - t, GCM_MAX_TEXT, "ciphertext")
+        try:
+            if t == 16 and len(nonce) == 12:
+                try:
+                    return self._aead.decrypt(nonce, data, aad or None)
+                except _CInvalidTag:
+                    raise InvalidTag("tag check failed") from None
+            check_bytes(nonce=nonce)
+            _check_nonce(nonce)
+            if len(data) < t:
+                raise InvalidTag("ciphertext shorter than the tag")
+            data = bytes(data)
+            dec = Cipher(
+                algorithms.AES(self._key), modes.GCM(bytes(nonce), data[-t:], min_tag_length=t)
+            ).decryptor()
+            if aad:
+                dec.authenticate_additional_data(aad)
+            pt = dec.update(data[:-t])
             try:
-                return self._aead.decrypt(nonce, data, aad or None)
+                dec.finalize()
             except _CInvalidTag:
                 raise InvalidTag("tag check failed") from None
-        check_bytes(nonce=nonce, data=data, aad=aad)
-        _check_nonce(nonce)
-        if len(data) < t:
-            raise InvalidTag("ciphertext shorter than the tag")
-        data = bytes(data)
-        dec = Cipher(
-            algorithms.AES(self._key), modes.GCM(bytes(nonce), data[-t:], min_tag_length=t)
-        ).decryptor()
-        if aad:
-            dec.authenticate_additional_data(aad)
-        pt = dec.update(data[:-t])
-        try:
-            dec.finalize()
-        except _CInvalidTag:
-            raise InvalidTag("tag check failed") from None
-        return pt
+            return pt
+        except OverflowError as exc:
+            raise InvalidLength(str(exc)) from None
 
 
 def _check_nonce(nonce) -> None:

@@ -379,6 +379,8 @@ class _Context:
 
     def encrypt(self, nonce, plaintext, aad=b"") -> bytes:
         check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
+        if len(plaintext) > _MAX_TEXT:  # before any copy
+            raise InvalidLength("GCM plaintext longer than 2^39 - 256 bits")
         nonce = _as_bytes(nonce)
         plaintext = _as_bytes(plaintext)
         aad = _as_bytes(aad)
@@ -398,6 +400,8 @@ class _Context:
 
     def decrypt(self, nonce, data, aad=b"") -> bytes:
         check_bytes(nonce=nonce, data=data, aad=aad)
+        if len(data) - self._tag_length > _MAX_TEXT:  # before any copy
+            raise InvalidLength("GCM ciphertext longer than 2^39 - 256 bits")
         nonce = _as_bytes(nonce)
         data = _as_bytes(data)
         aad = _as_bytes(aad)

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _C20P
 
-from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, check_bytes, check_tag_length, check_text_length
 from cryptobench.registry import Kernel
 
 
@@ -27,12 +27,21 @@ class _Context:
         self._aead = _C20P(key)
 
     def encrypt(self, nonce, plaintext, aad=b""):
+        if type(plaintext) is not bytes or type(aad) is not bytes:  # bytes: cryptography checks the rest
+            check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
+        check_text_length(len(plaintext), CHACHA20_POLY1305_MAX_TEXT)
         if len(nonce) != 12:
             check_bytes(nonce=nonce)
             raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
-        return self._aead.encrypt(nonce, plaintext, aad or None)
+        try:
+            return self._aead.encrypt(nonce, plaintext, aad or None)
+        except OverflowError as exc:  # cryptography takes at most 2^31 - 1 bytes per call
+            raise InvalidLength(str(exc)) from None
 
     def decrypt(self, nonce, data, aad=b""):
+        if type(data) is not bytes or type(aad) is not bytes:
+            check_bytes(nonce=nonce, data=data, aad=aad)
+        check_text_length(len(data) - 16, CHACHA20_POLY1305_MAX_TEXT, "ciphertext")
         if len(nonce) != 12:
             check_bytes(nonce=nonce)
             raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
@@ -40,6 +49,8 @@ class _Context:
             return self._aead.decrypt(nonce, data, aad or None)
         except _CInvalidTag:
             raise InvalidTag("tag check failed") from None
+        except OverflowError as exc:
+            raise InvalidLength(str(exc)) from None
 
 
 class ChaCha20Poly1305:

@@ -16,7 +16,7 @@ first, since the package concatenates them). The package does not check the
 from __future__ import annotations
 
 from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, check_text_length, check_bytes, check_tag_length
 from cryptobench.registry import Kernel
 
 try:
@@ -38,6 +38,7 @@ class _Context:
         check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
         if len(nonce) != 12:
             raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
+        check_text_length(len(plaintext), CHACHA20_POLY1305_MAX_TEXT)
         # The package concatenates its inputs: give it bytes, not memoryviews.
         return bytes(self._aead.encrypt(bytes(nonce), bytes(plaintext), bytes(aad)))
 
@@ -48,6 +49,7 @@ class _Context:
         if len(data) < 16:
             # the package returns None here rather than raising
             raise InvalidTag("ciphertext shorter than the tag")
+        check_text_length(len(data) - 16, CHACHA20_POLY1305_MAX_TEXT, "ciphertext")
         try:
             pt = self._aead.decrypt(bytes(nonce), bytes(data), bytes(aad))
         except _PeerTagInvalid:

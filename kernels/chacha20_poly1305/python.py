@@ -429,7 +429,7 @@ class _Context:
             raise InvalidTag("ciphertext shorter than the tag")
         n = len(data) - 16
         if n > _MAX_PT:
-            raise InvalidTag("ciphertext longer than ChaCha20-Poly1305 allows")
+            raise InvalidLength("ciphertext longer than ChaCha20-Poly1305 allows")
         data = memoryview(data)
         ct = data[:n]
         ks = _keystream(self._kw, struct.unpack("<3I", nonce), 0, 64 + n)
