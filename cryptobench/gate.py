@@ -1,0 +1,862 @@
+"""The nightly regression gate: noise-robust on shared machines, or exact.
+
+Two modes, both pure functions over plain data that return a
+:class:`GateReport` (rule 9: the CLI in ``gate_cli.py`` prints it).
+
+**Normalized wall time** (:func:`wall_gate`). Shared CI runners change speed
+from night to night, so absolute times are not compared. In every run, each
+benchmark's time is divided by the time of the *reference* backend (openssl)
+for the same algorithm, measured in the same run; that ratio moves much less
+than either time. Concretely, in log space (so ratios become differences)::
+
+    x = log(t) - log(r)        # t: the kernel's time, r: the reference's, same run
+
+where each time is taken robustly (:func:`_log_stats`): noise on a shared
+machine only ever adds time, so each worker process contributes its fastest
+value and a run's location is the mean of those per-process minima (of logs).
+The gate compares ``x`` in the baseline run(s) with the current run by Welch's
+t-test. The standard error has one term per sample that enters (kernel and
+reference, baseline and current) — the spread of the per-process minima, never
+below a 0.5% floor — with Welch-Satterthwaite degrees of freedom; with several
+baseline runs the spread *between* those runs is added, so night-to-night
+noise seen in the baseline widens the test.
+A benchmark is a regression only when both hold:
+
+- the change of the normalized ratio is significant (two-sided p < ``alpha``,
+  default 0.01), and
+- the slowdown is larger than ``threshold`` percent (default 5%).
+
+The reference of a benchmark is openssl's benchmark with the same operation,
+size and AAD; for a hot path openssl lacks (GHASH, field-mul, ...) it is
+openssl's whole operation (encrypt, or sign) of the same algorithm at the same
+size, else the nearest size. The reference's own benchmarks are not gated
+(their ratio is 1 by construction).
+
+**Instruction counts** (:func:`count_instructions`, :func:`instruction_gate`).
+For runners where wall time is hopeless: each benchmark's call runs ``calls``
+times under ``valgrind --tool=callgrind`` and the instructions executed are
+counted (``Ir``). Counts repeat exactly for the same binary, inputs and code
+path (random keys in keygen and pure-Python ECDSA move them by 0.1-0.3%), so
+the gate needs no statistics: a change above ``threshold`` percent (default
+2%) fails. Counting a Python process would include interpreter
+start-up and imports (~200 M instructions, which vary by ~0.3% run to run), so
+the child process runs the measured loop *inside a ctypes callback*, and
+callgrind collects only inside libffi's ``ffi_call`` (``--collect-atstart=no
+--toggle-collect=ffi_call``). The child makes two such calls, one empty and one
+with ``calls`` iterations, and callgrind dumps a profile part after each
+(``--dump-after=ffi_call``); the per-call count is ``(loop - empty) / calls``,
+so the callback machinery cancels out. What remains is the kernel plus the
+harness's Python loop (a few hundred instructions per call), identical on both
+sides of a comparison. Valgrind reports a CPU of its own to ``cpuid``, so a
+native kernel may take a lower path under valgrind than natively; the path is
+recorded, and a benchmark whose path differs from the baseline's is reported,
+not compared. Numba kernels are not counted by default (their JIT would run
+under valgrind, and llvmlite calls through ctypes too).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import ResultsFileError, UsageError
+
+#: Schema tag of an instruction-count file written by :func:`save_counts`.
+ICOUNT_SCHEMA = "cryptobench-icount/1"
+DEFAULT_WALL_THRESHOLD = 5.0
+DEFAULT_ICOUNT_THRESHOLD = 2.0
+DEFAULT_ALPHA = 0.01
+REFERENCE = "openssl"
+#: pytest-benchmark rounds are split into this many consecutive blocks (see below).
+PYTEST_BLOCKS = 5
+
+# ------------------------------------------------------------------ samples
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark's values (seconds per call) in one run."""
+
+    name: str
+    algorithm: str
+    backend: str
+    operation: str
+    size: int | None
+    aad: int | None
+    kind: str
+    values: tuple[float, ...]
+    code_path: str = ""
+    #: the values grouped by worker process (pyperf runs), when known
+    runs: tuple[tuple[float, ...], ...] = ()
+
+
+@dataclass
+class RunSamples:
+    """Every benchmark of one run (a results file or a pytest-benchmark JSON file)."""
+
+    label: str
+    samples: dict[str, Sample]
+    machine: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+    source: str = "cryptobench"  # or "pytest-benchmark"
+
+
+def samples_from_results(res) -> RunSamples:
+    """From a loaded :class:`cryptobench.results.Results`."""
+    try:
+        by_process = {b.get_name(): tuple(tuple(float(v) for v in r.values) for r in b.get_runs() if r.values)
+                      for b in res.pyperf_suite().get_benchmarks()}
+    except Exception:  # noqa: BLE001 - the flattened values still serve
+        by_process = {}
+    out = {}
+    for m in res.measurements:
+        aad = m.metadata.get("aad")
+        out[m.name] = Sample(m.name, m.algorithm, m.backend, m.operation, m.size, aad, m.kind,
+                             tuple(float(v) for v in m.values), m.code_path, by_process.get(m.name, ()))
+    return RunSamples(str(res.path), out, dict(res.machine), str(res.info.get("created", "")))
+
+
+def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamples:
+    """From pytest-benchmark's JSON (``--benchmark-json``, with ``--benchmark-save-data``
+    for the individual values; without it only the mean is known and nothing is significant).
+
+    The suite in ``tests/benchmarks`` stores each benchmark's cryptobench metadata
+    in ``extra_info``; benchmarks without it are ignored.
+    """
+    out = {}
+    for b in doc.get("benchmarks", []):
+        info = b.get("extra_info") or {}
+        if "algorithm" not in info or "backend" not in info:
+            continue
+        stats = b.get("stats") or {}
+        values = stats.get("data") or ([stats["mean"]] if "mean" in stats else [])
+        if not values:
+            continue
+        name = info.get("name") or b.get("name")
+        vals = tuple(float(v) for v in values)
+        # one process, rounds in time order: consecutive blocks stand in for pyperf's
+        # worker processes (each contributes its fastest round), so slow drift
+        # during the session widens the error
+        k = PYTEST_BLOCKS if len(vals) >= 2 * PYTEST_BLOCKS else 1
+        blocks = tuple(vals[i * len(vals) // k:(i + 1) * len(vals) // k] for i in range(k)) if k > 1 else ()
+        out[name] = Sample(name, info["algorithm"], info["backend"], info.get("operation", ""), info.get("size"),
+                           info.get("aad"), info.get("kind", "operation"), vals, info.get("code_path", ""), blocks)
+    mi = doc.get("machine_info") or {}
+    machine = {"cpu_model": (mi.get("cpu") or {}).get("brand_raw"), "python": mi.get("python_version")}
+    commit = (doc.get("commit_info") or {}).get("id")
+    if commit:
+        machine["git_commit"] = commit
+    return RunSamples(label, out, machine, str(doc.get("datetime", "")), "pytest-benchmark")
+
+
+def load_run(path: str | Path) -> RunSamples:
+    """A cryptobench results file or a pytest-benchmark JSON file (detected)."""
+    from . import results
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ResultsFileError(f"{p}: no such file") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{p}: not a readable JSON file: {exc}") from None
+    if isinstance(doc, dict) and "cryptobench" in doc:
+        return samples_from_results(results.load(p))
+    if isinstance(doc, dict) and "benchmarks" in doc and "machine_info" in doc:
+        return samples_from_pytest_benchmark(doc, str(p))
+    raise ResultsFileError(f"{p}: neither a cryptobench results file nor pytest-benchmark JSON")
+
+
+def load_runs(path: str | Path, *, kind: str | None = None) -> list[RunSamples]:
+    """A file, or every results file in a directory (pooled as one baseline).
+
+    ``kind`` ("cryptobench" or "pytest-benchmark") keeps only files of that kind
+    when ``path`` is a directory; instruction-count files are always skipped there.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return [load_run(p)]
+    runs = []
+    for f in sorted(p.glob("*.json")):
+        if _is_icount_file(f):
+            continue
+        try:
+            r = load_run(f)
+        except ResultsFileError:
+            continue
+        if kind is None or r.source == kind:
+            runs.append(r)
+    if not runs:
+        raise ResultsFileError(f"{p}/: no results files" + (f" of kind {kind}" if kind else ""))
+    return runs
+
+
+def _is_icount_file(p: Path) -> bool:
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("schema") == ICOUNT_SCHEMA
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((a + m2 - 1) * (a + m2)), -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-14:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbeta) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbeta) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided_p(t: float, df: float) -> float:
+    """Two-sided p-value of Student's t with ``df`` degrees of freedom."""
+    if math.isnan(t):
+        return 1.0
+    if math.isinf(t):
+        return 0.0
+    if df <= 0:
+        return 1.0
+    return _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+#: No run's location is trusted to better than this (relative): two worker
+#: processes that happen to agree closely must not make a change "significant".
+NOISE_FLOOR = 0.005
+#: Values of one process, or of one block when processes are unknown.
+BLOCK = 3
+
+
+def _groups(values: Sequence[float], runs: Sequence[Sequence[float]]) -> list[list[float]]:
+    """Values grouped by worker process; without that structure, consecutive
+    blocks of BLOCK values (fewer than 2*BLOCK values: one group per value)."""
+    rs = [list(r) for r in runs if r]
+    if len(rs) >= 2:
+        return rs
+    vals = list(values)
+    if len(vals) < 2 * BLOCK:
+        return [[v] for v in vals]
+    k = len(vals) // BLOCK
+    return [vals[i * len(vals) // k:(i + 1) * len(vals) // k] for i in range(k)]
+
+
+def _log_stats(values: Sequence[float], runs: Sequence[Sequence[float]] = ()) -> tuple[float, float, int]:
+    """(location of log time, its squared standard error, the count behind it).
+
+    Noise on a shared machine is one-sided: preemption, a busy neighbour or a
+    cold cache only ever add time, so the minimum is the most robust estimate
+    of a benchmark's time (Chen & Revels, "Robust benchmarking in noisy
+    environments", 2016). Values of one worker process are not independent
+    either (a process that ran while the machine was busy is slow throughout).
+    So each process contributes its fastest value, and the location is the
+    mean of those per-process minima in log space, with the standard error of
+    that mean (at least NOISE_FLOOR). Compare runs made with the same profile:
+    the minimum of more values is a little lower.
+    """
+    mins = [math.log(min(g)) for g in _groups(values, runs) if min(g) > 0]
+    k = len(mins)
+    if k == 0:
+        return float("nan"), 0.0, 0
+    mean = statistics.fmean(mins)
+    se2 = statistics.variance(mins) / k if k > 1 else 0.0
+    return mean, max(se2, NOISE_FLOOR * NOISE_FLOOR / k), k
+
+
+@dataclass(frozen=True)
+class _Normalized:
+    """log(kernel / reference) in one run, with its error terms (a_i = s_i^2/n_i, n_i)."""
+
+    mean: float
+    terms: tuple[tuple[float, int], ...]
+
+
+def _normalize(kernel: Sample, ref: Sample) -> _Normalized:
+    mk, ak, nk = _log_stats(kernel.values, kernel.runs)
+    mr, ar, nr = _log_stats(ref.values, ref.runs)
+    return _Normalized(mk - mr, ((ak, nk), (ar, nr)))
+
+
+def _pool(runs: list[_Normalized]) -> _Normalized:
+    """Several baseline runs: the mean of their means; error terms averaged, plus
+    the spread between runs (night-to-night noise the within-run terms miss)."""
+    if len(runs) == 1:
+        return runs[0]
+    k = len(runs)
+    means = [r.mean for r in runs]
+    terms = tuple((a / (k * k), n) for r in runs for a, n in r.terms)
+    between = statistics.variance(means) / k
+    return _Normalized(statistics.fmean(means), terms + ((between, k),))
+
+
+def compare_normalized(old: _Normalized, new: _Normalized) -> tuple[float, float]:
+    """(change as new/old ratio of normalized times, two-sided p-value)."""
+    diff = new.mean - old.mean
+    terms = old.terms + new.terms
+    se2 = sum(a for a, _ in terms)
+    change = math.exp(diff)
+    if any(n < 2 for _, n in terms):
+        return change, 1.0  # a single value: no test possible, never significant
+    if se2 <= 0.0:
+        return change, 0.0 if diff != 0.0 else 1.0
+    df = se2 * se2 / sum(a * a / (n - 1) for a, n in terms if a > 0)
+    return change, t_two_sided_p(diff / math.sqrt(se2), df)
+
+
+# ------------------------------------------------------------------ reports
+
+
+@dataclass
+class Verdict:
+    """One benchmark's outcome. ``change`` is new/old (normalized time or
+    instructions): above 1 is slower."""
+
+    name: str
+    status: str  # slower | faster | same | new | gone | no-reference | path-changed
+    change: float | None = None
+    p_value: float | None = None
+    old: float | None = None  # normalized ratio (wall) or instructions per call
+    new: float | None = None
+    reference: str = ""
+    note: str = ""
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.change is None else (self.change - 1.0) * 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__, percent=self.percent)
+
+
+@dataclass
+class GateReport:
+    mode: str  # "wall" | "instructions"
+    threshold: float
+    alpha: float | None
+    verdicts: list[Verdict]
+    warnings: list[str] = field(default_factory=list)
+    baseline: list[str] = field(default_factory=list)
+    current: str = ""
+
+    @property
+    def regressions(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status == "slower"]
+
+    @property
+    def improvements(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status == "faster"]
+
+    @property
+    def compared(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.change is not None and v.status in ("slower", "faster", "same")]
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "cryptobench-gate/1", "mode": self.mode, "threshold_percent": self.threshold, "alpha": self.alpha,
+            "passed": self.passed, "baseline": self.baseline, "current": self.current, "warnings": self.warnings,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+        }
+
+
+def _classify(change: float, significant: bool, threshold: float) -> str:
+    pct = (change - 1.0) * 100.0
+    if significant and pct > threshold:
+        return "slower"
+    if significant and pct < -threshold:
+        return "faster"
+    return "same"
+
+
+# ------------------------------------------------------------------ wall-time gate
+
+
+def find_reference(sample: Sample, run: RunSamples, *, reference: str = REFERENCE,
+                   within: Callable[[str], bool] = lambda name: True) -> Sample | None:
+    """The reference backend's benchmark a sample is normalized by (see module doc)."""
+    cands = [s for s in run.samples.values()
+             if s.algorithm == sample.algorithm and s.backend == reference and within(s.name)]
+    if not cands:
+        return None
+    for s in cands:
+        if (s.operation, s.size, s.aad) == (sample.operation, sample.size, sample.aad):
+            return s
+    whole = [s for s in cands if s.kind == "operation" and s.operation in ("encrypt", "sign")]
+    whole = [s for s in whole if s.aad in (None, 13)] or whole
+    pool = whole or cands
+    if sample.size:
+        sized = [s for s in pool if s.size]
+        if sized:
+            return min(sized, key=lambda s: (abs(math.log(s.size / sample.size)), s.name))
+    return sorted(pool, key=lambda s: s.name)[0]
+
+
+def _select_baseline(baseline: list[RunSamples], current: RunSamples, warnings: list[str]) -> list[RunSamples]:
+    cpu = current.machine.get("cpu_model")
+    same = [r for r in baseline if r.machine.get("cpu_model") == cpu]
+    if same:
+        if len(same) < len(baseline):
+            warnings.append(f"using the {len(same)} of {len(baseline)} baseline run(s) measured on the same CPU ({cpu})")
+        return same
+    models = sorted({str(r.machine.get("cpu_model")) for r in baseline})
+    warnings.append(f"WARNING: no baseline run on this CPU ({cpu}); baseline CPU(s): {', '.join(models)} — "
+                    "ratios to openssl move between CPU models; accept a baseline for this runner")
+    return baseline
+
+
+def wall_gate(
+    *,
+    baseline: Sequence[RunSamples],
+    current: RunSamples,
+    reference: str = REFERENCE,
+    threshold: float = DEFAULT_WALL_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    include: Callable[[Sample], bool] = lambda s: True,
+    same_cpu: bool = True,
+) -> GateReport:
+    """Normalized wall-time gate of ``current`` against one or more baseline runs."""
+    if not baseline:
+        raise UsageError("no baseline run to compare with")
+    warnings: list[str] = []
+    base = _select_baseline(list(baseline), current, warnings) if same_cpu else list(baseline)
+    for key, label in (("openssl", "OpenSSL"), ("python", "Python")):
+        olds = {r.machine.get(key) for r in base if r.machine.get(key)}
+        new = current.machine.get(key)
+        if new and olds and olds != {new}:
+            warnings.append(f"note: different {label}: baseline {', '.join(sorted(map(str, olds)))}, current {new} "
+                            "(the reference moves too)")
+    verdicts = []
+    for name, s in sorted(current.samples.items()):
+        if s.backend == reference or s.kind == "overhead" or not include(s):
+            continue
+        olds = [r for r in base if name in r.samples]
+        if not olds:
+            verdicts.append(Verdict(name, "new", note="not in the baseline"))
+            continue
+
+        def in_all(refname: str) -> bool:
+            return all(refname in r.samples for r in olds)
+
+        ref = find_reference(s, current, reference=reference, within=in_all)
+        if ref is None:
+            verdicts.append(Verdict(name, "no-reference", note=f"no {reference} benchmark of {s.algorithm} in every run"))
+            continue
+        new_n = _normalize(s, ref)
+        old_n = _pool([_normalize(r.samples[name], r.samples[ref.name]) for r in olds])
+        change, p = compare_normalized(old_n, new_n)
+        status = _classify(change, p < alpha, threshold)
+        paths = {r.samples[name].code_path for r in olds} - {""}
+        note = ""
+        if s.code_path and paths and paths != {s.code_path}:
+            note = f"code path {', '.join(sorted(paths))} -> {s.code_path}"
+        verdicts.append(Verdict(name, status, change, p, math.exp(old_n.mean), math.exp(new_n.mean), ref.name, note))
+    for name in sorted({n for r in base for n in r.samples} - set(current.samples)):
+        s = next(r.samples[name] for r in base if name in r.samples)
+        if s.backend != reference and s.kind != "overhead" and include(s):
+            verdicts.append(Verdict(name, "gone", note="in the baseline, not in this run"))
+    return GateReport("wall", threshold, alpha, verdicts, warnings, [r.label for r in base], current.label)
+
+
+def confirm_filter(report: GateReport) -> str:
+    """A ``cryptobench run --filter`` value selecting the regressed benchmarks and
+    their references (exact names, so nothing else is re-measured); "" if none."""
+    names = sorted({n for v in report.regressions for n in (v.name, v.reference) if n})
+    # `run --filter` matches substrings unless a pattern has a glob character;
+    # "[x]rest" is a glob that matches exactly "xrest"
+    return ",".join(f"[{n[0]}]{n[1:]}" for n in names)
+
+
+# ------------------------------------------------------------------ instruction counts
+
+
+@dataclass(frozen=True)
+class CountTarget:
+    """One benchmark to count: a kernel's operation (or hot path) at a size."""
+
+    algorithm: str
+    backend: str
+    operation: str
+    size: int | None = None
+    aad: int | None = None
+    hot_path: bool = False
+
+    @property
+    def name(self) -> str:
+        from .bench import Spec
+
+        return Spec(self.algorithm, self.backend, self.operation, self.size, self.aad, self.hot_path).name
+
+
+@dataclass
+class InstructionCount:
+    name: str
+    algorithm: str
+    backend: str
+    operation: str
+    size: int | None
+    aad: int | None
+    kind: str
+    code_path: str
+    calls: int
+    empty: int  # instructions of the empty callback
+    loop: int  # instructions of the callback running `calls` calls
+    per_call: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def valgrind_path(valgrind: str | None = None) -> str | None:
+    """The valgrind executable, or None when it is not installed."""
+    import shutil
+
+    return shutil.which(valgrind or "valgrind")
+
+
+def _read_totals(path: Path) -> int:
+    """The ``summary:`` (or ``totals:``) line of a callgrind output file: Ir."""
+    found = None
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("summary:") or (found is None and line.startswith("totals:")):
+                found = int(line.split()[1])
+    if found is None:
+        raise RuntimeError(f"{path}: no summary/totals line")
+    return found
+
+
+def _kernel_module(algorithm: str, backend: str) -> str:
+    from .registry import ALGORITHMS
+
+    base = backend.split("-", 1)[0]
+    return f"cryptobench.kernels.{ALGORITHMS[algorithm]}.{'peers' if base == 'peer' else base}"
+
+
+def count_instructions(
+    targets: Sequence[CountTarget] | CountTarget,
+    *,
+    calls: int = 20,
+    valgrind: str | None = None,
+    register: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 1800.0,
+) -> dict[str, InstructionCount | str]:
+    """Count the instructions of ``calls`` calls of each benchmark under callgrind.
+
+    All targets run in one valgrind process (start-up under valgrind costs
+    seconds). Returns ``{name: InstructionCount}``, or ``{name: reason}`` for a
+    target the child could not run (e.g. a native path valgrind's CPU lacks).
+    ``register`` names extra modules whose ``register(reg)`` adds kernels in
+    the child (test kernels); they must be importable with the given ``env``.
+    Raises RuntimeError when valgrind itself fails.
+    """
+    if isinstance(targets, CountTarget):
+        targets = [targets]
+    exe = valgrind_path(valgrind)
+    if exe is None:
+        raise RuntimeError("valgrind is not installed (apt-get install valgrind)")
+    if calls < 1:
+        raise UsageError("--calls must be at least 1")
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONHASHSEED"] = "0"
+    spec = {"calls": calls, "register": list(register), "targets": [
+        {"algorithm": t.algorithm, "backend": t.backend, "operation": t.operation, "size": t.size, "aad": t.aad,
+         "hot_path": t.hot_path, "module": _kernel_module(t.algorithm, t.backend)} for t in targets]}
+    with tempfile.TemporaryDirectory(prefix="cryptobench-icount-") as d:
+        out = Path(d) / "callgrind.out"
+        spec_file, info = Path(d) / "spec.json", Path(d) / "child.json"
+        spec_file.write_text(json.dumps(spec))
+        cmd = [exe, "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=ffi_call",
+               "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet",
+               sys.executable, "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout)
+        if proc.returncode != 0 or not info.exists():
+            tail = (proc.stderr or "").strip().splitlines()[-3:]
+            raise RuntimeError(f"callgrind child failed (exit {proc.returncode}): " + " | ".join(tail))
+        meta = json.loads(info.read_text())
+        parts = sorted(Path(d).glob("callgrind.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
+        parts = [p for p in parts if "dump-after" in p.read_text()[:2000]]
+        ran = [m for m in meta["targets"] if not m.get("error")]
+        if len(parts) < 2 * len(ran):
+            raise RuntimeError(f"callgrind wrote {len(parts)} profile parts, expected {2 * len(ran)}")
+        parts = parts[len(parts) - 2 * len(ran):]  # ours are the last: the child runs them after all set-up
+        totals = iter([_read_totals(p) for p in parts])
+    results: dict[str, InstructionCount | str] = {}
+    for t, m in zip(targets, meta["targets"]):
+        if m.get("error"):
+            results[t.name] = m["error"]
+            continue
+        empty, loop = next(totals), next(totals)
+        if m.get("loop_error"):
+            results[t.name] = m["loop_error"]
+            continue
+        results[t.name] = InstructionCount(t.name, t.algorithm, t.backend, t.operation, t.size, t.aad,
+                                           "hot-path" if t.hot_path else "operation", m.get("code_path", ""),
+                                           calls, empty, loop, (loop - empty) / calls)
+    return results
+
+
+def _icount_child(spec_path: str, info_path: str) -> None:
+    """Runs under callgrind. Loads each target's kernel and prepares its benchmark;
+    then, for each target in turn, makes two ctypes callbacks through libc's
+    ``lfind`` over one element (so one callback each): the first empty, the
+    second running the call ``calls`` times. Everything else happens before the
+    first callback, so the last profile parts are ours, in order."""
+    import ctypes
+    import gc
+    import importlib
+
+    from . import bench
+    from .registry import Registry
+
+    spec = json.loads(Path(spec_path).read_text())
+    reg = Registry()
+    loaded: set[str] = set()
+    metas: list[dict[str, Any]] = []
+    calls_of: list[Any] = []
+    prepared_kernels: set[str] = set()
+    for t in spec["targets"]:
+        meta: dict[str, Any] = {}
+        metas.append(meta)
+        calls_of.append(None)
+        try:
+            for mod in [t["module"], *spec["register"]]:
+                if mod in loaded:
+                    continue
+                loaded.add(mod)
+                try:
+                    module = importlib.import_module(mod)
+                except ModuleNotFoundError as exc:
+                    if exc.name == mod and spec["register"]:
+                        continue  # a test kernel's backend has no module of its own
+                    raise
+                module.register(reg)
+            kernel = reg.get(t["algorithm"], t["backend"])
+            if not kernel.available:
+                raise RuntimeError(f"unavailable under valgrind: {kernel.reason}")
+            meta["code_path"] = kernel.path or kernel.backend
+            if kernel.prepare is not None and kernel.name not in prepared_kernels:
+                kernel.prepare()
+                prepared_kernels.add(kernel.name)
+            s = bench.Spec(t["algorithm"], t["backend"], t["operation"], t["size"], t["aad"], t["hot_path"])
+            call = bench.prepare(kernel, s).call
+            call()
+            call()
+            calls_of[-1] = call
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            meta["error"] = f"{type(exc).__name__}: {exc}"
+    n = int(spec["calls"])
+    libc = ctypes.CDLL(None)
+    lfind = libc.lfind
+    lfind.restype = ctypes.c_void_p
+    cmp_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+    state: dict[str, Any] = {"call": None, "n": 0, "error": None}
+
+    def body(a, b):
+        c = state["call"]
+        try:
+            for _ in range(state["n"]):
+                c()
+        except Exception as exc:  # noqa: BLE001
+            state["error"] = f"{type(exc).__name__}: {exc}"
+        return 0
+
+    cb = cmp_t(body)
+    elems = (ctypes.c_int * 1)(1)
+    key = ctypes.c_int(1)
+    nmemb = ctypes.c_size_t(1)
+    size = ctypes.sizeof(ctypes.c_int)
+    gc.collect()
+    gc.disable()
+    for meta, call in zip(metas, calls_of):
+        if call is None:
+            continue
+        state.update(call=call, n=0, error=None)
+        lfind(ctypes.byref(key), elems, ctypes.byref(nmemb), size, cb)  # empty
+        state["n"] = n
+        lfind(ctypes.byref(key), elems, ctypes.byref(nmemb), size, cb)  # n calls
+        if state["error"]:
+            meta["loop_error"] = state["error"]
+    gc.enable()
+    Path(info_path).write_text(json.dumps({"targets": metas}))
+
+
+def count_targets(
+    *,
+    algorithms: str | None = None,
+    backends: str | None = "python,native",
+    sizes: tuple[int, ...] = (64,),
+    pattern: str | None = None,
+    hot_paths: bool = True,
+) -> tuple[list[CountTarget], list[tuple[str, str]]]:
+    """What ``gate --count`` counts: (targets, [(kernel, reason not counted)])."""
+    from . import bench
+    from .registry import select
+
+    targets, skipped = [], []
+    for k in select(algorithms, backends):
+        if not k.available:
+            skipped.append((k.name, k.reason))
+            continue
+        for s in bench.specs_for(k, sizes=sizes, aads=(bench.TLS_AAD,), hot_paths=hot_paths, pattern=pattern):
+            targets.append(CountTarget(s.algorithm, s.backend, s.operation, s.size, s.aad, s.hot_path))
+    return targets, skipped
+
+
+def measure_counts(
+    targets: Iterable[CountTarget],
+    *,
+    calls: int = 20,
+    valgrind: str | None = None,
+    register: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    on_count: Callable[[CountTarget, InstructionCount | None, str], None] | None = None,
+) -> dict[str, Any]:
+    """Count every target; returns the document :func:`save_counts` writes."""
+    from . import machine
+
+    exe = valgrind_path(valgrind)
+    if exe is None:
+        raise UsageError("valgrind is not installed (apt-get install valgrind); it is needed for instruction counts")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
+    counts, skipped = {}, {}
+    targets = list(targets)
+    try:
+        got = count_instructions(targets, calls=calls, valgrind=exe, register=register, env=env)
+    except RuntimeError as exc:
+        got = {t.name: str(exc) for t in targets}
+    for t in targets:
+        c = got.get(t.name, "not run")
+        if isinstance(c, str):
+            skipped[t.name] = c
+            if on_count:
+                on_count(t, None, c)
+            continue
+        counts[c.name] = c.to_dict()
+        if on_count:
+            on_count(t, c, "")
+    return {
+        "schema": ICOUNT_SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "valgrind": version,
+        "python": sys.version.split()[0],
+        "git_commit": machine.git_commit(),
+        "cpu_model": _cpu_model(),
+        "calls": calls,
+        "counts": counts,
+        "skipped": skipped,
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        from . import native
+
+        return native.cpu_model()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def save_counts(path: str | Path, doc: Mapping[str, Any]) -> Path:
+    from ._io import atomic_write_text
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def load_counts(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ResultsFileError(f"{p}: no such instruction-count file") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"{p}: not a readable JSON file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != ICOUNT_SCHEMA:
+        raise ResultsFileError(f"{p}: not an instruction-count file (schema {ICOUNT_SCHEMA})")
+    return doc
+
+
+def is_count_file(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_file() and _is_icount_file(p)
+
+
+def instruction_gate(
+    *,
+    baseline: Mapping[str, Any],
+    current: Mapping[str, Any],
+    threshold: float = DEFAULT_ICOUNT_THRESHOLD,
+    include: Callable[[str], bool] = lambda name: True,
+    baseline_label: str = "",
+    current_label: str = "",
+) -> GateReport:
+    """Exact gate: instructions per call, current against baseline."""
+    warnings = []
+    for key, label in (("python", "Python"), ("valgrind", "valgrind")):
+        if baseline.get(key) != current.get(key):
+            warnings.append(f"WARNING: different {label}: {baseline.get(key)!r} vs {current.get(key)!r} — "
+                            "instruction counts include the interpreter; accept a new baseline")
+    old, new = baseline.get("counts", {}), current.get("counts", {})
+    verdicts = []
+    for name in sorted(new):
+        if not include(name):
+            continue
+        n = new[name]
+        if name not in old:
+            verdicts.append(Verdict(name, "new", new=n["per_call"], note="not in the baseline"))
+            continue
+        o = old[name]
+        if o.get("code_path") != n.get("code_path"):
+            verdicts.append(Verdict(name, "path-changed", old=o["per_call"], new=n["per_call"],
+                                    note=f"code path {o.get('code_path')} -> {n.get('code_path')}: not comparable"))
+            continue
+        change = n["per_call"] / o["per_call"] if o["per_call"] > 0 else float("inf")
+        verdicts.append(Verdict(name, _classify(change, True, threshold), change, None, o["per_call"], n["per_call"]))
+    for name in sorted(set(old) - set(new)):
+        if include(name):
+            why = current.get("skipped", {}).get(name, "not counted in this run")
+            verdicts.append(Verdict(name, "gone", old=old[name]["per_call"], note=why))
+    return GateReport("instructions", threshold, None, verdicts, warnings, [baseline_label], current_label)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--icount-child":
+        _icount_child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("usage: python -m cryptobench.gate --icount-child SPEC_FILE INFO_PATH (internal)")

@@ -1,0 +1,267 @@
+"""CLI commands of the nightly gate: ``cryptobench gate`` and ``cryptobench history``.
+
+Argument parsing and printing only; the work is in gate.py and history.py
+(docs/nightly.md explains both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+
+from .errors import UsageError
+
+GATE_HELP = """\
+Fail (exit 1) on a significant slowdown of any kernel against a baseline.
+
+Wall time (the default): BASELINE is a results file, a pytest-benchmark JSON
+file, or a directory of them (several runs are pooled; runs on the same CPU
+model as CURRENT are preferred). Each benchmark's time is divided by openssl's
+time measured in the same run, and the ratio is compared with Welch's t-test:
+a regression is a change with p < --alpha that is slower by more than
+--threshold (default 5%).
+
+Instruction counts: with --count, every selected python and native kernel's
+benchmark (at --sizes, default 64 bytes) runs --calls times under valgrind's
+callgrind and the instructions per call are written to --output; given a
+BASELINE count file, any count more than --threshold (default 2%) above it
+fails. Two count files can also be compared without --count.
+
+A wall-time regression seen once may be a busy moment of the machine: the
+nightly workflow re-measures just the regressed benchmarks and their openssl
+references (--emit-filter) and fails only if the second run confirms it.
+
+examples:
+  cryptobench gate results/baseline/ nightly/results.json
+  cryptobench gate results/baseline/pytest-benchmark.json nightly/pytest-benchmark.json
+  cryptobench gate --count -o nightly/instructions.json results/baseline/instructions.json
+  cryptobench gate old-instructions.json new-instructions.json
+"""
+
+HISTORY_HELP = """\
+Each benchmark's trend across the results files in DIR (recursively; default
+results/), ordered by the date each run was made, with its git commit: the
+ratio to openssl measured in the same run (--metric ratio, the default) or the
+median time (--metric time). Consecutive runs whose ratio changed
+significantly (p < --alpha) by more than --threshold are marked as steps.
+--plot DIR writes one PNG per algorithm.
+"""
+
+
+def _percent(text: str) -> float:
+    try:
+        return float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5%)") from None
+
+
+def add_commands(sub, add_selection) -> None:
+    p = sub.add_parser("gate", help="nightly regression gate: normalized wall time or callgrind instruction counts",
+                       description=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("baseline", nargs="?", help="baseline: results file, pytest-benchmark JSON, directory, or instruction-count file")
+    p.add_argument("current", nargs="?", help="the run to check (omit with --count: measured now)")
+    add_selection(p)
+    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (comma-separated globs or substrings)")
+    p.add_argument("--threshold", type=_percent, default=None, metavar="PCT",
+                   help="smallest slowdown that fails (default 5%% wall time, 2%% instructions)")
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the wall-time test (default 0.01)")
+    p.add_argument("--reference", default="openssl", help="backend whose same-run time normalizes the others (default openssl)")
+    p.add_argument("--any-cpu", action="store_true", help="pool every baseline run, not only those on this CPU model")
+    p.add_argument("--count", action="store_true", help="count instructions now with valgrind (python and native kernels by default)")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
+    p.add_argument("--calls", type=int, default=20, help="with --count: calls per benchmark under callgrind (default 20)")
+    p.add_argument("--sizes", default="64", help="with --count: message sizes (default 64; callgrind is ~50x slower)")
+    p.add_argument("--no-hot-paths", action="store_true", help="with --count: whole operations only")
+    p.add_argument("--register", action="append", default=[], metavar="MODULE",
+                   help="with --count: also register the kernels of MODULE (test kernels)")
+    p.add_argument("--json", metavar="FILE", help="write every verdict as JSON")
+    p.add_argument("--emit-filter", metavar="FILE",
+                   help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
+                        "benchmarks and their references, to confirm them in a second run")
+    p.add_argument("--all", action="store_true", help="show every benchmark, not only changes")
+    p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser("history", help="each kernel's trend across committed results files, with significant steps",
+                       description=HISTORY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("directory", nargs="?", default="results", help="directory of results files (default results/)")
+    add_selection(p)
+    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches")
+    p.add_argument("--metric", choices=("ratio", "time"), default="ratio", help="ratio to openssl (default) or median time")
+    p.add_argument("--threshold", type=_percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level of a step (default 0.01)")
+    p.add_argument("--reference", default="openssl", help="backend of the ratio (default openssl)")
+    p.add_argument("--plot", metavar="DIR", help="write history-<algorithm>.png charts to DIR")
+    p.add_argument("--steps-only", action="store_true", help="only benchmarks with a marked step")
+    p.set_defaults(func=cmd_history)
+
+
+def _console():
+    from .cli import _console as c
+
+    return c()
+
+
+def _name_filter(pattern: str | None, algorithms: str | None, backends: str | None):
+    from .registry import backend_matches, split_list
+
+    pats = [p.strip() for p in (pattern or "").split(",") if p.strip()]
+    algos = split_list(algorithms)
+    bks = split_list(backends)
+
+    def ok(name: str) -> bool:
+        parts = name.split("/")
+        if algos and parts[0] not in algos:
+            return False
+        if bks and (len(parts) < 2 or not any(backend_matches(parts[1], b) for b in bks)):
+            return False
+        if pats and not any(fnmatch.fnmatchcase(name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats):
+            return False
+        return True
+
+    return ok
+
+
+def _fmt_pct(v) -> str:
+    return "-" if v.percent is None else f"{v.percent:+.1f}%"
+
+
+def _print_report(rep, show_all: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    con = _console()
+    for w in rep.warnings:
+        con.print(f"[bold yellow]{w}[/]")
+    wall = rep.mode == "wall"
+    rows = rep.verdicts if show_all else [v for v in rep.verdicts if v.status not in ("same",)]
+    if rows:
+        title = ("Normalized wall time (kernel / openssl in the same run; + is slower)" if wall
+                 else "Instructions per call (callgrind Ir; + is more)")
+        t = Table(title=title, title_justify="left")
+        cols = ["benchmark", "baseline", "current", "change"] + (["p", "reference"] if wall else []) + ["verdict", "note"]
+        for c in cols:
+            t.add_column(c, justify="left" if c in ("benchmark", "reference", "verdict", "note") else "right",
+                         overflow="fold" if c == "note" else None)
+        style = {"slower": "bold red", "faster": "green", "same": "dim", "path-changed": "yellow", "gone": "yellow"}
+        for v in rows:
+            fmt = (lambda x: "-" if x is None else f"{x:.4g}") if wall else (lambda x: "-" if x is None else f"{x:,.0f}")
+            cells = [v.name, fmt(v.old), fmt(v.new), _fmt_pct(v)]
+            if wall:
+                cells += ["-" if v.p_value is None else f"{v.p_value:.2g}", v.reference]
+            cells += [Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")), v.note]
+            t.add_row(*cells)
+        con.print(t)
+    compared = rep.compared
+    from .results import geometric_mean
+
+    gm = geometric_mean(v.change for v in compared if v.change and not math.isinf(v.change))
+    what = "normalized time" if wall else "instructions per call"
+    crit = f"p < {rep.alpha:g} and slower by more than {rep.threshold:g}%" if wall else f"more than {rep.threshold:g}% more instructions"
+    con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
+              f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)")
+    if rep.regressions:
+        con.print(f"[bold red]REGRESSION[/]: {', '.join(v.name for v in rep.regressions[:10])}"
+                  + (" ..." if len(rep.regressions) > 10 else ""))
+    else:
+        con.print("[green]gate passed[/]")
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from . import bench, gate
+
+    include_name = _name_filter(args.filter, args.algorithm, args.backend)
+    if args.count:
+        if args.current:
+            raise UsageError("with --count give at most one file, the baseline; the current counts are measured")
+        if not gate.valgrind_path():
+            raise UsageError("valgrind is not installed (apt-get install valgrind); it is needed for --count")
+        baseline = gate.load_counts(args.baseline) if args.baseline else None
+        targets, skipped = gate.count_targets(
+            algorithms=args.algorithm, backends=args.backend or "python,native", sizes=bench.parse_sizes(args.sizes),
+            pattern=args.filter, hot_paths=not args.no_hot_paths,
+        )
+        if args.register:
+            import importlib
+
+            from .registry import Registry
+
+            reg = Registry()
+            for mod in args.register:
+                importlib.import_module(mod).register(reg)
+            for k in reg.all():
+                if k.available:
+                    targets += [gate.CountTarget(s.algorithm, s.backend, s.operation, s.size, s.aad, s.hot_path)
+                                for s in bench.specs_for(k, sizes=bench.parse_sizes(args.sizes), hot_paths=not args.no_hot_paths,
+                                                         pattern=args.filter)]
+        if not targets:
+            raise UsageError("nothing to count: no available kernel matches the selection")
+        con = _console()
+        con.print(f"counting instructions of {len(targets)} benchmarks x {args.calls} calls under callgrind "
+                  f"({len(skipped)} kernels unavailable)")
+
+        def on_count(t, c, err):
+            if c is None:
+                con.print(f"  {t.name}: [yellow]not counted[/] — {err}")
+            else:
+                con.print(f"  {t.name}: {c.per_call:,.0f} instructions/call ({c.code_path})")
+
+        doc = gate.measure_counts(targets, calls=args.calls, register=args.register, on_count=on_count)
+        out = args.output or "instructions.json"
+        gate.save_counts(out, doc)
+        con.print(f"wrote {out}")
+        if baseline is None:
+            return 0
+        rep = gate.instruction_gate(baseline=baseline, current=doc, threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD),
+                                    include=include_name, baseline_label=args.baseline, current_label=out)
+    else:
+        if not args.baseline or not args.current:
+            raise UsageError("give BASELINE and CURRENT (or --count to measure instruction counts now)")
+        if gate.is_count_file(args.current):
+            rep = gate.instruction_gate(baseline=gate.load_counts(args.baseline), current=gate.load_counts(args.current),
+                                        threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD), include=include_name,
+                                        baseline_label=args.baseline, current_label=args.current)
+        else:
+            current = gate.load_run(args.current)
+            baseline = gate.load_runs(args.baseline, kind=current.source)
+            rep = gate.wall_gate(baseline=baseline, current=current, reference=args.reference,
+                                 threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
+                                 include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
+    if args.json:
+        from ._io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(rep.to_dict(), indent=1) + "\n")
+    if args.emit_filter:
+        from ._io import atomic_write_text
+
+        atomic_write_text(args.emit_filter, gate.confirm_filter(rep) + "\n")
+    if not rep.compared and not rep.verdicts:
+        raise UsageError("no benchmark in common between the baseline and the current run")
+    _print_report(rep, args.all)
+    return 0 if rep.passed else 1
+
+
+def _thr(args, default: float) -> float:
+    return default if args.threshold is None else args.threshold
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from . import history
+
+    h = history.collect(directory=args.directory, include=_name_filter(args.filter, args.algorithm, args.backend),
+                        metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
+    con = _console()
+    for path, why in h.skipped:
+        con.print(f"[dim]skipped {path}: {why}[/]")
+    if not h.series:
+        raise UsageError(f"{args.directory}: no benchmark found in any results file")
+    con.print(history.runs_table(h))
+    con.print(history.trend_table(h, steps_only=args.steps_only))
+    steps = sum(len(s.steps) for s in h.series.values())
+    con.print(f"{len(h.series)} benchmarks across {len(h.runs)} runs; {steps} significant step(s) "
+              f"(p < {args.alpha:g}, more than {args.threshold:g}%)")
+    if args.plot:
+        for p in history.plot(h, args.plot):
+            con.print(f"wrote {p}")
+    return 0

@@ -1,0 +1,1 @@
+"""The pytest-benchmark suite (see conftest.py: not part of the default run)."""

@@ -1,0 +1,324 @@
+"""The nightly gate (cryptobench/gate.py): statistics checked by hand, verdicts
+on synthetic runs, and the acceptance check of issue 8 — an injected 10%
+slowdown (tests/benchmarks/slow_kernel.py, CRYPTOBENCH_TEST_SLOWDOWN) is caught
+in both modes, and two runs of unchanged code do not trip the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tool
+from cryptobench import bench, gate, registry, results
+from cryptobench.cli import main
+
+BENCH_DIR = Path(__file__).parent / "benchmarks"
+sys.path.insert(0, str(BENCH_DIR))
+import slow_kernel  # noqa: E402
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def test_t_p_values_match_tables():
+    # two-sided p of Student's t, from printed tables
+    assert gate.t_two_sided_p(0.0, 5) == pytest.approx(1.0)
+    assert gate.t_two_sided_p(2.228, 10) == pytest.approx(0.05, abs=2e-4)
+    assert gate.t_two_sided_p(3.169, 10) == pytest.approx(0.01, abs=1e-4)
+    assert gate.t_two_sided_p(12.706, 1) == pytest.approx(0.05, abs=2e-4)
+    assert gate.t_two_sided_p(1.95996, 1e7) == pytest.approx(0.05, abs=1e-4)  # normal limit
+    assert gate.t_two_sided_p(-2.228, 10) == gate.t_two_sided_p(2.228, 10)
+    assert gate.t_two_sided_p(float("inf"), 3) == 0.0
+
+
+def _sample(name, values, *, backend=None, op="encrypt", size=1024, aad=13, kind="operation", path="p"):
+    alg, b = name.split("/")[:2]
+    return gate.Sample(name, alg, backend or b, op, size, aad, kind, tuple(values), path)
+
+
+def _run(label, samples, cpu="CPU A"):
+    return gate.RunSamples(label, {s.name: s for s in samples}, {"cpu_model": cpu})
+
+
+def _noisy(rng, t, n=12, noise=0.01):
+    return [t * math.exp(rng.gauss(0, noise)) for _ in range(n)]
+
+
+def _pair(rng, kernel_t, ref_t, label, n=12, **kw):
+    return _run(label, [
+        _sample("chacha20-poly1305/python/encrypt/1024", _noisy(rng, kernel_t, n)),
+        _sample("chacha20-poly1305/openssl/encrypt/1024", _noisy(rng, ref_t, n)),
+    ], **kw)
+
+
+def test_ratio_hides_a_machine_that_got_slower_and_catches_a_kernel_that_did():
+    rng = random.Random(1)
+    base = _pair(rng, 100e-6, 1e-6, "base")
+    # the whole machine 30% slower tonight: absolute times move, the ratio does not
+    slow_machine = _pair(rng, 130e-6, 1.3e-6, "machine")
+    rep = gate.wall_gate(baseline=[base], current=slow_machine)
+    assert rep.passed and [v.status for v in rep.verdicts] == ["same"]
+    # the kernel alone 10% slower
+    slow_kernel_run = _pair(rng, 110e-6, 1e-6, "kernel")
+    rep = gate.wall_gate(baseline=[base], current=slow_kernel_run)
+    (v,) = rep.verdicts
+    assert v.status == "slower" and v.p_value < 1e-6
+    assert v.change == pytest.approx(1.10, abs=0.02)
+    assert v.reference == "chacha20-poly1305/openssl/encrypt/1024"
+    assert not rep.passed and rep.regressions == [v]
+    # 10% faster is reported, not failed
+    rep = gate.wall_gate(baseline=[base], current=_pair(rng, 90e-6, 1e-6, "fast"))
+    assert rep.passed and rep.verdicts[0].status == "faster"
+    assert gate.confirm_filter(rep) == ""
+
+
+def test_confirm_filter_selects_exactly_the_regressed_benchmarks_and_references():
+    from cryptobench.run import plan
+
+    rng = random.Random(6)
+    rep = gate.wall_gate(baseline=[_pair(rng, 100e-6, 1e-6, "b")], current=_pair(rng, 120e-6, 1e-6, "c"))
+    flt = gate.confirm_filter(rep)
+    assert flt == "[c]hacha20-poly1305/openssl/encrypt/1024,[c]hacha20-poly1305/python/encrypt/1024"
+    p = plan(algorithms="chacha20-poly1305", backends="python,openssl", pattern=flt)
+    assert sorted(s.name for v in p.specs.values() for s in v) == [
+        "chacha20-poly1305/openssl/encrypt/1024", "chacha20-poly1305/python/encrypt/1024"]
+
+
+def test_threshold_and_significance_both_required():
+    rng = random.Random(2)
+    base = _pair(rng, 100e-6, 1e-6, "base", n=90)
+    # 3% slower, tightly measured: significant but under the 5% threshold
+    rep = gate.wall_gate(baseline=[base], current=_pair(rng, 103e-6, 1e-6, "x", n=90))
+    assert rep.verdicts[0].p_value < 0.01 and rep.verdicts[0].status == "same"
+    # 10% slower but drowned in 30% noise: over the threshold, not significant
+    noisy = _run("noisy", [
+        _sample("chacha20-poly1305/python/encrypt/1024", [110e-6 * math.exp(rng.gauss(0, 0.3)) for _ in range(4)]),
+        _sample("chacha20-poly1305/openssl/encrypt/1024", _noisy(rng, 1e-6, 4, 0.3)),
+    ])
+    v = gate.wall_gate(baseline=[base], current=noisy).verdicts[0]
+    assert v.p_value > 0.01 and v.status == "same"
+
+
+def test_single_values_are_never_significant():
+    base = _run("b", [_sample("chacha20-poly1305/python/encrypt/1024", [1.0]),
+                      _sample("chacha20-poly1305/openssl/encrypt/1024", [0.01])])
+    cur = _run("c", [_sample("chacha20-poly1305/python/encrypt/1024", [2.0]),
+                     _sample("chacha20-poly1305/openssl/encrypt/1024", [0.01])])
+    v = gate.wall_gate(baseline=[base], current=cur).verdicts[0]
+    assert v.change == pytest.approx(2.0) and v.status == "same" and v.p_value == 1.0
+
+
+def test_pooled_baseline_counts_night_to_night_spread():
+    rng = random.Random(3)
+    # three baseline nights whose ratios disagree by ~6% (noise the within-run values do not show)
+    nights = [_pair(rng, t, 1e-6, f"n{i}") for i, t in enumerate((94e-6, 100e-6, 106e-6))]
+    cur = _pair(rng, 108e-6, 1e-6, "cur")
+    one = gate.wall_gate(baseline=[nights[1]], current=cur).verdicts[0]
+    pooled = gate.wall_gate(baseline=nights, current=cur).verdicts[0]
+    assert one.status == "slower"
+    assert pooled.status == "same" and pooled.p_value > one.p_value
+
+
+def test_reference_fallbacks_and_bookkeeping():
+    rng = random.Random(4)
+    a = "aes-128-gcm"
+    def run(label, extra=()):
+        return _run(label, [
+            _sample(f"{a}/openssl/encrypt/16384", _noisy(rng, 4e-6), size=16384),
+            _sample(f"{a}/openssl/encrypt/64", _noisy(rng, 1e-7), size=64),
+            _sample(f"{a}/python/ghash/16384", _noisy(rng, 4e-3), op="ghash", size=16384, aad=None, kind="hot-path"),
+            _sample(f"{a}/python/ghash/8192", _noisy(rng, 2e-3), op="ghash", size=8192, aad=None, kind="hot-path"),
+            _sample("ecdsa-p256-sha256/python/sign", _noisy(rng, 1e-3), op="sign", size=None, aad=None),
+            *extra,
+        ])
+    base = run("b", [_sample(f"{a}/python/encrypt/64", _noisy(rng, 1e-4), size=64)])
+    cur = run("c", [_sample(f"{a}/native-x/encrypt/64", _noisy(rng, 1e-6), size=64)])
+    rep = gate.wall_gate(baseline=[base], current=cur)
+    by = {v.name: v for v in rep.verdicts}
+    # a hot path openssl lacks is normalized by openssl's encrypt at the same size, else the nearest
+    assert by[f"{a}/python/ghash/16384"].reference == f"{a}/openssl/encrypt/16384"
+    assert by[f"{a}/python/ghash/8192"].reference == f"{a}/openssl/encrypt/16384"
+    assert by["ecdsa-p256-sha256/python/sign"].status == "no-reference"
+    assert by[f"{a}/native-x/encrypt/64"].status == "new"
+    assert by[f"{a}/python/encrypt/64"].status == "gone"
+    assert not any(v.name.startswith(f"{a}/openssl") for v in rep.verdicts)  # the reference is not gated
+    assert rep.passed
+
+
+def test_baseline_runs_on_the_same_cpu_are_preferred():
+    rng = random.Random(5)
+    other = _pair(rng, 200e-6, 1e-6, "other-cpu", cpu="CPU B")
+    same = _pair(rng, 100e-6, 1e-6, "same-cpu", cpu="CPU A")
+    cur = _pair(rng, 101e-6, 1e-6, "cur", cpu="CPU A")
+    rep = gate.wall_gate(baseline=[other, same], current=cur)
+    assert rep.baseline == ["same-cpu"] and rep.passed and any("same CPU" in w for w in rep.warnings)
+    rep = gate.wall_gate(baseline=[other], current=cur)
+    assert any("no baseline run on this CPU" in w for w in rep.warnings)
+
+
+# ------------------------------------------------------------------ the injected slowdown, wall time
+
+
+def _measure(kernels_specs, *, values=10, procs=6, min_time=0.0005):
+    """Time benchmarks in this process, interleaved value by value, into a pyperf
+    suite shaped like `cryptobench run`'s (the worker can't see a test kernel)."""
+    import pyperf
+
+    prepared = []
+    for k, spec in kernels_specs:
+        p = bench.prepare(k, spec)
+        prepared.append((k, spec, p, bench.calibrate(p.call, min_time)))
+    runs = {spec.name: [] for _, spec, _, _ in prepared}
+    for _ in range(procs):
+        vals = {spec.name: [] for _, spec, _, _ in prepared}
+        for _ in range(values + 1):  # the first round is a warm-up
+            for _, spec, p, n in prepared:
+                c = p.call
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    c()
+                vals[spec.name].append((time.perf_counter() - t0) / n)
+        for k, spec, _, n in prepared:
+            md = dict(spec.metadata(), code_path=k.path, name=spec.name, inner_loops=n)
+            v = vals[spec.name]
+            runs[spec.name].append(pyperf.Run(v[1:], warmups=[(n, v[0])], metadata=md, collect_metadata=False))
+    return pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
+
+
+def _wall_run(path: Path, factor: float) -> Path:
+    ref = registry.get("chacha20-poly1305", "openssl")
+    test_k = slow_kernel.make_kernel(ref, factor)
+    spec = lambda k: bench.Spec(k.algorithm, k.backend, "encrypt", 16384, 13)  # noqa: E731
+    suite = _measure([(ref, spec(ref)), (test_k, spec(test_k))])
+    info = {"created": "2026-11-27T00:00:00+00:00", "complete": True,
+            "machine": {"cpu_model": "this CPU", "python": sys.version.split()[0]},
+            "settings": {"profile": "test"}, "kernels": {}}
+    results.save(path, suite, info)
+    return path
+
+
+def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
+    _wall_run(tmp_path / "warm-up.json", 1.0)  # first use of openssl, caches, CPU clock: not a baseline
+    base = _wall_run(tmp_path / "base.json", 1.0)
+    same = _wall_run(tmp_path / "same.json", 1.0)
+    slow = _wall_run(tmp_path / "slow.json", 1.10)
+    name = "chacha20-poly1305/test-slowdown/encrypt/16384"
+
+    rep = gate.wall_gate(baseline=gate.load_runs(base), current=gate.load_run(same))
+    (v,) = rep.verdicts
+    assert rep.passed, f"unchanged code tripped the gate: {v}"
+
+    rep = gate.wall_gate(baseline=gate.load_runs(base), current=gate.load_run(slow))
+    (v,) = rep.verdicts
+    assert v.name == name and v.status == "slower", v
+    assert 1.05 < v.change < 1.25 and v.p_value < 0.01
+
+    # the CLI: exit 1 on the regression, 0 otherwise; verdicts as JSON
+    assert main(["gate", str(base), str(same)]) == 0
+    out = tmp_path / "verdicts.json"
+    flt = tmp_path / "confirm-filter.txt"
+    assert main(["gate", str(base), str(slow), "--json", str(out), "--emit-filter", str(flt)]) == 1
+    assert flt.read_text().strip() == "[c]hacha20-poly1305/openssl/encrypt/16384,[c]hacha20-poly1305/test-slowdown/encrypt/16384"
+    doc = json.loads(out.read_text())
+    assert doc["passed"] is False and doc["verdicts"][0]["status"] == "slower"
+    assert "REGRESSION" in capsys.readouterr().out
+
+
+def test_gate_cli_refuses_bad_input(tmp_path, capsys):
+    assert main(["gate", str(tmp_path / "missing.json"), str(tmp_path / "missing.json")]) == 2
+    assert main(["gate", "tests/data/results/base.json"]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"x": 1}')
+    assert main(["gate", str(bad), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "neither a cryptobench results file" in err and "Traceback" not in err
+
+
+def test_gate_reads_pytest_benchmark_json(tmp_path):
+    def doc(kernel_t, seed):
+        rng = random.Random(seed)
+        def b(name, backend, t):
+            return {"name": f"test_kernel[{name}]", "extra_info": {
+                "algorithm": "chacha20-poly1305", "backend": backend, "operation": "encrypt", "size": 1024, "aad": 13,
+                "kind": "operation", "name": name, "code_path": "x"},
+                "stats": {"data": _noisy(rng, t, 50), "mean": t}}
+        return {"machine_info": {"cpu": {"brand_raw": "CPU A"}, "python_version": "3.11.7"},
+                "commit_info": {"id": "abc"}, "datetime": "2026-11-27T00:00:00",
+                "benchmarks": [b("chacha20-poly1305/openssl/encrypt/1024", "openssl", 1e-6),
+                               b("chacha20-poly1305/python/encrypt/1024", "python", kernel_t)]}
+    (tmp_path / "old.json").write_text(json.dumps(doc(1e-4, 1)))
+    (tmp_path / "new.json").write_text(json.dumps(doc(1.1e-4, 2)))
+    run = gate.load_run(tmp_path / "new.json")
+    assert run.source == "pytest-benchmark" and run.machine["git_commit"] == "abc"
+    rep = gate.wall_gate(baseline=gate.load_runs(tmp_path / "old.json"), current=run)
+    assert [v.status for v in rep.verdicts] == ["slower"]
+
+
+# ------------------------------------------------------------------ instruction counts
+
+
+def test_instruction_gate_verdicts():
+    def doc(counts, **kw):
+        return dict({"schema": gate.ICOUNT_SCHEMA, "python": "3.11.7", "valgrind": "valgrind-3.19.0",
+                     "counts": {n: {"per_call": c, "code_path": p} for n, (c, p) in counts.items()}}, **kw)
+    old = doc({"a/python/encrypt/64": (1000.0, "x"), "b/native-y/encrypt/64": (500.0, "y"), "gone/python/sign": (9.0, "z")})
+    new = doc({"a/python/encrypt/64": (1015.0, "x"), "b/native-y/encrypt/64": (560.0, "w"), "new/python/sign": (1.0, "z")},
+              skipped={"gone/python/sign": "unavailable under valgrind"})
+    rep = gate.instruction_gate(baseline=old, current=new)
+    by = {v.name: v for v in rep.verdicts}
+    assert by["a/python/encrypt/64"].status == "same"  # +1.5% < 2%
+    assert by["b/native-y/encrypt/64"].status == "path-changed"
+    assert by["new/python/sign"].status == "new"
+    assert by["gone/python/sign"].status == "gone" and "valgrind" in by["gone/python/sign"].note
+    assert rep.passed
+    new["counts"]["a/python/encrypt/64"]["per_call"] = 1100.0
+    rep = gate.instruction_gate(baseline=old, current=new)
+    assert [v.name for v in rep.regressions] == ["a/python/encrypt/64"]
+
+
+def _count_env(factor: float) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env[slow_kernel.ENV] = str(factor)
+    return env
+
+
+def test_injected_slowdown_is_caught_by_instruction_counts(tmp_path):
+    require_tool("valgrind")
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = gate.CountTarget("chacha20-poly1305", slow_kernel.BACKEND, "encrypt", 64, 13)
+
+    bad = gate.CountTarget("chacha20-poly1305", "no-such-backend", "encrypt", 64, 13)
+
+    def measure(factor):
+        return gate.measure_counts([bad, target], calls=3, register=["slow_kernel"], env=_count_env(factor))
+
+    with ThreadPoolExecutor(3) as ex:
+        base, same, slow = ex.map(measure, (1.0, 1.0, 1.10))
+    for d in (base, same, slow):
+        assert target.name in d["counts"], d["skipped"]
+        assert "no kernel" in d["skipped"][bad.name]  # reported, and the others still counted
+    b, s, x = (d["counts"][target.name] for d in (base, same, slow))
+    # deterministic: two processes of unchanged code count the very same instructions
+    assert b["per_call"] == s["per_call"] and b["empty"] == s["empty"]
+    assert b["code_path"] == "evp-x10"
+    assert gate.instruction_gate(baseline=base, current=same).passed
+    rep = gate.instruction_gate(baseline=base, current=slow)
+    (v,) = rep.regressions
+    assert 1.08 < v.change < 1.11  # 11 operations instead of 10, less the fixed per-call glue
+
+    # the files round-trip and the CLI compares them (exit 1 on the regression)
+    gate.save_counts(tmp_path / "base.json", base)
+    gate.save_counts(tmp_path / "slow.json", slow)
+    gate.save_counts(tmp_path / "same.json", same)
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "same.json")]) == 0
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "slow.json")]) == 1

