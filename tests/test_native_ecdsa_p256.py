@@ -343,7 +343,7 @@ def test_constant_time_under_memcheck(tmp_path):
     src.write_text(_CT_HARNESS)
     exe = tmp_path / "ct"
     cmd = [gcc, "-O2", "-g", f"-I{root / 'p256'}", f"-I{root / 'common'}", str(src), str(root / "common" / "cpu.c"),
-           "-x", "assembler-with-cpp", str(root / "p256" / "asm" / "p256_mul_adx.S"), "-o", str(exe), "-lpthread"]
+           "-x", "assembler-with-cpp", str(root / "p256" / "p256_mul_adx.S"), "-o", str(exe), "-lpthread"]
     subprocess.run(cmd, check=True, capture_output=True)
     res = subprocess.run([valgrind, "-q", str(exe)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
