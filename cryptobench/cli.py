@@ -185,7 +185,7 @@ def _add_later_commands(sub) -> None:
     """Commands whose implementation lives in their own modules (each has add_commands)."""
     import importlib
 
-    for name in ("bench_cli", "cost_cli"):
+    for name in ("bench_cli", "cost_cli", "leak_cli", "gate_cli"):
         importlib.import_module(f"cryptobench.{name}").add_commands(sub, _add_selection)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -83,9 +84,41 @@ class Plan:
 
 
 def default_output(directory: str | Path = "results") -> Path:
+    """``<directory>/<UTC timestamp>_<host>.json``, reserved for this run.
+
+    Two runs started in the same second must not write the same file: the
+    name is claimed by creating a hidden ``.<name>.lock`` with O_EXCL (released
+    by :func:`release_output`; a stale one from a killed run only makes the
+    next run in that second pick another name), and a name that is taken gets
+    a ``-2``, ``-3``... suffix.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     host = machine.socket.gethostname().split(".")[0] or "host"
-    return Path(directory) / f"{stamp}_{host}.json"
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        path = d / (f"{stamp}_{host}.json" if i == 1 else f"{stamp}_{host}-{i}.json")
+        try:
+            os.close(os.open(_lock_path(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            continue
+        if path.exists():
+            release_output(path)
+            continue
+        return path
+    raise UsageError(f"could not reserve a results file name in {d}/")
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def release_output(path: Path) -> None:
+    """Drop the reservation :func:`default_output` made (no-op without one)."""
+    try:
+        os.unlink(_lock_path(path))
+    except FileNotFoundError:
+        pass
 
 
 def plan(
@@ -313,9 +346,16 @@ def run(
         raise Interrupted("") from None
     finally:
         signal.signal(signal.SIGTERM, old)
-        for f in tmpdir.glob("*"):
-            f.unlink()
-        tmpdir.rmdir()
+        for p in live:  # killed above; reap them so none outlives the run
+            try:
+                p.wait(timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+        shutil.rmtree(tmpdir, ignore_errors=True)  # a dying worker may still have created a file
+        if not output and sys.exc_info()[0] is not None:
+            release_output(out_path)
     info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results.save(out_path, suite, info)
+    if not output:
+        release_output(out_path)
     return out_path, info

@@ -1,0 +1,529 @@
+"""Constant-time evidence: a dudect-style timing test for every kernel.
+
+Method (Reparaz, Balasch and Verbauwhede, "Dude, is my code constant time?",
+DATE 2017, and their dudect tool):
+
+1. Two classes of secret input: class 0 a *fixed* value (all-zero plaintext
+   or key; the scalar 2^255 + 1 for ECDSA, all windows but two zero), class 1
+   fresh random values. Every input
+   is prepared before measuring; the class of each measurement is a coin flip,
+   so both classes are interleaved in random order and drift hits both alike.
+2. Each call is timed alone. Native kernels are timed inside C with the
+   time-stamp counter (``lfence; rdtsc`` ... ``rdtscp; lfence``, see
+   csrc/leakcheck/), so Python's own noise is not in the numbers; other
+   kernels are timed from Python with ``time.perf_counter_ns``.
+3. Welch's t-test of class 0 against class 1 on the raw times, on 100
+   cropped copies (only times below the 1 - 0.5^(10 (i+1)/100) percentile of
+   a discarded first batch, as dudect crops the long tail of interrupts and
+   cache misses), and a second-order test (squared distance from the class
+   mean) once 10^4 measurements are in. The figure reported is the largest
+   |t| over tests with enough measurements in each class.
+4. |t| >= 4.5 (the usual threshold, as in TVLA) means the timing depends on
+   the secret: evidence of a leak. |t| below it over 10^6 measurements is
+   evidence of no leak large enough to see at that sample size, not proof.
+
+A deliberately leaky T-table AES-128 (csrc/leakcheck/leakcheck.c) runs
+through the same test as a control; a run that fails to flag it proves
+nothing about the others and is reported as inconclusive.
+
+Library code (rule 9): :func:`leakcheck` takes keywords and returns
+:class:`LeakResult` objects; ``cryptobench leakcheck`` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from . import native
+from .registry import Kernel, select
+
+#: |t| at or above this is a leak (dudect and TVLA use 4.5).
+THRESHOLD = 4.5
+#: dudect's DUDECT_NUMBER_PERCENTILES.
+PERCENTILES = 100
+#: dudect's DUDECT_ENOUGH_MEASUREMENTS: a test counts once each class has this many.
+ENOUGH = 10_000
+#: Fewer measurements than this cannot clear a kernel ("too few measurements").
+MIN_MEASUREMENTS = 1_000
+#: Index of the uncropped test and of the second-order test in the battery.
+T_ALL, T_SECOND = 0, PERCENTILES + 1
+
+#: P-256 group order (FIPS 186-4 §D.1.2.3).
+_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_AEAD_MSG = 64
+_AAD = bytes(range(13))
+_NONCE = bytes(range(12))
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class TTests:
+    """dudect's battery of Welch t-tests, fed in batches (numpy, O(n log n) per batch).
+
+    Test 0 takes every measurement, test i (1..100) those below the i-th crop
+    threshold, test 101 the centred squares (second order). Sums are kept
+    about a shift (the first batch's median) so they stay exact enough.
+    """
+
+    def __init__(self) -> None:
+        k = PERCENTILES + 2
+        self.n = np.zeros((k, 2))
+        self.s1 = np.zeros((k, 2))
+        self.s2 = np.zeros((k, 2))
+        self.thresholds: np.ndarray | None = None
+        self.shift = 0.0
+
+    def calibrate(self, times: np.ndarray) -> None:
+        """Crop thresholds from a first batch, which is then discarded (as dudect does)."""
+        x = np.asarray(times, dtype=np.float64)
+        q = 1.0 - 0.5 ** (10.0 * (np.arange(PERCENTILES) + 1) / PERCENTILES)
+        self.thresholds = np.quantile(x, q)
+        self.shift = float(np.median(x))
+
+    def add(self, times: np.ndarray, classes: np.ndarray) -> None:
+        assert self.thresholds is not None, "calibrate() first"
+        x = np.asarray(times, dtype=np.float64) - self.shift
+        thr = self.thresholds - self.shift
+        second = self.n[T_ALL, 0] > ENOUGH
+        means = self.s1[T_ALL] / np.maximum(self.n[T_ALL], 1) if second else None
+        for c in (0, 1):
+            xc = np.sort(x[classes == c])
+            if not len(xc):
+                continue
+            cs1 = np.concatenate(([0.0], np.cumsum(xc)))
+            cs2 = np.concatenate(([0.0], np.cumsum(xc * xc)))
+            idx = np.concatenate(([len(xc)], np.searchsorted(xc, thr, side="left")))
+            self.n[: PERCENTILES + 1, c] += idx
+            self.s1[: PERCENTILES + 1, c] += cs1[idx]
+            self.s2[: PERCENTILES + 1, c] += cs2[idx]
+            if second:
+                y = (xc - means[c]) ** 2
+                self.n[T_SECOND, c] += len(y)
+                self.s1[T_SECOND, c] += y.sum()
+                self.s2[T_SECOND, c] += (y * y).sum()
+
+    def t_values(self) -> np.ndarray:
+        n = self.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.s1 / n
+            var = (self.s2 - self.s1 * self.s1 / n) / (n - 1)
+            var = np.maximum(var, 0.0)
+            t = (mean[:, 0] - mean[:, 1]) / np.sqrt(var[:, 0] / n[:, 0] + var[:, 1] / n[:, 1])
+        return np.nan_to_num(t, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def max_t(self, enough: int = ENOUGH) -> tuple[float, int]:
+        """(largest |t|, test index) over tests with ``enough`` measurements in each class."""
+        t = np.abs(self.t_values())
+        ok = (self.n[:, 0] >= enough) & (self.n[:, 1] >= enough)
+        if not ok.any():
+            return 0.0, -1
+        t = np.where(ok, t, -1.0)
+        i = int(np.argmax(t))
+        return float(t[i]), i
+
+    def class_means(self) -> tuple[float, float]:
+        m = self.s1[T_ALL] / np.maximum(self.n[T_ALL], 1) + self.shift
+        return float(m[0]), float(m[1])
+
+    def measurements(self) -> int:
+        return int(self.n[T_ALL].sum())
+
+
+def describe_test(index: int) -> str:
+    if index == T_ALL:
+        return "all"
+    if index == T_SECOND:
+        return "2nd order"
+    if index < 0:
+        return "-"
+    q = 1.0 - 0.5 ** (10.0 * index / PERCENTILES)
+    return f"crop p{q * 100:.1f}"
+
+
+# ---------------------------------------------------------------- targets
+
+
+@dataclass
+class Target:
+    """One secret input of one kernel, ready to time."""
+
+    kernel: str
+    path: str
+    test: str  # which secret varies: plaintext, key, sign-k, sign-d, block
+    constant_time: bool
+    timer: str  # "TSC in C" or "ns in Python"
+    input_len: int  # bytes per call: the secret, then any public part (random in both classes)
+    fixed: bytes  # the fixed class's secret (a prefix of the input)
+    random: Callable[[np.random.Generator, int], np.ndarray]  # (rng, m) -> (m, input_len) uint8
+    measure: Callable[[np.ndarray, np.ndarray], int]  # (inputs (m, L), times out (m,)) -> rc
+    control: bool = False
+    keepalive: list = field(default_factory=list, repr=False)
+
+
+def _random_bytes(length: int):
+    def gen(rng: np.random.Generator, m: int) -> np.ndarray:
+        return rng.integers(0, 256, size=(m, length), dtype=np.uint8)
+
+    return gen
+
+
+def _random_scalars(rng: np.random.Generator, m: int) -> np.ndarray:
+    """Random scalars in [2^254, 2^255), odd: inside [1, n-1] for P-256, all of one Python int size;
+    each followed by a random 32-byte message (public, random in both classes, so the
+    signatures of the fixed class vary too and nothing downstream sees a constant output)."""
+    x = rng.integers(0, 256, size=(m, 64), dtype=np.uint8)
+    x[:, 0] = (x[:, 0] & 0x3F) | 0x40
+    x[:, 31] |= 1
+    return x
+
+
+#: The fixed scalar: 2^255 + 1 has every window but two zero (a corner case for
+#: fixed-window and comb methods) yet the same size as the random ones, so
+#: Python-level int handling (digits, to_bytes) cannot tell the classes apart.
+_SCALAR_FIXED = (2**255 + 1).to_bytes(32, "big")
+
+
+def _native_measure(lib, ffi, target_struct, flags: int):
+    def measure(inputs: np.ndarray, times: np.ndarray) -> int:
+        m, length = inputs.shape
+        return lib.cb_leak_measure(target_struct, ffi.from_buffer("uint8_t[]", inputs), length, m,
+                                   ffi.from_buffer("uint64_t[]", times), flags)
+
+    return measure
+
+
+#: Native backends and the C entry points they run (csrc/*/ headers).
+_NATIVE_AES = {"native-vaes": ("vaes", 3), "native-aesni": ("aesni", 2), "native-portable": ("portable", 1)}
+_NATIVE_CHACHA = {"native-avx2": 2, "native-ssse3": 1, "native-portable": 0}
+_NATIVE_P256 = {"native-adx": 1, "native-portable": 0}
+
+_SIGS = {
+    "aead": "int(*)({ctx} *, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t)",
+    "aes_init": "int(*)(cb_aesgcm_ctx *, uint8_t *, size_t)",
+    "chacha_init": "int(*)(cb_chacha_ctx *, int, uint8_t *, size_t)",
+    "p256_sign": "int(*)(int, uint8_t *, uint8_t *, uint8_t *, uint8_t *, int)",
+}
+
+
+class Unsupported(Exception):
+    """A kernel this module cannot time (the reason is the message)."""
+
+
+def _entry(ffi, lib, name: str, signature: str):
+    """A C entry point as a generic function pointer, after checking its signature."""
+    if not hasattr(lib, name):
+        raise Unsupported(f"the native extension has no {name} (built without that folder?)")
+    ptr = ffi.addressof(lib, name)
+    got = ffi.getctype(ffi.typeof(ptr))
+    if got != signature:
+        raise Unsupported(f"{name} is now {got}, leakcheck expects {signature}: update cryptobench/leakcheck.py")
+    return ffi.cast("cb_leak_fn", ptr)
+
+
+def native_targets(kernel: Kernel, flags: int = 0) -> list[Target]:
+    """Targets timed in C for a native-* kernel; Unsupported when leakcheck cannot drive it."""
+    ffi, lib = native.load()
+    if lib is None or not hasattr(lib, "cb_leak_measure"):
+        raise Unsupported("the native extension was built without csrc/leakcheck")
+    fam, be = kernel.family, kernel.backend
+    targets: list[Target] = []
+
+    def target(test: str, input_len: int, fixed_input: bytes, gen, **fields) -> Target:
+        t = ffi.new("cb_leak_target *")
+        keep = []
+        for k, v in fields.items():
+            if isinstance(v, bytes):
+                buf = ffi.new("uint8_t[]", v)
+                keep.append(buf)
+                v = buf
+            setattr(t, k, v)
+        return Target(kernel.name, kernel.path, test, kernel.constant_time, "TSC in C", input_len, fixed_input, gen,
+                      _native_measure(lib, ffi, t, flags), keepalive=[t, keep, fields])
+
+    if fam == "aes_gcm" and be in _NATIVE_AES:
+        name, path = _NATIVE_AES[be]
+        ks = kernel.impl.key_size if kernel.impl is not None else 16
+        enc = _entry(ffi, lib, f"cb_aesgcm_{name}_encrypt", _SIGS["aead"].format(ctx="cb_aesgcm_ctx"))
+        init = _entry(ffi, lib, f"cb_aesgcm_{name}_init", _SIGS["aes_init"])
+        ctx = ffi.new("cb_aesgcm_ctx *")
+        if getattr(lib, f"cb_aesgcm_{name}_init")(ctx, bytes(ks), ks) != 0:
+            raise Unsupported(f"cb_aesgcm_{name}_init failed on this CPU")
+        out = ffi.new("uint8_t[]", _AEAD_MSG + 16)
+        common = dict(abi=0, fn=enc, ctx=ctx, nonce=_NONCE, nonce_len=12, aad=_AAD, aad_len=len(_AAD),
+                      msg_len=_AEAD_MSG, out_arg=16, out=out)
+        targets.append(target("plaintext", _AEAD_MSG, bytes(_AEAD_MSG), _random_bytes(_AEAD_MSG),
+                              kind=lib.CB_LEAK_AEAD_ENCRYPT, **common))
+        kctx = ffi.new("cb_aesgcm_ctx *")
+        targets.append(target("key", ks, bytes(ks), _random_bytes(ks), kind=lib.CB_LEAK_AEAD_KEY, init=init,
+                              msg=bytes(range(_AEAD_MSG)), **dict(common, ctx=kctx)))
+        for t in targets:
+            t.keepalive.append(ctx)
+    elif fam == "chacha20_poly1305" and be in _NATIVE_CHACHA:
+        path = _NATIVE_CHACHA[be]
+        enc = _entry(ffi, lib, "cb_chacha_aead_encrypt", _SIGS["aead"].format(ctx="cb_chacha_ctx"))
+        init = _entry(ffi, lib, "cb_chacha_ctx_init", _SIGS["chacha_init"])
+        ctx = ffi.new("cb_chacha_ctx *")
+        if lib.cb_chacha_ctx_init(ctx, path, bytes(32), 32) != 0:
+            raise Unsupported("cb_chacha_ctx_init failed for this path on this CPU")
+        out = ffi.new("uint8_t[]", _AEAD_MSG + 16)
+        common = dict(abi=1, path=path, fn=enc, ctx=ctx, nonce=_NONCE, nonce_len=12, aad=_AAD, aad_len=len(_AAD),
+                      msg_len=_AEAD_MSG, out_arg=_AEAD_MSG + 16, out=out)
+        targets.append(target("plaintext", _AEAD_MSG, bytes(_AEAD_MSG), _random_bytes(_AEAD_MSG),
+                              kind=lib.CB_LEAK_AEAD_ENCRYPT, **common))
+        kctx = ffi.new("cb_chacha_ctx *")
+        targets.append(target("key", 32, bytes(32), _random_bytes(32), kind=lib.CB_LEAK_AEAD_KEY, init=init,
+                              msg=bytes(range(_AEAD_MSG)), **dict(common, ctx=kctx)))
+    elif fam == "ecdsa_p256" and be in _NATIVE_P256:
+        path = _NATIVE_P256[be]
+        sign = _entry(ffi, lib, "cb_p256_sign", _SIGS["p256_sign"])
+        lib.cb_p256_init()
+        out = ffi.new("uint8_t[]", 80)
+        d = (0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721).to_bytes(32, "big")
+        targets.append(target("sign-k", 64, _SCALAR_FIXED, _random_scalars, kind=lib.CB_LEAK_P256_SIGN_K, path=path,
+                              fn=sign, fixed=d, out=out))
+        targets.append(target("sign-d", 64, _SCALAR_FIXED, _random_scalars, kind=lib.CB_LEAK_P256_SIGN_D, path=path,
+                              fn=sign, out=out))
+    else:
+        raise Unsupported(f"no C measurement loop for {kernel.name}")
+    return targets
+
+
+def control_target(flags: int = 0) -> Target:
+    """The deliberately leaky T-table AES-128 (fixed vs random plaintext block)."""
+    ffi, lib = native.load()
+    if lib is None or not hasattr(lib, "cb_leak_ttable_init"):
+        raise Unsupported("the native extension was built without csrc/leakcheck")
+    ctx = ffi.new("cb_leak_ttable_ctx *")
+    lib.cb_leak_ttable_init(ctx, bytes(range(16)), 16)
+    t = ffi.new("cb_leak_target *")
+    out = ffi.new("uint8_t[16]")
+    t.kind, t.ctx, t.out = lib.CB_LEAK_TTABLE_BLOCK, ctx, out
+    return Target("aes-128/leaky-ttable (control)", "ttable", "block", False, "TSC in C", 16, bytes(16),
+                  _random_bytes(16), _native_measure(lib, ffi, t, flags), control=True, keepalive=[t, ctx, out])
+
+
+def python_targets(kernel: Kernel) -> list[Target]:
+    """Targets timed from Python (any kernel with an AEAD or signature impl)."""
+    impl = kernel.impl
+    if impl is None:
+        raise Unsupported("hot-path-only kernel: no whole operation to time")
+    timer = "ns in Python"
+    out: list[Target] = []
+
+    def py_measure(fn: Callable[[Any], Any], convert: Callable[[bytes], Any] = bytes):
+        def measure(inputs: np.ndarray, times: np.ndarray) -> int:
+            items = [convert(row.tobytes()) for row in inputs]  # outside the timed region
+            clock = time.perf_counter_ns
+            for i, x in enumerate(items):
+                t0 = clock()
+                fn(x)
+                times[i] = clock() - t0
+            return 0
+
+        return measure
+
+    if kernel.kind == "aead":
+        ks = impl.key_size
+        ctx = impl.new(bytes(ks))
+        msg = bytes(range(_AEAD_MSG))
+        out.append(Target(kernel.name, kernel.path, "plaintext", kernel.constant_time, timer, _AEAD_MSG,
+                          bytes(_AEAD_MSG), _random_bytes(_AEAD_MSG),
+                          py_measure(lambda x: ctx.encrypt(_NONCE, x, _AAD))))
+        out.append(Target(kernel.name, kernel.path, "key", kernel.constant_time, timer, ks, bytes(ks),
+                          _random_bytes(ks), py_measure(lambda x: impl.new(x).encrypt(_NONCE, msg, _AAD))))
+    else:
+        d = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
+        priv = impl.private_key(d)
+        split = lambda b: (int.from_bytes(b[:32], "big"), b[32:])  # noqa: E731
+        if getattr(impl, "supports_given_k", False):
+            out.append(Target(kernel.name, kernel.path, "sign-k", kernel.constant_time, timer, 64, _SCALAR_FIXED,
+                              _random_scalars, py_measure(lambda km: priv.sign_raw(km[1], k=km[0]), split)))
+        out.append(Target(kernel.name, kernel.path, "sign-d", kernel.constant_time, timer, 64, _SCALAR_FIXED,
+                          _random_scalars, py_measure(lambda dm: impl.private_key(dm[0]).sign_raw(dm[1]), split)))
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class LeakResult:
+    kernel: str
+    path: str
+    test: str
+    constant_time: bool
+    timer: str
+    measurements: int
+    max_t: float
+    at: str  # which test of the battery gave max |t|
+    t_all: float  # |t| on uncropped data
+    mean_fixed: float
+    mean_random: float
+    seconds: float
+    control: bool = False
+    error: str = ""
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+
+    @property
+    def leaks(self) -> bool:
+        return self.max_t >= THRESHOLD
+
+    @property
+    def too_few(self) -> bool:
+        return self.measurements < MIN_MEASUREMENTS
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
+        if self.too_few and not self.leaks:
+            return "too few measurements"
+        if self.control:
+            return "flagged (control)" if self.leaks else "NOT FLAGGED: test insensitive"
+        if self.leaks:
+            return "LEAK (claims constant-time)" if self.constant_time else "leaks (not claimed constant-time)"
+        return "no leak found"
+
+    @property
+    def failed(self) -> bool:
+        """A constant-time claim contradicted, or a control the test could not see."""
+        if self.error:
+            return self.control
+        return (self.control and not self.leaks) or (self.constant_time and self.leaks and not self.control)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict
+        return d
+
+
+def measure_target(
+    target: Target,
+    *,
+    measurements: int = 1_000_000,
+    budget_s: float | None = 10.0,
+    seed: int = 20261127,
+    batch: int | None = None,
+) -> LeakResult:
+    """Run the fixed-vs-random test on one target until ``measurements`` or ``budget_s``."""
+    rng = np.random.default_rng(seed)
+    tt = TTests()
+    load0 = os.getloadavg()[0]
+    start = time.perf_counter()
+    fixed = np.frombuffer(target.fixed, dtype=np.uint8)
+
+    def one_batch(m: int) -> tuple[np.ndarray, np.ndarray]:
+        classes = rng.integers(0, 2, size=m, dtype=np.uint8)
+        inputs = target.random(rng, m)
+        inputs[classes == 0, : len(fixed)] = fixed
+        times = np.zeros(m, dtype=np.uint64)
+        rc = target.measure(np.ascontiguousarray(inputs), times)
+        if rc:
+            raise RuntimeError(f"the measured function returned error {rc}")
+        return times, classes
+
+    error = ""
+    try:
+        # a probe for the cost of one call, then the first batch: warm-up and
+        # crop thresholds, discarded (dudect); both within a fifth of the budget
+        t0 = time.perf_counter()
+        one_batch(10)
+        per_call = max((time.perf_counter() - t0) / 10, 1e-8)
+        first = min(max(measurements // 20, 100), 10_000)
+        if budget_s:
+            first = max(20, min(first, int(0.2 * budget_s / per_call)))
+        t0 = time.perf_counter()
+        times, _ = one_batch(first)
+        per_call = max((time.perf_counter() - t0) / first, 1e-8)
+        tt.calibrate(times)
+        if batch is None:
+            batch = int(min(100_000, max(20, 0.5 / per_call)))  # about half a second per batch
+        done = 0
+        while done < measurements:
+            if budget_s and time.perf_counter() - start > budget_s:
+                break
+            m = min(batch, measurements - done)
+            times, classes = one_batch(m)
+            tt.add(times, classes)
+            done += m
+    except Exception as exc:  # noqa: BLE001 - reported per target, never fatal to the run
+        error = f"{type(exc).__name__}: {exc}"
+    n = tt.measurements()
+    enough = min(ENOUGH, max(50, n // 20))
+    mt, at = tt.max_t(enough)
+    t_all = abs(float(tt.t_values()[T_ALL])) if n else 0.0
+    m0, m1 = tt.class_means() if n else (0.0, 0.0)
+    return LeakResult(target.kernel, target.path, target.test, target.constant_time, target.timer, n, mt,
+                      describe_test(at), t_all, m0, m1, time.perf_counter() - start, target.control, error,
+                      (load0, os.getloadavg()[0]))
+
+
+def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:
+    """C-timed targets for native kernels, Python-timed ones for the rest."""
+    if kernel.base_backend == "native":
+        return native_targets(kernel, flags)
+    if kernel.prepare is not None and kernel.impl is not None:
+        kernel.prepare()  # JIT compilation or tables, before anything is timed
+    return python_targets(kernel)
+
+
+def leakcheck(
+    *,
+    algorithms: str | Iterable[str] | None = None,
+    backends: str | Iterable[str] | None = None,
+    tests: str | Iterable[str] | None = None,
+    measurements: int = 1_000_000,
+    budget_s: float | None = 10.0,
+    evict: bool = False,
+    control: bool = True,
+    seed: int = 20261127,
+    on_start: Callable[[str, str], None] | None = None,
+    on_result: Callable[[LeakResult], None] | None = None,
+) -> list[LeakResult]:
+    """dudect-style test of every selected available kernel (and the leaky control first)."""
+    from .registry import split_list
+
+    wanted = set(split_list(tests))
+    flags = 1 if evict else 0
+    results: list[LeakResult] = []
+
+    def run_one(t: Target) -> None:
+        if wanted and t.test not in wanted and not t.control:
+            return
+        if on_start:
+            on_start(t.kernel, t.test)
+        r = measure_target(t, measurements=measurements, budget_s=budget_s, seed=seed)
+        results.append(r)
+        if on_result:
+            on_result(r)
+
+    if control:
+        try:
+            run_one(control_target(flags))
+        except Unsupported as exc:
+            r = LeakResult("aes-128/leaky-ttable (control)", "ttable", "block", False, "-", 0, 0.0, "-", 0.0,
+                           0.0, 0.0, 0.0, control=True, error=str(exc))
+            results.append(r)
+            if on_result:
+                on_result(r)
+    for k in select(algorithms, backends, available_only=True):
+        try:
+            targets = targets_for(k, flags)
+        except Unsupported as exc:
+            if k.impl is None:
+                continue  # hot-path-only peers have nothing whole to time
+            r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
+                           error=str(exc))
+            results.append(r)
+            if on_result:
+                on_result(r)
+            continue
+        for t in targets:
+            run_one(t)
+    return results
