@@ -173,9 +173,15 @@ def save(path: str | Path, suite, info: dict[str, Any]) -> Path:
 
 
 def newest(directory: str | Path = "results") -> Path:
-    """The most recent results file in a directory (by name: timestamps sort)."""
+    """The most recent results file in a directory: names start with a UTC
+    timestamp; a same-second run gets a -2, -3... suffix, which sorts after."""
     d = Path(directory)
-    files = sorted(p for p in d.glob("*.json") if not p.name.startswith("."))
+
+    def key(p: Path) -> tuple[str, int]:
+        stem, _, n = p.stem.rpartition("-")
+        return (stem, int(n)) if n.isdigit() and stem else (p.stem, 1)
+
+    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")), key=key)
     if not files:
         raise ResultsFileError(f"no results files in {d}/ (run `cryptobench run` first)")
     return files[-1]

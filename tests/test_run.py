@@ -202,3 +202,9 @@ def test_run_bad_input(tmp_path, args, needle):
     assert p.returncode == 2, p.stdout + p.stderr
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "results").exists()
+
+
+def test_newest_prefers_the_later_of_two_same_second_runs(tmp_path):
+    for name in ("20261127T010101Z_vm.json", "20261127T010101Z_vm-2.json", "20261127T000000Z_vm-3.json"):
+        (tmp_path / name).write_text("{}")
+    assert results.newest(tmp_path).name == "20261127T010101Z_vm-2.json"
