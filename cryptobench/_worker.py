@@ -51,7 +51,7 @@ def main() -> None:
     from . import bench
     from .registry import default_registry
 
-    runner = pyperf.Runner(program_args=(sys.executable, "-m", "cryptobench._worker"))
+    runner = pyperf.Runner(program_args=(sys.executable, "-P", "-m", "cryptobench._worker"))
     ap = runner.argparser
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--bench", action="append", default=[], help="benchmark name (repeatable)")

@@ -151,7 +151,11 @@ class Interrupted(Exception):
 
 def _worker_cmd(kernel_name: str, names: list[str], profile: Profile, out: Path, calls: dict[str, int]) -> list[str]:
     cmd = [
-        sys.executable, "-m", "cryptobench._worker",
+        # -P: never import cryptobench from the current directory. Run from a
+        # source checkout after `pip install .`, the checkout's cryptobench/
+        # (without kernels/ mapped in, without the built extension) would
+        # shadow the installed package.
+        sys.executable, "-P", "-m", "cryptobench._worker",
         "--worker", "--loops=1",
         f"--values={profile.values}", f"--warmups={profile.warmups}",
         "--output", str(out), "--quiet",

@@ -6,6 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 
+# Subprocesses started by the tests (python -m cryptobench..., python -c ...)
+# must import the installed package, not the checkout they run in: with
+# `pip install .` the checkout's cryptobench/ has neither kernels/ mapped in
+# nor the built extension. PYTHONSAFEPATH (Python 3.11+) stops Python from
+# putting the current directory first on sys.path.
+os.environ["PYTHONSAFEPATH"] = "1"
+
 import pytest
 
 from cryptobench import registry
