@@ -603,7 +603,7 @@ def count_instructions(
         spec_file.write_text(json.dumps(spec))
         cmd = [exe, "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=ffi_call",
                "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet",
-               sys.executable, "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
+               sys.executable, "-P", "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout)
         if proc.returncode != 0 or not info.exists():
             tail = (proc.stderr or "").strip().splitlines()[-3:]
