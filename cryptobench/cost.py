@@ -203,7 +203,7 @@ class Comparison:
 
 
 def _days(d: float) -> str:
-    return f"{d:,.0f} days" if d >= 10 else f"{d:.1f} days"
+    return f"{d:,.0f} days" if d >= 10 else f"{d:.1f} days" if d >= 0.05 else "less than a day"
 
 
 @dataclass
