@@ -22,7 +22,6 @@ with LibreOffice and checks each output against the Python model.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +275,6 @@ class _Writer:
         ws.write(1, 0, "Record time = bytes x time-per-byte interpolated linearly between measured sizes "
                        "(clamped to the nearest measured size outside the range: an extrapolation, flagged in the terminal). "
                        "Generation speed_factor divides measured times.")
-        meas_all = f"'Measurements'!$A$1:${_col(self.meas_last_col)}${self.meas_last_row + 1}"
         key_col = f"'Measurements'!$A$1:$A${self.meas_last_row + 1}"
         per_op_col = f"'Measurements'!$I$1:$I${self.meas_last_row + 1}"
         row = 3
@@ -595,6 +593,3 @@ class _Writer:
         over = {"price_mult": "1", "power_mult": "1", name: f"{name}*{factor}"}
         return over
 
-
-def nan_to_text(x: float | None) -> Any:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else x

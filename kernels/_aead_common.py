@@ -6,7 +6,7 @@ backends: the same exception class and message for the same mistake.
 
 from __future__ import annotations
 
-from cryptobench.errors import InvalidLength
+from cryptobench.errors import InvalidKey, InvalidLength
 
 _BYTES = (bytes, bytearray, memoryview)
 
@@ -38,3 +38,50 @@ def check_tag_length(tag_length: object, lo: int, hi: int) -> int:
     if not lo <= tag_length <= hi:
         raise InvalidLength(f"tag length must be {lo}..{hi} bytes, got {tag_length}")
     return tag_length
+
+
+def check_key(key: object, size: int) -> bytes:
+    """The key as bytes; TypeError or InvalidKey otherwise."""
+    check_bytes(key=key)
+    if len(key) != size:  # type: ignore[arg-type]
+        raise InvalidKey(f"key must be {size} bytes, got {len(key)}")  # type: ignore[arg-type]
+    return bytes(key)  # type: ignore[arg-type]
+
+
+class GCMParameters:
+    """What every AES-GCM backend that takes any IV length accepts (SP 800-38D
+    §5.2.1.1: IVs of at least 1 byte; tags of 4..16 bytes as the CAVP files use).
+    Backends subclass it and build their context from :meth:`checked`."""
+
+    def __init__(self, key_size: int) -> None:
+        self.key_size = key_size
+
+    def supports(self, nonce_len: int, tag_len: int) -> str | None:
+        if nonce_len < 1:
+            return "GCM needs an IV of at least 1 byte (SP 800-38D §5.2.1.1)"
+        if not 4 <= tag_len <= 16:
+            return "tag length outside 4..16 bytes"
+        return None
+
+    def checked(self, key: object, tag_length: object) -> tuple[bytes, int]:
+        """(key as bytes, tag length) after the contract's checks."""
+        return check_key(key, self.key_size), check_tag_length(tag_length, 4, 16)
+
+
+class ChaCha20Poly1305Parameters:
+    """What every ChaCha20-Poly1305 backend accepts (RFC 8439 §2.8): a 32-byte
+    key, 12-byte nonces, 16-byte tags."""
+
+    key_size = 32
+
+    def supports(self, nonce_len: int, tag_len: int) -> str | None:
+        if nonce_len != 12:
+            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
+        if tag_len != 16:
+            return "ChaCha20-Poly1305 has 16-byte tags only"
+        return None
+
+    def checked(self, key: object, tag_length: object) -> bytes:
+        """The key as bytes after the contract's checks."""
+        check_tag_length(tag_length, 16, 16)
+        return check_key(key, 32)

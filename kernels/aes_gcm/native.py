@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 from cryptobench import native as _native
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import GCMParameters, check_bytes
 from cryptobench.registry import Kernel
 
 #: backend -> (C prefix, Kernel.path, cryptobench.native feature names)
@@ -231,26 +231,16 @@ def _check_lengths(nonce_len: int, n: int) -> int:
     return n
 
 
-class AESGCM:
+class AESGCM(GCMParameters):
     """The AEAD object of docs/kernels.md for one native path."""
 
     def __init__(self, key_size: int, c: _Lib) -> None:
-        self.key_size = key_size
+        super().__init__(key_size)
         self._c = c
 
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len < 1:
-            return "GCM IVs must be at least 1 byte (SP 800-38D §5.2.1.1)"
-        if not 4 <= tag_len <= 16:
-            return "tag length outside 4..16 bytes"
-        return None
-
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != self.key_size:
-            raise InvalidKey(f"key must be {self.key_size} bytes, got {len(key)}")
-        check_tag_length(tag_length, 4, 16)
-        return _Context(self._c, bytes(key), tag_length)
+        key, tag_length = self.checked(key, tag_length)
+        return _Context(self._c, key, tag_length)
 
 
 # ---- hot paths (docs/kernels.md) -------------------------------------------------

@@ -56,7 +56,7 @@ import threading
 from typing import Any
 
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import GCMParameters, check_bytes
 from cryptobench.registry import Kernel
 
 _MAX_PLAINTEXT = (1 << 36) - 32  # SP 800-38D §5.2.1.1: len(P) <= 2^39 - 256 bits
@@ -1094,26 +1094,16 @@ class _Context:
         return out.tobytes()
 
 
-class AESGCM:
+class AESGCM(GCMParameters):
     """The AEAD object of docs/kernels.md for one code path ("portable", "hw", "vaes")."""
 
     def __init__(self, key_size: int, path: str) -> None:
-        self.key_size = key_size
+        super().__init__(key_size)
         self.path = path
 
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len < 1:
-            return "GCM needs an IV of at least 1 byte"
-        if not 4 <= tag_len <= 16:
-            return "tag length outside 4..16 bytes"
-        return None
-
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != self.key_size:
-            raise InvalidKey(f"key must be {self.key_size} bytes, got {len(key)}")
-        check_tag_length(tag_length, 4, 16)
-        return _Context(self.path, bytes(key), tag_length)
+        key, tag_length = self.checked(key, tag_length)
+        return _Context(self.path, key, tag_length)
 
 
 # ====================================================================== hot paths

@@ -41,8 +41,8 @@ import sys
 from array import array
 from operator import itemgetter
 
-from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.errors import InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import GCMParameters, check_bytes
 from cryptobench.registry import Kernel
 
 __all__ = ["AESGCM", "register"]
@@ -425,25 +425,12 @@ class _Context:
         return (_fb(ct, "big") ^ _fb(memoryview(ks)[16 : 16 + n], "big")).to_bytes(n, "big")
 
 
-class AESGCM:
+class AESGCM(GCMParameters):
     """The AEAD object of docs/kernels.md: AES-GCM for one key size."""
 
-    def __init__(self, key_size: int) -> None:
-        self.key_size = key_size
-
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len < 1:
-            return "GCM needs an IV of at least 1 byte"
-        if not 4 <= tag_len <= 16:
-            return "tag length outside 4..16 bytes"
-        return None
-
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != self.key_size:
-            raise InvalidKey(f"key must be {self.key_size} bytes, got {len(key)}")
-        check_tag_length(tag_length, 4, 16)
-        return _Context(bytes(key), tag_length)
+        key, tag_length = self.checked(key, tag_length)
+        return _Context(key, tag_length)
 
 
 # --------------------------------------------------------------------------

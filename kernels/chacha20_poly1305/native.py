@@ -50,7 +50,7 @@ import threading
 
 from cryptobench import native as _native
 from cryptobench.errors import InvalidInput, InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
 from cryptobench.registry import Kernel
 
 _ffi, _lib = _native.load()
@@ -236,28 +236,16 @@ class _Context:
         self.encrypt_into = encrypt_into
 
 
-class ChaCha20Poly1305:
+class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
     """The AEAD object of docs/kernels.md for one native path."""
 
-    key_size = 32
 
     def __init__(self, path: int, label: str) -> None:
         self._path = path
         self.path = label
 
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len != 12:
-            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
-        if tag_len != 16:
-            return "ChaCha20-Poly1305 has 16-byte tags only"
-        return None
-
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != 32:
-            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
-        check_tag_length(tag_length, 16, 16)
-        return _Context(self._path, key)
+        return _Context(self._path, self.checked(key, tag_length))
 
 
 def _chacha20_setup(path: int):

@@ -40,7 +40,7 @@ import threading
 from typing import Any
 
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
 from cryptobench.registry import Kernel
 
 _MAX_PLAINTEXT = ((1 << 32) - 1) * 64  # RFC 8439 §2.8: 2^38 - 64 bytes
@@ -762,27 +762,15 @@ class _Context:
         return out.tobytes()
 
 
-class ChaCha20Poly1305:
+class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
     """The AEAD object of docs/kernels.md for one tier ("portable" or "hw")."""
 
-    key_size = 32
 
     def __init__(self, tier: str) -> None:
         self.tier = tier
 
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len != 12:
-            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
-        if tag_len != 16:
-            return "ChaCha20-Poly1305 has 16-byte tags only"
-        return None
-
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != 32:
-            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
-        check_tag_length(tag_length, 16, 16)
-        return _Context(self.tier, bytes(key))
+        return _Context(self.tier, self.checked(key, tag_length))
 
 
 def _setup_chacha20(tier: str):

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _C20P
 
-from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, check_bytes, check_tag_length, check_text_length
+from cryptobench.errors import InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, ChaCha20Poly1305Parameters, check_bytes, check_text_length
 from cryptobench.registry import Kernel
 
 
@@ -53,22 +53,10 @@ class _Context:
             raise InvalidLength(str(exc)) from None
 
 
-class ChaCha20Poly1305:
-    key_size = 32
-
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len != 12:
-            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
-        if tag_len != 16:
-            return "ChaCha20-Poly1305 has 16-byte tags only"
-        return None
+class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
 
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != 32:
-            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
-        check_tag_length(tag_length, 16, 16)
-        return _Context(bytes(key))
+        return _Context(self.checked(key, tag_length))
 
 
 def _setup_chacha20(key):

@@ -16,7 +16,7 @@ first, since the package concatenates them). The package does not check the
 from __future__ import annotations
 
 from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, check_text_length, check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, ChaCha20Poly1305Parameters, check_bytes, check_text_length
 from cryptobench.registry import Kernel
 
 try:
@@ -59,24 +59,12 @@ class _Context:
         return bytes(pt)
 
 
-class ChaCha20Poly1305:
+class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
     """The AEAD object of docs/kernels.md around the package's ChaCha20Poly1305."""
 
-    key_size = 32
-
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len != 12:
-            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
-        if tag_len != 16:
-            return "ChaCha20-Poly1305 has 16-byte tags only"
-        return None
 
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != 32:
-            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
-        check_tag_length(tag_length, 16, 16)
-        return _Context(bytes(key))
+        return _Context(self.checked(key, tag_length))
 
 
 def _setup_chacha20(key):

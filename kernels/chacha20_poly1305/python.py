@@ -44,7 +44,7 @@ import hmac
 import struct
 
 from cryptobench.errors import InvalidInput, InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import check_bytes, check_tag_length
+from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
 from cryptobench.registry import Kernel
 
 _M32 = 0xFFFFFFFF
@@ -438,24 +438,12 @@ class _Context:
         return _xor(ct, ks, 64)
 
 
-class ChaCha20Poly1305:
+class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
     """The AEAD object of docs/kernels.md: RFC 8439 §2.8, 12-byte nonce, 16-byte tag."""
 
-    key_size = 32
-
-    def supports(self, nonce_len: int, tag_len: int) -> str | None:
-        if nonce_len != 12:
-            return "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only"
-        if tag_len != 16:
-            return "ChaCha20-Poly1305 has 16-byte tags only"
-        return None
 
     def new(self, key, tag_length: int = 16) -> _Context:
-        check_bytes(key=key)
-        if len(key) != 32:
-            raise InvalidKey(f"key must be 32 bytes, got {len(key)}")
-        check_tag_length(tag_length, 16, 16)
-        return _Context(bytes(key))
+        return _Context(self.checked(key, tag_length))
 
 
 # ------------------------------------------------------------------ hot paths
