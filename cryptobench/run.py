@@ -335,6 +335,12 @@ def run(
             if on_kernel_start:
                 on_kernel_start(kernel.name, "timing")
             calls: dict[str, int] = {}
+            if parallel > 1:
+                # copies start together, so none can calibrate for the others:
+                # calibrate here (pyperf merges only runs with equal inner_loops)
+                for spec in the_plan.specs[kernel.name]:
+                    prepared = bench.prepare(kernel, spec)
+                    calls[spec.name] = bench.calibrate(prepared.call, profile.min_time)
             try:
                 for _ in range(profile.processes):
                     files, metas = _run_workers(kernel.name, names, profile, tmpdir, parallel,

@@ -208,3 +208,16 @@ def test_newest_prefers_the_later_of_two_same_second_runs(tmp_path):
     for name in ("20261127T010101Z_vm.json", "20261127T010101Z_vm-2.json", "20261127T000000Z_vm-3.json"):
         (tmp_path / name).write_text("{}")
     assert results.newest(tmp_path).name == "20261127T010101Z_vm-2.json"
+
+
+def test_parallel_copies_are_merged_and_reported_as_aggregate(tmp_path):
+    path, info = run(backends="openssl", algorithms="aes-128-gcm", sizes=(64,), hot_paths=False,
+                     profile=PROFILES["fast"], output=tmp_path / "p.json", pattern="*encrypt*", parallel=2)
+    res = results.load(path)
+    assert res.info["settings"]["parallel"] == 2
+    bench = next(b for b in res.pyperf_suite().get_benchmarks() if b.get_name() == "aes-128-gcm/openssl/encrypt/64")
+    assert len(bench.get_runs()) == 2  # one run from each concurrent copy, merged
+    from cryptobench import report
+
+    (table, *_) = report.algorithm_tables(res, "aes-128-gcm")
+    assert "aggregate of 2 parallel copies" in str(table.title)
