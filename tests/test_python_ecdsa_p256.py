@@ -245,3 +245,65 @@ def test_exceptional_fallbacks_give_the_same_answers(monkeypatch):
     impl.public_key(pub.encoded).verify(msg, sig)
     with pytest.raises(InvalidSignature):
         impl.public_key(pub.encoded).verify(msg + b"?", sig)
+
+
+def _rfc6979_reference(d: int, e: int) -> int:
+    """RFC 6979 §3.2 straight from the text, on the hmac module."""
+    import hashlib
+    import hmac
+
+    from cryptobench.kernels import _ecdsa_common as common
+
+    x, h = d.to_bytes(32, "big"), (e % common.N).to_bytes(32, "big")
+    v, k = b"\x01" * 32, b"\x00" * 32
+    k = hmac.new(k, v + b"\x00" + x + h, hashlib.sha256).digest()
+    v = hmac.new(k, v, hashlib.sha256).digest()
+    k = hmac.new(k, v + b"\x01" + x + h, hashlib.sha256).digest()
+    v = hmac.new(k, v, hashlib.sha256).digest()
+    while True:
+        v = hmac.new(k, v, hashlib.sha256).digest()
+        cand = int.from_bytes(v, "big")
+        if 1 <= cand < common.N:
+            return cand
+        k = hmac.new(k, v + b"\x00", hashlib.sha256).digest()
+        v = hmac.new(k, v, hashlib.sha256).digest()
+
+
+def test_rfc6979_on_hashlib_states_matches_hmac(monkeypatch):
+    """The shared RFC 6979 nonce (HMAC written out on hashlib states) gives the
+    k of a plain hmac-module implementation, including the step-h retry
+    (forced by shrinking n)."""
+    from cryptobench.kernels import _ecdsa_common as common
+
+    rng = random.Random(6979)
+    for _ in range(200):
+        d, e = rng.randrange(1, N), rng.getrandbits(256)
+        assert common.rfc6979_nonce(d, e.to_bytes(32, "big")) == _rfc6979_reference(d, e)
+    for bound in (1 << 255, 1 << 254, 1 << 253):  # candidates >= bound force retries
+        monkeypatch.setattr(common, "N", bound)
+        for _ in range(20):
+            d, e = rng.randrange(1, N), rng.randrange(bound)
+            assert common.rfc6979_k(d.to_bytes(32, "big"), e) == _rfc6979_reference(d, e)
+
+
+def test_fixed_base_window_boundaries():
+    """Scalars whose signed digits sit on the window edges (0, +-1, 2^(W-1),
+    2^(W-1) + 1 -> negative with carry, 2^W - 1) in every window, and signing
+    with such k (x-only last addition) against the reference."""
+    from cryptobench.kernels.ecdsa_p256 import python as mod
+
+    f = _kernel("python").hot_paths["fixed-base-mul"]()
+    w, nwin = mod._W, mod._NWIN
+    ks = set()
+    for digit in (1, (1 << (w - 1)) - 1, 1 << (w - 1), (1 << (w - 1)) + 1, (1 << w) - 1):
+        k = sum(digit << (w * i) for i in range(nwin)) % N
+        ks.update({k, N - k, (k >> w) or 1, k ^ 1})
+    for i in range(nwin):
+        ks.update({(1 << (w * i)) % N, ((1 << (w * i + w - 1)) + 1) % N})
+    ks.discard(0)
+    priv = _kernel("python").impl.private_key(0xC0FFEE)
+    for k in sorted(ks):
+        assert f(k) == ref.scalar_mul(k, ref.G), k
+        r, s = priv.sign_raw(b"edge", k=k)
+        x = ref.scalar_mul(k, ref.G)[0]
+        assert r == x % N and s == pow(k, -1, N) * (_e(b"edge") + r * 0xC0FFEE) % N, k

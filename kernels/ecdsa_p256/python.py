@@ -3,7 +3,7 @@
 Follows FIPS 186-4 §6 (ECDSA) with SEC 1 v2 §4.1.3 (signing) and §4.1.4
 (verification) on the curve P-256 (FIPS 186-4 §D.1.2.3, y^2 = x^3 - 3x + b).
 Nonces come from RFC 6979 §3.2 (deterministic, HMAC-SHA256) unless the caller
-gives k (the CAVP SigGen vectors). DER, point parsing, the message
+gives k (the CAVP SigGen vectors). The nonce, DER, point parsing, the message
 representative and the range checks are the shared ones in
 ``cryptobench.kernels._ecdsa_common``.
 
@@ -27,14 +27,22 @@ How it is fast (all variable-time):
   negative); that is detected (H = 0, or equal x in an affine pair) and the
   whole multiplication is redone with complete, slow formulas.
 - Fixed base k*G (signing, key generation, half of verification): signed
-  fixed windows of ``_W`` = 13 bits over a table of affine points
-  T[i][j] = j * 2^(13 i) * G, j = 1..4096, i = 0..19 (512 in the last
-  window; 78 336 points, about 15 MB). No doublings: the (at most 20)
-  window terms are added in pairs in affine coordinates (chord rule; one
-  batched inversion, Montgomery's trick) and the pair sums accumulated with
-  at most 9 mixed additions. The table is built once, with one batched
-  inversion per window: ``Kernel.prepare`` (about 0.5 s), or lazily on
-  first use. (12-bit windows: half the table, about 7% slower signing.)
+  fixed windows of ``_W`` = 15 bits over a table of affine points
+  T[i][j] = j * 2^(15 i) * G, j = 1..16384, i = 0..17 (2 in the last
+  window; 278 530 points stored as one flat list of coordinates per window,
+  about 45 MB). No doublings: the (at most 18) window terms are added in
+  pairs in affine coordinates (chord rule; one batched inversion,
+  Montgomery's trick), the first two pair sums added affine + affine into
+  Jacobian form and the rest accumulated with at most 7 mixed additions
+  (signing skips Y in the last one: it needs only x). The table is built
+  once, with one batched inversion per window: ``Kernel.prepare`` (about
+  1.8 s), or lazily on first use. (13-bit windows: 15 MB, 0.5 s to build,
+  signing about 7% slower.)
+- Signing is then bounded by things this design cannot shrink: two modular
+  inversions (the table terms' batch and Z for x(R)) and k^-1 mod n, about
+  11 us each with ``pow(x, -1, m)``, and about 130 reduced products
+  (0.25-0.33 us each) for k*G. One inversion modulo p*n in place of the
+  last two costs more than both (about 24 us).
 - u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
   Q, 3Q, ..., 15Q (co-Z additions, Meloni's ZADDU), about 256 doublings and
   43 mixed additions; the u1*G terms are paired as above and added into the
@@ -42,6 +50,12 @@ How it is fast (all variable-time):
   the pair sums affine. The final check compares X with r*Z^2 (and (r+n)*Z^2
   when r + n < p), so it needs no field inversion, only s^-1 mod n.
   Nothing is cached per public key: every verify pays its whole cost.
+  The 256 doublings (about 2.4 us each) are about two thirds of it. The
+  half-size-scalar trick (Antipa et al., SAC 2005: check v*R - w*Q =
+  (v u1)*G with v, w of 128 bits) was considered and not used: with only
+  r known, R needs a square root (about 70 us) and its sign of y is
+  unknown, and the two signs need different interleaved sums (v*R - w*Q
+  and v*R + w*Q), so a failing check costs two 128-doubling passes.
 """
 
 from __future__ import annotations
@@ -64,14 +78,14 @@ from cryptobench.kernels._ecdsa_common import (
     encode_point,
     message_representative,
     on_curve,
-    rfc6979_nonce,
+    rfc6979_k,
 )
 from cryptobench.registry import Kernel
 
 # ----------------------------------------------------------------- parameters
 
 #: Window width of the fixed-base table (signed digits in (-2^(W-1), 2^(W-1)]).
-_W = 13
+_W = 15
 _HALF = 1 << (_W - 1)
 _FULL = 1 << _W
 _MASK = _FULL - 1
@@ -175,13 +189,15 @@ def _batch_affine(points: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
 
 # ----------------------------------------------------------- fixed-base table
 
-_TABLES: list[list[tuple[int, int]]] | None = None
+_TABLES: list[list[int]] | None = None
 _TABLE_LOCK = threading.Lock()
 
 
-def _build_tables() -> list[list[tuple[int, int]]]:
+def _build_tables() -> list[list[int]]:
     """T[i][j] = j * 2^(W i) * G (affine) for j = 1.._HALF (_TOP in the last
-    window); T[i][0] is a placeholder so a digit indexes its window directly."""
+    window), stored flat to save memory: window i is the list
+    [0, 0, x(T[i][1]), y(T[i][1]), x(T[i][2]), ...], so digit d reads
+    entries 2d and 2d + 1."""
     p = P
     tables = []
     bx, by = GX, GY
@@ -204,14 +220,18 @@ def _build_tables() -> list[list[tuple[int, int]]]:
             Z = Z * H % p
             jac.append((X, Y, Z))
         aff = _batch_affine(jac)
-        tables.append([(0, 0)] + aff)
+        row = [0, 0]
+        for x, y in aff:
+            row.append(x)
+            row.append(y)
+        tables.append(row)
         if i < _NWIN - 1:
             hx, hy = aff[_HALF - 1]  # 2^(W-1) * B; double it for the next base
             bx, by = _batch_affine([_jdouble(hx, hy, 1)])[0]
     return tables
 
 
-def _tables() -> list[list[tuple[int, int]]]:
+def _tables() -> list[list[int]]:
     global _TABLES
     t = _TABLES
     if t is None:
@@ -228,7 +248,7 @@ def prepare() -> dict[str, int]:
     return {
         "window_bits": _W,
         "windows": len(tables),
-        "table_points": sum(len(t) - 1 for t in tables),
+        "table_points": sum(len(t) // 2 - 1 for t in tables),
     }
 
 
@@ -252,52 +272,57 @@ def _inv_many(vals: list[int]) -> list[int]:
     return out
 
 
-def _g_terms(k: int) -> list[tuple[int, int]]:
-    """Affine points whose sum is k*G (0 <= k < 2^256): sign(d_i) * T[i][|d_i|]
-    for the signed 2^W-ary digits d_i of k in (-2^(W-1), 2^(W-1)], zeros skipped."""
+def _g_terms(k: int) -> tuple[list[int], list[int]]:
+    """Affine points whose sum is k*G (0 <= k < 2^256), as parallel lists of
+    x and y: sign(d_i) * T[i][|d_i|] for the signed 2^W-ary digits d_i of k
+    in (-2^(W-1), 2^(W-1)], zeros skipped."""
     tables = _TABLES or _tables()
     p = P
     half = _HALF
-    full = _FULL
+    full2 = 2 * _FULL
     mask = _MASK
     w = _W
-    out = []
+    xs: list[int] = []
+    ys: list[int] = []
     for tab in tables:
         d = k & mask
         k >>= w
         if d > half:
             k += 1
-            x, y = tab[full - d]
-            out.append((x, p - y))
+            j = full2 - d - d
+            xs.append(tab[j])
+            ys.append(p - tab[j + 1])
         elif d:
-            out.append(tab[d])
-    return out
+            xs.append(tab[d + d])
+            ys.append(tab[d + d + 1])
+    return xs, ys
 
 
-def _pair_dx(terms: list[tuple[int, int]]) -> list[int]:
-    """x2 - x1 for the pairs (terms[0], terms[1]), (terms[2], terms[3]), ...
+def _pair_dx(xs: list[int]) -> list[int]:
+    """x2 - x1 for the pairs (0, 1), (2, 3), ... of the terms.
     Raises _Exceptional if a pair is P, P or P, -P."""
-    dxs = [terms[i + 1][0] - terms[i][0] for i in range(0, len(terms) - 1, 2)]
+    dxs = [xs[i + 1] - xs[i] for i in range(0, len(xs) - 1, 2)]
     if 0 in dxs:
         raise _Exceptional
     return dxs
 
 
-def _pair_sums(terms: list[tuple[int, int]], invs: list[int], at: int) -> list[tuple[int, int]]:
+def _pair_sums(xs: list[int], ys: list[int], invs: list[int], at: int) -> list[tuple[int, int]]:
     """Affine sums of the pairs of terms (SEC 1 §2.2.1 chord rule) given the
     inverses of their dx at invs[at:]; an odd last term is passed through."""
     p = P
     out = []
     j = at
-    for i in range(0, len(terms) - 1, 2):
-        x1, y1 = terms[i]
-        x2, y2 = terms[i + 1]
-        lam = (y2 - y1) * invs[j] % p
+    for i in range(0, len(xs) - 1, 2):
+        x1 = xs[i]
+        y1 = ys[i]
+        x2 = xs[i + 1]
+        lam = (ys[i + 1] - y1) * invs[j] % p
         j += 1
         x3 = (lam * lam - x1 - x2) % p
         out.append((x3, (lam * (x1 - x3) - y1) % p))
-    if len(terms) & 1:
-        out.append(terms[-1])
+    if len(xs) & 1:
+        out.append((xs[-1], ys[-1]))
     return out
 
 
@@ -323,18 +348,55 @@ def _madd_all(X, Y, Z, pts: list[tuple[int, int]]):
     return X, Y, Z
 
 
-def _fixed_base_jac(k: int):
-    """k*G (0 <= k < n) as a Jacobian triple, (None, None, None) for k = 0.
+def _fixed_base_jac(k: int, want_y: bool = True):
+    """k*G (0 <= k < n) as a Jacobian triple, (None, None, None) for k = 0;
+    with want_y False the Y returned is None (signing needs only x).
 
     The window terms are first added in pairs in affine coordinates (one
-    batched inversion, 6 multiplications a pair instead of 11), then the
-    pair sums are accumulated with mixed additions.
+    batched inversion, 6 multiplications a pair instead of 11); the first two
+    pair sums are added affine + affine into Jacobian form (Z = H, 6
+    multiplications), the rest accumulated with mixed additions, the last one
+    skipping Y when it is not wanted. Raises _Exceptional (caller falls back).
     """
-    terms = _g_terms(k)
-    if len(terms) < 2:
-        return (terms[0][0], terms[0][1], 1) if terms else (None, None, None)
-    dxs = _pair_dx(terms)
-    return _madd_all(None, None, None, _pair_sums(terms, _inv_many(dxs), 0))
+    xs, ys = _g_terms(k)
+    t = len(xs)
+    if t < 2:
+        return (xs[0], ys[0], 1) if t else (None, None, None)
+    p = P
+    pts = _pair_sums(xs, ys, _inv_many(_pair_dx(xs)), 0)
+    X, Y = pts[0]
+    if len(pts) == 1:
+        return X, Y, 1
+    # affine + affine -> Jacobian (madd with Z1 = 1)
+    x2, y2 = pts[1]
+    H = x2 - X
+    if not H:
+        raise _Exceptional
+    R = y2 - Y
+    HH = H * H % p
+    HHH = H * HH % p
+    V = X * HH % p
+    X = (R * R - HHH - V - V) % p
+    Y = (R * (V - X) - Y * HHH) % p
+    Z = H % p
+    last = len(pts) - 1
+    for j in range(2, last + 1):
+        x2, y2 = pts[j]
+        z1z1 = Z * Z % p
+        H = x2 * z1z1 % p - X
+        R = y2 * (Z * z1z1 % p) % p - Y
+        if not H:
+            raise _Exceptional
+        HH = H * H % p
+        HHH = H * HH % p
+        V = X * HH % p
+        X = (R * R - HHH - V - V) % p
+        if j < last or want_y:
+            Y = (R * (V - X) - Y * HHH) % p
+        else:
+            Y = None
+        Z = Z * H % p
+    return X, Y, Z
 
 
 def _odd_multiples_jac(qx: int, qy: int) -> list[tuple[int, int, int]]:
@@ -397,8 +459,8 @@ def _double_scalar_jac(u1: int, u2: int, qx: int, qy: int):
         return _fixed_base_jac(u1)
     p = P
     qjac = _odd_multiples_jac(qx, qy)
-    terms = _g_terms(u1)
-    dxs = _pair_dx(terms)
+    gxs, gys = _g_terms(u1)
+    dxs = _pair_dx(gxs)
     nq = len(qjac)
     invs = _inv_many([z for _, _, z in qjac] + dxs)
     qtab = [(0, 0), (qx, qy)] + [(0, 0)] * (2 * nq)
@@ -406,7 +468,7 @@ def _double_scalar_jac(u1: int, u2: int, qx: int, qy: int):
         zi = invs[i]
         zi2 = zi * zi % p
         qtab[2 * i + 3] = (X * zi2 % p, Y * zi2 % p * zi % p)
-    gpts = _pair_sums(terms, invs, nq)
+    gpts = _pair_sums(gxs, gys, invs, nq)
 
     naf = _wnaf(u2)
     pos, d = naf[-1]
@@ -479,11 +541,13 @@ def _double_scalar_mul(u1: int, u2: int, qx: int, qy: int) -> tuple[int, int, in
 
 # ------------------------------------------------------------------ ECDSA
 
-
 def _sign(d: int, e: int, k: int) -> tuple[int, int]:
     """(r, s) for private d, message representative e and nonce k in [1, n-1]
     (SEC 1 §4.1.3 steps 1-6)."""
-    X, _, Z = _fixed_base_mul(k)
+    try:
+        X, _, Z = _fixed_base_jac(k, False)  # k in [1, n-1]: never infinity
+    except _Exceptional:
+        X, _, Z = _jmul(k, (GX, GY, 1))
     zi = pow(Z, -1, P)
     r = X * (zi * zi % P) % P % N
     if not r:
@@ -533,10 +597,11 @@ class PublicKey:
 class PrivateKey:
     """A private scalar d in [1, n-1] and its public point d*G (computed at once)."""
 
-    __slots__ = ("_d", "_pub")
+    __slots__ = ("_d", "_x", "_pub")
 
     def __init__(self, d: int) -> None:
         self._d = d
+        self._x = d.to_bytes(32, "big")  # int2octets(d) for RFC 6979
         X, Y, Z = _fixed_base_mul(d)  # d in [1, n-1], so never infinity
         self._pub = PublicKey(*_batch_affine([(X, Y, Z)])[0])
 
@@ -555,7 +620,7 @@ class PrivateKey:
                 raise InvalidInput("k must be in [1, n-1]")
         e = message_representative(message)
         if k is None:
-            k = rfc6979_nonce(self._d, e.to_bytes(32, "big"))
+            k = rfc6979_k(self._x, e)
         return _sign(self._d, e, k)
 
     def public_key(self) -> PublicKey:
