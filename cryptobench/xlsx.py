@@ -110,6 +110,13 @@ class _Writer:
         self.names: dict[str, str] = {}  # defined name -> reference
         self.cell_of: dict[str, str] = {}  # model key -> absolute reference (for Summary/Sensitivity)
 
+    def sheet(self, title: str):
+        """A worksheet that prints landscape, one page wide."""
+        ws = self.wb.add_worksheet(title)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        return ws
+
     def name(self, name: str, ref: str) -> str:
         self.wb.define_name(name, "=" + ref)
         self.names[name] = ref
@@ -118,7 +125,7 @@ class _Writer:
     # ------------------------------------------------------------ Inputs
 
     def inputs(self) -> None:
-        f, ws = self.fleet, self.wb.add_worksheet("Inputs")
+        f, ws = self.fleet, self.sheet("Inputs")
         self.ws_inputs = ws
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 18)
@@ -214,7 +221,7 @@ class _Writer:
     # ------------------------------------------------------------ Measurements
 
     def measurements(self) -> None:
-        ws = self.wb.add_worksheet("Measurements")
+        ws = self.sheet("Measurements")
         ws.write(0, 0, "Per-operation costs from the results files (seconds per operation, median of the run). "
                        "Data, not assumptions: rerun `cryptobench cost` to refresh.", self.bold)
         ws.set_column(0, 0, 52)
@@ -267,7 +274,7 @@ class _Writer:
 
     def model(self) -> None:
         f = self.fleet
-        ws = self.wb.add_worksheet("Model")
+        ws = self.sheet("Model")
         self.ws_model = ws
         ws.set_column(0, 0, 24)
         ws.set_column(1, 20, 15)
@@ -458,7 +465,7 @@ class _Writer:
     # ------------------------------------------------------------ Summary
 
     def summary(self) -> None:
-        f, ws = self.fleet, self.wb.add_worksheet("Summary")
+        f, ws = self.fleet, self.sheet("Summary")
         ws.set_column(0, 0, 42)
         ws.set_column(1, 3, 20)
         ws.write(0, 0, "Summary: each scenario against the baseline", self.title)
@@ -542,7 +549,7 @@ class _Writer:
                 f"({saving})/(1+{r})*(1-{q}^planning_horizon_years)/(1-{q}))")
 
     def sensitivity(self) -> None:
-        f, ws = self.fleet, self.wb.add_worksheet("Sensitivity")
+        f, ws = self.fleet, self.sheet("Sensitivity")
         ws.set_column(0, 0, 40)
         ws.set_column(1, 8, 18)
         ws.write(0, 0, f"Sensitivity: each key input at -{SENSITIVITY_STEP:.0%} and +{SENSITIVITY_STEP:.0%}, "
