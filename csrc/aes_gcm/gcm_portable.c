@@ -21,6 +21,10 @@
 #include "gcm_common.inc"
 
 #define PATH CB_AESGCM_PATH_PORTABLE
+#define CB_ENTRY(x) cb_aesgcm_portable_##x
+
+/* plain C: runs on any CPU */
+static inline int cpu_ok(void) { return 1; }
 #define M01 0x0101010101010101ULL
 
 typedef unsigned __int128 u128;
@@ -341,46 +345,7 @@ int cb_aesgcm_portable_init(cb_aesgcm_ctx *ctx, const uint8_t *key, size_t key_l
     return CB_AESGCM_OK;
 }
 
-int cb_aesgcm_portable_encrypt(const cb_aesgcm_ctx *ctx, const uint8_t *iv, size_t iv_len,
-                               const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
-                               uint8_t *out, size_t tag_len)
-{
-    uint8_t tag[16];
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 1);
-    if (rc)
-        return rc;
-    if ((uint64_t)pt_len > CB_AESGCM_MAX_PT)
-        return CB_AESGCM_EARG;
-    rc = cb_aesgcm_check_args(iv, iv_len, aad, aad_len, pt, pt_len, out, pt_len + tag_len, tag_len);
-    if (rc)
-        return rc;
-    gcm_run(ctx, iv, iv_len, aad, aad_len, pt, pt_len, out, 1, tag);
-    memcpy(out + pt_len, tag, tag_len);
-    return CB_AESGCM_OK;
-}
-
-int cb_aesgcm_portable_decrypt(const cb_aesgcm_ctx *ctx, const uint8_t *iv, size_t iv_len,
-                               const uint8_t *aad, size_t aad_len, const uint8_t *data, size_t data_len,
-                               uint8_t *out, size_t tag_len)
-{
-    uint8_t tag[16];
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 1);
-    if (rc)
-        return rc;
-    if (data == NULL || data_len < tag_len || (uint64_t)(data_len - tag_len) > CB_AESGCM_MAX_PT)
-        return CB_AESGCM_EARG;
-    size_t len = data_len - tag_len;
-    rc = cb_aesgcm_check_args(iv, iv_len, aad, aad_len, data, data_len, out, len, tag_len);
-    if (rc)
-        return rc;
-    gcm_run(ctx, iv, iv_len, aad, aad_len, data, len, out, 0, tag);
-    if (cb_aesgcm_ct_differ(tag, data + len, tag_len)) {
-        cb_aesgcm_wipe(out, len);
-        cb_aesgcm_wipe(tag, sizeof tag);
-        return CB_AESGCM_ETAG;
-    }
-    return CB_AESGCM_OK;
-}
+#include "gcm_entry.inc"
 
 int cb_aesgcm_portable_ctr(const cb_aesgcm_ctx *ctx, const uint8_t *ctr16, const uint8_t *in,
                            size_t len, uint8_t *out)

@@ -224,61 +224,6 @@ static GCM_TARGET void init_impl(cb_aesgcm_ctx *ctx, const uint8_t *key, size_t 
     gh_table(ctx, aes_enc1(ctx, _mm_setzero_si128()));
 }
 
-int cb_aesgcm_vaes_init(cb_aesgcm_ctx *ctx, const uint8_t *key, size_t key_len)
-{
-    if (ctx == NULL || key == NULL || (key_len != 16 && key_len != 32))
-        return CB_AESGCM_EARG;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    init_impl(ctx, key, key_len);
-    return CB_AESGCM_OK;
-}
-
-int cb_aesgcm_vaes_encrypt(const cb_aesgcm_ctx *ctx, const uint8_t *iv, size_t iv_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
-                           uint8_t *out, size_t tag_len)
-{
-    uint8_t tag[16];
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 1);
-    if (rc)
-        return rc;
-    if ((uint64_t)pt_len > CB_AESGCM_MAX_PT)
-        return CB_AESGCM_EARG;
-    rc = cb_aesgcm_check_args(iv, iv_len, aad, aad_len, pt, pt_len, out, pt_len + tag_len, tag_len);
-    if (rc)
-        return rc;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    gcm_run(ctx, iv, iv_len, aad, aad_len, pt, pt_len, out, 1, tag);
-    memcpy(out + pt_len, tag, tag_len);
-    return CB_AESGCM_OK;
-}
-
-int cb_aesgcm_vaes_decrypt(const cb_aesgcm_ctx *ctx, const uint8_t *iv, size_t iv_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *data, size_t data_len,
-                           uint8_t *out, size_t tag_len)
-{
-    uint8_t tag[16];
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 1);
-    if (rc)
-        return rc;
-    if (data == NULL || data_len < tag_len || (uint64_t)(data_len - tag_len) > CB_AESGCM_MAX_PT)
-        return CB_AESGCM_EARG;
-    size_t len = data_len - tag_len;
-    rc = cb_aesgcm_check_args(iv, iv_len, aad, aad_len, data, data_len, out, len, tag_len);
-    if (rc)
-        return rc;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    gcm_run(ctx, iv, iv_len, aad, aad_len, data, len, out, 0, tag);
-    if (cb_aesgcm_ct_differ(tag, data + len, tag_len)) {
-        cb_aesgcm_wipe(out, len);
-        cb_aesgcm_wipe(tag, sizeof tag);
-        return CB_AESGCM_ETAG;
-    }
-    return CB_AESGCM_OK;
-}
-
 GCM_INLINE void ctr_bulk16(const cb_aesgcm_ctx *ctx, const int nr, __m128i c, const uint8_t *in,
                       uint8_t *out, size_t nb)
 {
@@ -313,55 +258,10 @@ static GCM_TARGET void ctr_impl(const cb_aesgcm_ctx *ctx, const uint8_t *ctr16, 
     ctr_xmm(ctx, c, in, out, len % 256);
 }
 
-int cb_aesgcm_vaes_ctr(const cb_aesgcm_ctx *ctx, const uint8_t *ctr16, const uint8_t *in,
-                       size_t len, uint8_t *out)
-{
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 1);
-    if (rc)
-        return rc;
-    if (ctr16 == NULL || (len && (in == NULL || out == NULL)))
-        return CB_AESGCM_EARG;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    ctr_impl(ctx, ctr16, in, len, out);
-    return CB_AESGCM_OK;
-}
-
-static GCM_TARGET void ghash_init_impl(cb_aesgcm_ctx *ctx, const uint8_t *h16)
-{
-    memset(ctx, 0, sizeof *ctx);
-    ctx->path = PATH;
-    ctx->magic = CB_AESGCM_MAGIC;
-    gh_table(ctx, _mm_loadu_si128((const __m128i *)h16));
-}
-
-int cb_aesgcm_vaes_ghash_init(cb_aesgcm_ctx *ctx, const uint8_t *h16)
-{
-    if (ctx == NULL || h16 == NULL)
-        return CB_AESGCM_EARG;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    ghash_init_impl(ctx, h16);
-    return CB_AESGCM_OK;
-}
-
 static GCM_TARGET void ghash_impl(const cb_aesgcm_ctx *ctx, const uint8_t *data, size_t len, uint8_t *out16)
 {
     __m128i y = gh_blocks_wide(ctx, _mm_setzero_si128(), data, len / 16);
     _mm_storeu_si128((__m128i *)out16, bswap128(y));
-}
-
-int cb_aesgcm_vaes_ghash(const cb_aesgcm_ctx *ctx, const uint8_t *data, size_t len, uint8_t *out16)
-{
-    int rc = cb_aesgcm_check_ctx(ctx, PATH, 0);
-    if (rc)
-        return rc;
-    if (out16 == NULL || len % 16 || (len && data == NULL))
-        return CB_AESGCM_EARG;
-    if (!cpu_ok())
-        return CB_AESGCM_ECPU;
-    ghash_impl(ctx, data, len, out16);
-    return CB_AESGCM_OK;
 }
 
 static GCM_TARGET void expand_impl(uint8_t *rk, const uint8_t *key, size_t key_len)
@@ -380,3 +280,7 @@ int cb_aesgcm_vaes_expand_key(uint8_t *rk, size_t rk_len, const uint8_t *key, si
     expand_impl(rk, key, key_len);
     return CB_AESGCM_OK;
 }
+
+#define CB_ENTRY(x) cb_aesgcm_vaes_##x
+#include "gcm_entry.inc"
+#include "gcm_x86_entry.inc"
