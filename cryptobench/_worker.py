@@ -17,7 +17,8 @@ seconds); pyperf divides by ``inner_loops``, so values are seconds per call (or
 per field multiplication for ``field-mul``).
 
 After each benchmark a line ``CB-DONE <name>`` goes to stdout for the progress
-bar; a line ``CB-META <json>`` reports the kernel's one-time costs.
+bar; ``CB-META <json>`` reports the kernel's one-time costs, and ``CB-CAL
+<name>=<calls>`` the calibration that later workers receive with ``--calls``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _emit(tag: str, payload: str) -> None:
     sys.stdout.flush()
 
 
-def _time_func_factory(call, units):
+def _time_func_factory(call):
     def time_func(loops: int) -> float:
         rng = range(loops * time_func.inner)
         c = call
@@ -85,7 +86,7 @@ def main() -> None:
         else:
             calls = bench.calibrate(prepared.call, args.cb_min_time)
             _emit("CB-CAL", f"{name}={calls}")
-        tf = _time_func_factory(prepared.call, prepared.per_call_units)
+        tf = _time_func_factory(prepared.call)
         tf.inner = calls
         md = spec.metadata()
         md["setup_s"] = prepared.setup_s
@@ -115,7 +116,7 @@ def _bench_noop(runner, min_time: float) -> None:
         return f(nonce, data, aad)
 
     calls = bench.calibrate(call, min_time)
-    tf = _time_func_factory(call, 1)
+    tf = _time_func_factory(call)
     tf.inner = calls
     md = {"algorithm": "harness", "backend": "noop", "operation": "call", "kind": "overhead", "code_path": "python"}
     _emit("CB-META", "{}")

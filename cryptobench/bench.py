@@ -17,7 +17,7 @@ import fnmatch
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import UsageError
@@ -142,7 +142,6 @@ class Prepared:
     call: Callable[[], Any]
     setup_s: float
     per_call_units: int = 1  # e.g. FIELD_MUL_COUNT multiplications per call
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _rng(spec: Spec) -> random.Random:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 COST_HELP = """\
@@ -82,20 +80,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def _write_xlsx(path: str, fleet, measured, result, sens) -> None:
-    """Build in a temporary file beside the target, then rename: never half-written."""
+    """Built in memory, then written atomically: never half-written."""
+    from ._io import atomic_write_bytes
     from .xlsx import export_xlsx
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".xlsx", dir=target.parent)
-    os.close(fd)
-    try:
-        export_xlsx(tmp, fleet, measured, result, sens)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, export_xlsx(fleet, measured, result, sens))
 
 
 def _usd(x: float) -> str:

@@ -132,9 +132,12 @@ class Registry:
             raise ValueError(f"unknown algorithm {kernel.algorithm!r}")
         if kernel.name in self._kernels:
             raise ValueError(f"kernel {kernel.name} registered twice")
-        unknown = set(kernel.hot_paths) - set(HOT_PATHS[kernel.family])
+        unknown = (set(kernel.hot_paths) | set(kernel.lacks)) - set(HOT_PATHS[kernel.family])
         if unknown:
             raise ValueError(f"{kernel.name}: unknown hot paths {sorted(unknown)}")
+        both = set(kernel.hot_paths) & set(kernel.lacks)
+        if both:
+            raise ValueError(f"{kernel.name}: hot paths both offered and lacked: {sorted(both)}")
         self._kernels[kernel.name] = kernel
 
     def remove(self, name: str) -> None:

@@ -8,6 +8,7 @@ openssl's time divided by the kernel's (above 1 = faster than OpenSSL),
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -295,8 +296,6 @@ def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
             sig, t = is_significant_benchs(ob, b)
         except Exception:  # noqa: BLE001 - too few values
             sig, t = False, 0.0
-        import statistics
-
         changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), bool(sig), float(t)))
     warnings = []
     for key, label in (("cpu_model", "CPU"), ("native_build", "native build"), ("openssl", "OpenSSL"), ("python", "Python")):

@@ -22,7 +22,6 @@ with LibreOffice and checks each output against the Python model.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from .cost import SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelResult, interpolate, record_plan
@@ -77,12 +76,15 @@ def mix_name(alg: str) -> str:
     return "mix_" + alg.replace("-", "_")
 
 
-def export_xlsx(path: str | Path, fleet: Fleet, measured: dict[str, MeasuredCosts], result: ModelResult,
-                sens: dict[str, dict[str, tuple[float, float, float, float]]]) -> None:
-    """Write the workbook to ``path`` (the caller writes to a temp file and renames)."""
+def export_xlsx(fleet: Fleet, measured: dict[str, MeasuredCosts], result: ModelResult,
+                sens: dict[str, dict[str, tuple[float, float, float, float]]]) -> bytes:
+    """The workbook as bytes (built in memory; the caller writes it atomically)."""
+    import io
+
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path))
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     W = _Writer(wb, fleet, measured, result, sens)
     W.inputs()
     W.measurements()
@@ -90,6 +92,7 @@ def export_xlsx(path: str | Path, fleet: Fleet, measured: dict[str, MeasuredCost
     W.summary()
     W.sensitivity()
     wb.close()
+    return buf.getvalue()
 
 
 class _Writer:
@@ -107,7 +110,6 @@ class _Writer:
         self.usd = wb.add_format({"num_format": "$#,##0"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.warn = wb.add_format({"bold": True, "font_color": "#C00000"})
-        self.names: dict[str, str] = {}  # defined name -> reference
         self.cell_of: dict[str, str] = {}  # model key -> absolute reference (for Summary/Sensitivity)
 
     def sheet(self, title: str):
@@ -119,14 +121,12 @@ class _Writer:
 
     def name(self, name: str, ref: str) -> str:
         self.wb.define_name(name, "=" + ref)
-        self.names[name] = ref
         return name
 
     # ------------------------------------------------------------ Inputs
 
     def inputs(self) -> None:
         f, ws = self.fleet, self.sheet("Inputs")
-        self.ws_inputs = ws
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 18)
         ws.set_column(2, 2, 22)
@@ -275,7 +275,6 @@ class _Writer:
     def model(self) -> None:
         f = self.fleet
         ws = self.sheet("Model")
-        self.ws_model = ws
         ws.set_column(0, 0, 24)
         ws.set_column(1, 20, 15)
         ws.write(0, 0, "Model: every number here is a formula over Inputs and Measurements", self.title)
@@ -434,7 +433,6 @@ class _Writer:
         ws.write(row - 2, 6, "NPV: year t's saving = first-year saving x (1+growth)^(t-1), received at the END of year t, "
                              "discounted by (1+rate)^t, t = 1..horizon.")
         base_rows = self.total_rows[1] + 1
-        self.d_rows: dict[int, int] = {}
         for s_i, sc in enumerate(f.scenarios[1:], 2):
             cmp = self.result.comparisons[s_i - 2]
             r1 = row + 1
@@ -455,7 +453,6 @@ class _Writer:
             ws.write_formula(row, 8, f"=scen{s_i}_engineer_months*engineer_month_usd", self.usd, cmp.engineer_cost_usd)
             pb = cmp.payback_months
             ws.write_formula(row, 9, f'=IF(D{r1}>0,I{r1}/D{r1}*12,"n/a")', self.num, pb if pb is not None else "n/a")
-            self.d_rows[s_i] = row
             for c, key in enumerate(["scenario", "cores_saved", "servers_saved", "usd_saved", "fleet_in_use", "s",
                                      "deferral_days", "npv", "engineer_cost", "payback_months"]):
                 self.cell_of[f"D|{s_i}|{key}"] = _abs("Model", row, c)

@@ -34,9 +34,11 @@ def test_aead_never_returns_plaintext_on_bad_tag(kernel):
         ctx.decrypt(nonce, bytes(ct[:10]), b"hdr")  # shorter than the tag
 
 
-@pytest.mark.parametrize("kernel", kernel_params())
-def test_hot_paths_are_named_by_the_family(kernel):
-    names = set(registry.HOT_PATHS[kernel.family])
-    assert set(kernel.hot_paths) <= names
-    assert set(kernel.lacks) <= names
-    assert not set(kernel.hot_paths) & set(kernel.lacks)
+def test_registry_refuses_hot_paths_the_family_does_not_name():
+    reg = registry.Registry()
+    with pytest.raises(ValueError, match="unknown hot paths"):
+        reg.add(registry.Kernel("aes-128-gcm", "x", True, hot_paths={"chacha20": lambda: None}))
+    with pytest.raises(ValueError, match="unknown hot paths"):
+        reg.add(registry.Kernel("aes-128-gcm", "y", True, lacks={"poly1305": "no"}))
+    with pytest.raises(ValueError, match="both offered and lacked"):
+        reg.add(registry.Kernel("aes-128-gcm", "z", True, hot_paths={"ghash": lambda h: None}, lacks={"ghash": "no"}))

@@ -183,9 +183,12 @@ def test_der_codec_rejects_non_canonical():
 
     good = encode_der(1, 2**255)
     assert decode_der(good) == (1, 2**255)
+    s_int = good[5:]  # INTEGER s, as encoded
+    padded_r = b"\x02\x02\x00\x01"  # r = 1 with a leading zero it does not need
+    assert decode_der(b"\x30" + bytes([len(b"\x02\x01\x01" + s_int)]) + b"\x02\x01\x01" + s_int) == (1, 2**255)
     for bad in (
         b"\x30\x81" + good[1:],               # long-form length below 128
-        good[:2] + b"\x02\x02\x00\x01" + good[5:],  # leading zero that is not needed
+        b"\x30" + bytes([len(padded_r + s_int)]) + padded_r + s_int,  # lengths right, r not minimal
         good + b"\x00",                      # trailing data
         b"\x30\x06\x02\x01\x81\x02\x01\x01",  # negative r
     ):
