@@ -1,6 +1,7 @@
 """The native build only; metadata lives in pyproject.toml.
 
-Builds ``cryptobench._native`` with cffi from csrc/build.py. If the build
+Builds ``cryptobench._native`` with cffi from csrc/build.py, and beside it
+``cryptobench._aead_fast`` (csrc/_pyapi/, plain CPython API; csrc/build.py says why). If the build
 fails (no C compiler, another architecture), installation still succeeds with a
 warning and the native backend reports itself unavailable with the reason;
 set CRYPTOBENCH_REQUIRE_NATIVE=1 to make a failed native build fatal.
@@ -8,6 +9,7 @@ set CRYPTOBENCH_REQUIRE_NATIVE=1 to make a failed native build fatal.
 
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
@@ -44,8 +46,23 @@ class OptionalNativeBuild(build_ext):
         sys.stderr.write(msg)
 
 
+def _fast_extensions():
+    """cryptobench._aead_fast (csrc/build.py's fast_extension), or none off x86-64 Linux/macOS."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "csrc" / "build.py"
+    spec = importlib.util.spec_from_file_location("_cryptobench_csrc_build", path)
+    csrc_build = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(csrc_build)
+    except SystemExit:  # an unsupported platform: the cffi module reports it too
+        return []
+    return [csrc_build.fast_extension()]
+
+
 setup(
     package_dir={"cryptobench": "cryptobench", "cryptobench.kernels": "kernels"},
     cffi_modules=["csrc/build.py:ffibuilder"],
+    ext_modules=_fast_extensions(),
     cmdclass={"build_ext": OptionalNativeBuild},
 )

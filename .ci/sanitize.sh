@@ -42,7 +42,7 @@ if pkg.exists():
     shutil.rmtree(pkg)
 pkg.mkdir(parents=True)
 for p in (repo / "cryptobench").iterdir():
-    if p.name.startswith("_native") or p.name == "__pycache__":
+    if p.name.startswith(("_native", "_aead_fast")) or p.name == "__pycache__":
         continue
     (pkg / p.name).symlink_to(p)
 (pkg / "kernels").symlink_to(repo / "kernels")  # package_dir maps kernels/ to cryptobench.kernels
@@ -67,6 +67,18 @@ import build as cbuild  # noqa: E402
 so = Path(cbuild.make_builder().compile(tmpdir=str(build), verbose=False))
 shutil.move(str(so), pkg / so.name)
 print(f"sanitize: built {pkg / so.name}")
+
+# the CPython-API AEAD module (csrc/_pyapi/), same sanitizer flags
+from setuptools import Distribution  # noqa: E402
+
+os.chdir(build)
+cmd = Distribution({"ext_modules": [cbuild.fast_extension()]}).get_command_obj("build_ext")
+cmd.build_lib, cmd.build_temp = str(out / "_fast_lib"), str(out / "_fast_tmp")
+cmd.ensure_finalized()
+cmd.run()
+for so in Path(cmd.build_lib).glob("cryptobench/_aead_fast*.so"):
+    shutil.move(str(so), pkg / so.name)
+    print(f"sanitize: built {pkg / so.name}")
 PY
 echo "sanitize: build took $((SECONDS - start)) s"
 
@@ -80,10 +92,13 @@ export CRYPTOBENCH_REQUIRE_NATIVE=1
 "$PYTHON" -P - "$out" <<'PY'
 import sys
 import cryptobench._native as ext
+import cryptobench._aead_fast as fast
 from cryptobench import native
 info = native.build_info() or ""
 if not ext.__file__.startswith(sys.argv[1]) or "-fsanitize=address" not in info:
     sys.exit(f"sanitize: loaded {ext.__file__} built with {info!r}, not the ASan build")
+if not fast.__file__.startswith(sys.argv[1]) or "-fsanitize=address" not in fast.build_flags:
+    sys.exit(f"sanitize: loaded {fast.__file__} built with {fast.build_flags!r}, not the ASan build")
 kernels = [k for k in __import__("cryptobench.registry").registry.kernels() if k.base_backend == "native"]
 down = [f"{k.name}: {k.reason}" for k in kernels if not k.available and "CPU lacks" not in k.reason]
 if down:
@@ -93,6 +108,6 @@ PY
 
 start=$SECONDS
 "$PYTHON" -P -m pytest -p no:cacheprovider -q \
-    tests/test_kernels.py tests/test_fuzz_differential.py tests/test_bad_input.py \
+    tests/test_kernels.py tests/test_fuzz_differential.py tests/test_bad_input.py tests/test_native_capi.py \
     -k native "$@"
 echo "sanitize: tests took $((SECONDS - start)) s"

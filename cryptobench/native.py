@@ -6,7 +6,9 @@
 so ``cryptobench list`` can still show them.
 
 ``CRYPTOBENCH_NATIVE_DISABLE=vaes,avx2,aesni,adx,...`` removes features from
-what the native dispatch may use, so one machine can test every lower path.
+what the native dispatch may use, so one machine can test every lower path;
+the pseudo-feature ``capi`` turns off the CPython-API entry points of
+:func:`fast_module` (the AEAD kernels then call C through cffi only).
 """
 
 from __future__ import annotations
@@ -45,6 +47,28 @@ def load() -> tuple[Any, Any]:
         _error = f"native extension failed to load: {exc}"
         return None, None
     return _native.ffi, _native.lib
+
+
+#: CRYPTOBENCH_NATIVE_DISABLE name of the CPython-API AEAD entry points.
+CAPI = "capi"
+
+
+@lru_cache(maxsize=1)
+def _import_fast() -> Any:
+    try:
+        from . import _aead_fast  # type: ignore[attr-defined]
+    except Exception:  # not built (failed or unsupported build): cffi only
+        return None
+    return _aead_fast
+
+
+def fast_module() -> Any:
+    """``cryptobench._aead_fast`` (csrc/_pyapi/aead_fast.c: whole-message AEAD
+    calls as CPython methods, for small records), or None when it was not
+    built or ``CRYPTOBENCH_NATIVE_DISABLE`` names ``capi``."""
+    if CAPI in disabled_features():
+        return None
+    return _import_fast()
 
 
 def unavailable_reason() -> str | None:

@@ -11,6 +11,13 @@ Environment:
   CRYPTOBENCH_CFLAGS       extra compiler flags, appended
   CRYPTOBENCH_NATIVE_ONLY  comma-separated folders to build (development aid)
 
+A second, small extension, ``cryptobench._aead_fast`` (:func:`fast_extension`),
+is plain CPython C API: the whole-message AEAD calls as METH_FASTCALL methods,
+because at 16-64 bytes cffi's argument conversion costs more than the
+cryptography (csrc/_pyapi/aead_fast.c says why). It compiles the same AEAD
+sources again with the same flags. Folders whose name starts with ``_`` hold
+such non-cffi code and are not read for cffi declarations.
+
 Per-function ``__attribute__((target(...)))`` selects AES-NI, AVX2, VAES...
 inside the code, so the module is built for baseline x86-64 and dispatches at
 run time from cpuid; no -march=native.
@@ -86,6 +93,28 @@ def make_builder(module: str = MODULE) -> FFI:
         define_macros=[("CB_BUILD_FLAGS", f'"{shown}"')],
     )
     return ffi
+
+
+#: The non-cffi module and the csrc/ folders it compiles (besides csrc/_pyapi/).
+FAST_MODULE = "cryptobench._aead_fast"
+FAST_FOLDERS = ("common", "aes_gcm", "chacha20_poly1305")
+
+
+def fast_extension(module: str = FAST_MODULE):
+    """The setuptools Extension of ``cryptobench._aead_fast`` (paths relative to the checkout)."""
+    from setuptools import Extension
+
+    dirs = [HERE / f for f in FAST_FOLDERS]
+    cflags, ldflags = compile_flags()
+    shown = " ".join(cflags).replace('"', "'")
+    return Extension(
+        module,
+        sources=["csrc/_pyapi/aead_fast.c"] + [s for s in sources(dirs) if not s.endswith(".S")],
+        include_dirs=[str(d) for d in dirs],
+        extra_compile_args=cflags + ["-fvisibility=hidden"],
+        extra_link_args=ldflags,
+        define_macros=[("CB_BUILD_FLAGS", f'"{shown}"')],
+    )
 
 
 if sys.platform == "win32":  # pragma: no cover - not a supported target

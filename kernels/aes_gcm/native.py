@@ -41,8 +41,13 @@ the VAES path runs AES-128-GCM at about 0.18 TSC cycles per byte at 16 KiB,
 level with OpenSSL's AVX-512 code (both bound by AES rounds and carry-less
 multiplies sharing the same vector pipes; Zen 4 executes 512-bit operations
 as two 256-bit halves). Per call, the cffi call with nine arguments costs
-about 0.2 us before any work, so small messages are dominated by the
-Python/cffi boundary.
+about 0.2 us before any work and ``ffi.unpack`` another 50-70 ns, more than
+the C work of a 16-byte record. So ``encrypt`` and ``decrypt`` are, when
+built, methods of ``cryptobench._aead_fast.Sealer`` (csrc/_pyapi/, plain
+CPython API, about 40 ns of boundary, output written straight into the
+returned bytes); they take exact ``bytes`` arguments only and pass anything
+else, and every error, to the checked cffi path below. ``boundary`` says
+which one a context uses; ``CRYPTOBENCH_NATIVE_DISABLE=capi`` forces cffi.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class _Lib:
         self.ghash = getattr(lib, p + "ghash")
         self.expand_key = getattr(lib, p + "expand_key")
         self.rk_size = 480 if prefix == "vaes" else 240
+        self.path_id = getattr(lib, f"CB_AESGCM_PATH_{prefix.upper()}")
 
     def arg(self, name: str, value: Any) -> Any:
         """bytes pass straight to C; other buffers are wrapped without copying."""
@@ -126,7 +132,7 @@ class _Context:
     the next call overwrites it or the context is freed.
     """
 
-    __slots__ = ("encrypt", "decrypt", "encrypt_into", "tag_length", "_cctx")
+    __slots__ = ("encrypt", "decrypt", "encrypt_into", "tag_length", "_cctx", "boundary")
 
     def __init__(self, c: _Lib, key: bytes, tag_length: int) -> None:
         cctx = c.ffi.new("cb_aesgcm_ctx *")
@@ -156,7 +162,7 @@ class _Context:
                         return out
             return checked_encrypt(nonce, plaintext, aad)
 
-        def checked_encrypt(nonce, plaintext, aad):
+        def checked_encrypt(nonce, plaintext, aad=b""):
             nonce, plaintext, aad = arg("nonce", nonce), arg("plaintext", plaintext), arg("aad", aad)
             n = _check_lengths(len(nonce), len(plaintext))
             out = alloc("char[]", n + t)
@@ -186,7 +192,7 @@ class _Context:
                         raise InvalidTag("tag check failed")
             return checked_decrypt(nonce, data, aad)
 
-        def checked_decrypt(nonce, data, aad):
+        def checked_decrypt(nonce, data, aad=b""):
             nonce, data, aad = arg("nonce", nonce), arg("data", data), arg("aad", aad)
             if len(data) < t:
                 _check_lengths(len(nonce), 0)
@@ -218,9 +224,15 @@ class _Context:
                 raise _error(rc, "encrypt")
             return n + t
 
-        self.encrypt = encrypt
-        self.decrypt = decrypt
         self.encrypt_into = encrypt_into
+        fast = _native.fast_module()
+        if fast is not None:
+            # the C methods take exact bytes straight to C and hand everything
+            # else (and every error) to the checked cffi path
+            sealer = fast.Sealer(fast.KIND_AESGCM, c.path_id, key, t, checked_encrypt, checked_decrypt)
+            self.encrypt, self.decrypt, self.boundary = sealer.encrypt, sealer.decrypt, "capi"
+        else:
+            self.encrypt, self.decrypt, self.boundary = encrypt, decrypt, "cffi"
 
 
 def _check_lengths(nonce_len: int, n: int) -> int:

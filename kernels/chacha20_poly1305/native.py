@@ -36,6 +36,13 @@ vector paths on longer messages) zeroes its output, and the wrapper raises
 :class:`cryptobench.InvalidTag`. Lengths beyond the 32-bit block counter
 (2^32 - 1 blocks from counter 1) are refused arithmetically in Python and in C.
 
+When ``cryptobench._aead_fast`` is built (csrc/_pyapi/), ``encrypt`` and
+``decrypt`` are its C methods: exact ``bytes`` go straight to the same C code
+without cffi (whose argument conversion and ``ffi.unpack`` cost more than a
+16-byte record's ChaCha20-Poly1305), anything else and every error go to the
+checked cffi path described next (``boundary`` says which; force cffi with
+``CRYPTOBENCH_NATIVE_DISABLE=capi``).
+
 The key lives in a C struct allocated once per context by ``new()``; the C
 side never allocates. The wrappers are thin because at 16-64 bytes the call
 overhead is most of the time: one C call per operation, bytes passed to C
@@ -127,7 +134,7 @@ class _Context:
     to cffi: it would turn a list of ints into a temporary array.)
     """
 
-    __slots__ = ("encrypt", "decrypt", "encrypt_into", "_ctx")
+    __slots__ = ("encrypt", "decrypt", "encrypt_into", "_ctx", "boundary")
 
     def __init__(self, path: int, key) -> None:
         ctx = self._ctx = _new_ctx(path, key)
@@ -151,7 +158,7 @@ class _Context:
             p = new_nozero("uint8_t[]", need)
             return p, cast("char *", p)
 
-        def encrypt_slow(nonce, plaintext, aad):
+        def encrypt_slow(nonce, plaintext, aad=b""):
             nonce, plaintext, aad = _buf("nonce", nonce), _buf("plaintext", plaintext), _buf("aad", aad)
             if len(nonce) != 12:
                 raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
@@ -164,7 +171,7 @@ class _Context:
                 raise_for(rc)
             return unpack(cp, n + _TAG)
 
-        def decrypt_slow(nonce, data, aad):
+        def decrypt_slow(nonce, data, aad=b""):
             nonce, data, aad = _buf("nonce", nonce), _buf("data", data), _buf("aad", aad)
             if len(nonce) != 12:
                 raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
@@ -231,9 +238,15 @@ class _Context:
                 raise_for(rc)
             return n + _TAG
 
-        self.encrypt = encrypt
-        self.decrypt = decrypt
         self.encrypt_into = encrypt_into
+        fast = _native.fast_module()
+        if fast is not None:
+            # C methods for exact bytes; anything else and every error go to
+            # the checked cffi path (*_slow)
+            sealer = fast.Sealer(fast.KIND_CHACHA, path, key, _TAG, encrypt_slow, decrypt_slow)
+            self.encrypt, self.decrypt, self.boundary = sealer.encrypt, sealer.decrypt, "capi"
+        else:
+            self.encrypt, self.decrypt, self.boundary = encrypt, decrypt, "cffi"
 
 
 class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
