@@ -26,10 +26,13 @@ examples:
   cryptobench compare OLD.json NEW.json --threshold 5%
   cryptobench plot results/<file>.json --out plots/
 
-Backends are named python, numba-*, native-*, openssl and peer-*; a base name
-selects every variant (--backend native = native-vaes, native-aesni, ...), and
-shell-style globs work ('native-*'). Exit status: 0 ok, 1 a check failed or a
-regression was found, 2 bad usage or input.
+Backends are named python, numba-*, native-*, openssl, openssl-noavx512 (on
+AVX-512 CPUs: OpenSSL without AVX-512, as on the target machines) and peer-*;
+a base name selects every variant (--backend native = native-vaes,
+native-aesni, ...) unless a backend has that very name (--backend openssl is
+the reference alone), and shell-style globs work ('native-*', 'openssl*').
+Exit status: 0 ok, 1 a check failed or a regression was found, 2 bad usage or
+input.
 """
 
 

@@ -8,12 +8,20 @@ here raises because a backend is missing (rule 3 of docs/ARCHITECTURE).
 
 The harness and the tests reach kernels only through :func:`kernels` and
 :func:`select`.
+
+A kernel may need its processes started with environment variables
+(:attr:`Kernel.env`, e.g. ``OPENSSL_ia32cap`` for ``openssl-noavx512``): such
+variables are read by a library once, when it loads, so setting them inside a
+running process changes nothing. The harness starts the kernel's workers and
+its verification with them, and :func:`env_mismatch` tells any process whether
+it may run the kernel at all.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -92,6 +100,11 @@ class Kernel:
     #: timed apart by the harness. Returns metadata, e.g. Numba's
     #: ``{"cache_hits": 3, "cache_misses": 0}``.
     prepare: Callable[[], Mapping[str, Any]] | None = None
+    #: Environment variables every process that runs this kernel must be
+    #: started with (read by a library when it loads, so they cannot be set
+    #: later). Workers and verification get them; a process without them
+    #: refuses to time the kernel (:func:`env_mismatch`).
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -126,6 +139,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._kernels: dict[str, Kernel] = {}
+        self._origins: dict[str, str] = {}
 
     def add(self, kernel: Kernel) -> None:
         if kernel.algorithm not in ALGORITHMS:
@@ -138,10 +152,21 @@ class Registry:
         both = set(kernel.hot_paths) & set(kernel.lacks)
         if both:
             raise ValueError(f"{kernel.name}: hot paths both offered and lacked: {sorted(both)}")
+        for var, value in kernel.env.items():
+            # an empty value is never harmless: OPENSSL_ia32cap="" turns off
+            # every CPU extension (AES-GCM becomes some 60 times slower)
+            if not (isinstance(var, str) and var and isinstance(value, str) and value):
+                raise ValueError(f"{kernel.name}: env needs non-empty names and values, got {var!r}={value!r}")
         self._kernels[kernel.name] = kernel
 
     def remove(self, name: str) -> None:
         self._kernels.pop(name, None)
+        self._origins.pop(name, None)
+
+    def origin(self, name: str) -> str | None:
+        """The module whose ``register`` added kernel ``name`` (so another
+        process can load it again), or None for a kernel added by hand."""
+        return self._origins.get(name)
 
     def all(self) -> list[Kernel]:
         return sorted(self._kernels.values(), key=_sort_key)
@@ -175,10 +200,13 @@ def _load_module(reg: Registry, modname: str) -> None:
     except Exception as exc:  # a backend must never take the registry down
         _register_broken(reg, family, backend, f"module {modname} failed to import: {exc!r}")
         return
+    before = set(reg._kernels)
     try:
         module.register(reg)
     except Exception as exc:
         _register_broken(reg, family, backend, f"{modname}.register failed: {exc!r}")
+    for name in set(reg._kernels) - before:
+        reg._origins[name] = modname
 
 
 def _register_broken(reg: Registry, family: str, backend: str, reason: str) -> None:
@@ -208,10 +236,36 @@ def get(algorithm: str, backend: str) -> Kernel:
     return default_registry().get(algorithm, backend)
 
 
-def backend_matches(backend: str, pattern: str) -> bool:
-    """``native`` matches ``native`` and every ``native-*``; globs work too."""
+def env_mismatch(kernel: Kernel, environ: Mapping[str, str] | None = None) -> str | None:
+    """None when this process (or ``environ``) has every variable of
+    ``kernel.env`` with exactly its value; else why the kernel must not run here.
+
+    It checks the environment as the process sees it now; the harness starts
+    processes with the variables already set, which is what the libraries
+    that read them at load time need.
+    """
+    env = os.environ if environ is None else environ
+    wrong = []
+    for var, value in kernel.env.items():
+        have = env.get(var)
+        if have != value:
+            wrong.append(f"{var}={value!r} (here it is {'unset' if have is None else repr(have)})")
+    if not wrong:
+        return None
+    return f"{kernel.name} must run in a process started with " + ", ".join(wrong)
+
+
+def backend_matches(backend: str, pattern: str, *, exact: Iterable[str] = ()) -> bool:
+    """``native`` matches ``native`` and every ``native-*``; globs work too.
+
+    A pattern in ``exact`` (the backends that exist under that very name)
+    matches only itself: ``openssl`` is the reference, so it must not also
+    select ``openssl-noavx512``; ``'openssl*'`` selects both.
+    """
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(backend, pattern)
+    if pattern in exact:
+        return backend == pattern
     return backend == pattern or backend.startswith(pattern + "-")
 
 
@@ -235,6 +289,10 @@ def select(
 ) -> list[Kernel]:
     """Kernels matching the algorithm and backend selections.
 
+    A backend pattern selects its family (``native``: every ``native-*``)
+    unless a backend has exactly that name (``openssl``, ``python``): then
+    only that one; globs (``'openssl*'``) select by shape.
+
     Raises :class:`UsageError` naming the valid choices when a selection matches
     nothing that exists.
     """
@@ -253,7 +311,7 @@ def select(
         k
         for k in everything
         if (not algos or k.algorithm in algos)
-        and (not pats or any(backend_matches(k.backend, p) for p in pats))
+        and (not pats or any(backend_matches(k.backend, p, exact=known) for p in pats))
         and (k.available or not available_only)
     ]
     return out
