@@ -19,6 +19,11 @@ per field multiplication for ``field-mul``).
 After each benchmark a line ``CB-DONE <name>`` goes to stdout for the progress
 bar; ``CB-META <json>`` reports the kernel's one-time costs, and ``CB-CAL
 <name>=<calls>`` the calibration that later workers receive with ``--calls``.
+
+A kernel that needs environment variables (``Kernel.env``: ``OPENSSL_ia32cap``
+for ``openssl-noavx512``) is timed only in a worker started with them (``run``
+does so): without them the worker refuses, exit status 2 and one line on
+stderr, rather than time other code under the kernel's name.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ def main() -> None:
     import pyperf
 
     from . import bench
-    from .registry import default_registry
+    from .registry import default_registry, env_mismatch
 
     runner = pyperf.Runner(program_args=(sys.executable, "-P", "-m", "cryptobench._worker"))
     ap = runner.argparser
@@ -68,6 +73,10 @@ def main() -> None:
         return
     algorithm, backend = args.kernel.split("/", 1)
     kernel = default_registry().get(algorithm, backend)
+    why = env_mismatch(kernel)
+    if why is not None:
+        sys.stderr.write(f"cryptobench worker: refusing to time {kernel.name}: {why}\n")
+        sys.exit(2)
     meta: dict = {}
     if kernel.prepare is not None:
         t0 = time.perf_counter()

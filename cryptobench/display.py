@@ -27,6 +27,8 @@ def kernels_table(kernels: Iterable[Kernel]) -> Table:
         notes = k.reason if not k.available else k.description
         if k.available and k.lacks:
             notes = (notes + "; " if notes else "") + "lacks " + ", ".join(sorted(k.lacks))
+        if k.available and k.env:
+            notes = (notes + "; " if notes else "") + "runs with " + " ".join(f"{n}={v}" for n, v in k.env.items())
         t.add_row(k.algorithm, k.backend, avail, ct, k.path or "-", hot, notes)
     return t
 
@@ -40,6 +42,10 @@ def verify_kernel_table(rep: KernelReport) -> Table:
     title = Text.assemble((rep.name, "bold"), "  ", _status_text(rep.status))
     if rep.path:
         title.append(f"  (path: {rep.path})", style="dim")
+    if rep.env:
+        where = "in a child process" if rep.in_child else "in this process"
+        seen = " ".join(f"{k}={'(unset)' if v is None else v}" for k, v in rep.env.items())
+        title.append(f"  (checked {where} with {seen})", style="dim")
     t = Table(title=title, title_justify="left")
     t.add_column("check")
     t.add_column("passed", justify="right")

@@ -642,7 +642,7 @@ def _icount_child(spec_path: str, info_path: str) -> None:
     import importlib
 
     from . import bench
-    from .registry import Registry
+    from .registry import Registry, env_mismatch
 
     spec = json.loads(Path(spec_path).read_text())
     reg = Registry()
@@ -669,6 +669,9 @@ def _icount_child(spec_path: str, info_path: str) -> None:
             kernel = reg.get(t["algorithm"], t["backend"])
             if not kernel.available:
                 raise RuntimeError(f"unavailable under valgrind: {kernel.reason}")
+            why = env_mismatch(kernel)
+            if why is not None:  # counted here it would be another kernel's code
+                raise RuntimeError(why)
             meta["code_path"] = kernel.path or kernel.backend
             if kernel.prepare is not None and kernel.name not in prepared_kernels:
                 kernel.prepare()

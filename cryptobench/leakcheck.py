@@ -465,7 +465,16 @@ def measure_target(
 
 
 def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:
-    """C-timed targets for native kernels, Python-timed ones for the rest."""
+    """C-timed targets for native kernels, Python-timed ones for the rest.
+
+    Raises :class:`Unsupported` for a kernel whose environment (``Kernel.env``)
+    this process lacks: timed here it would be another kernel's code.
+    """
+    from .registry import env_mismatch
+
+    why = env_mismatch(kernel)
+    if why is not None:
+        raise Unsupported(f"{why}; start leakcheck with it to test this kernel")
     if kernel.base_backend == "native":
         return native_targets(kernel, flags)
     if kernel.prepare is not None and kernel.impl is not None:

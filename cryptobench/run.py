@@ -8,9 +8,13 @@ Order of work for each kernel:
 1. quick verification in this process (a spread-out vector subset, the
    differential check, the hot paths) — a kernel that fails is recorded as
    FAILED and never timed; one-time preparation (Numba compilation, tables)
-   happens here first and is timed as ``cold_prepare_s``;
+   happens here first and is timed as ``cold_prepare_s``. A kernel that needs
+   environment variables this process lacks (``Kernel.env``, e.g.
+   ``openssl-noavx512``'s ``OPENSSL_ia32cap``) is verified in a child process
+   started with them (:func:`cryptobench.verify.verify_kernel` decides);
 2. ``processes`` pyperf worker processes (``cryptobench._worker``) run all of
-   the kernel's benchmarks; their runs are merged per benchmark;
+   the kernel's benchmarks, started with the kernel's environment
+   (:func:`worker_env`); their runs are merged per benchmark;
 3. the results file is rewritten atomically, so an interrupted run leaves a
    valid file holding what finished (``complete: false``).
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import bench, machine, results
+from ._child import child_env, die_with_parent, python_cmd
 from .errors import UsageError
 from .registry import Kernel, select
 from .verify import verify_kernel
@@ -69,6 +74,8 @@ class KernelOutcome:
     cold_prepare: dict[str, Any] = field(default_factory=dict)
     worker_prepare_s: list[float] = field(default_factory=list)
     worker_prepare: list[dict[str, Any]] = field(default_factory=list)
+    #: variables the kernel's processes were started with (Kernel.env)
+    env: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -150,17 +157,13 @@ class Interrupted(Exception):
 
 
 def _worker_cmd(kernel_name: str, names: list[str], profile: Profile, out: Path, calls: dict[str, int]) -> list[str]:
-    cmd = [
-        # -P: never import cryptobench from the current directory. Run from a
-        # source checkout after `pip install .`, the checkout's cryptobench/
-        # (without kernels/ mapped in, without the built extension) would
-        # shadow the installed package.
-        sys.executable, "-P", "-m", "cryptobench._worker",
+    cmd = python_cmd(
+        "cryptobench._worker",
         "--worker", "--loops=1",
         f"--values={profile.values}", f"--warmups={profile.warmups}",
         "--output", str(out), "--quiet",
         "--kernel", kernel_name, f"--cb-min-time={profile.min_time}",
-    ]
+    )
     for n in names:
         cmd += ["--bench", n]
         if n in calls:
@@ -168,16 +171,15 @@ def _worker_cmd(kernel_name: str, names: list[str], profile: Profile, out: Path,
     return cmd
 
 
-def _die_with_parent() -> None:
-    """In the worker, before exec: be killed if the run is (Linux PR_SET_PDEATHSIG),
-    so a SIGKILLed run leaves no orphan workers timing on the machine."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def worker_env(kernel: Kernel | None = None) -> dict[str, str]:
+    """The environment a worker timing ``kernel`` starts with: this process's,
+    ``PYTHONHASHSEED=0``, and the kernel's own variables (``Kernel.env``),
+    which override the user's (the worker refuses to time without them)."""
+    return child_env(kernel.env if kernel is not None else None, PYTHONHASHSEED="0")
 
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):
-            pass
+
+#: kept for callers of the earlier name
+_die_with_parent = die_with_parent
 
 
 def _run_workers(
@@ -189,16 +191,16 @@ def _run_workers(
     on_done: Callable[[str], None],
     procs_out: list,
     calls: dict[str, int],
+    env: dict[str, str],
 ) -> tuple[list[Path], list[dict[str, Any]]]:
     """Start ``copies`` workers at once (1 normally; N with --parallel) and wait."""
     outs, metas, procs = [], [], []
     for i in range(copies):
         out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
-        env = dict(os.environ, PYTHONHASHSEED="0")
         p = subprocess.Popen(
             _worker_cmd(kernel_name, names, profile, out, calls),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         procs.append(p)
         procs_out[:] = procs
@@ -306,13 +308,14 @@ def run(
         # the harness's own cost per call, so nobody reads it as kernel speed
         if on_kernel_start:
             on_kernel_start("harness/noop", "measuring harness overhead")
-        files, _ = _run_workers("harness/noop", ["harness/noop/call"], profile, tmpdir, 1, lambda n: None, live, {})
+        files, _ = _run_workers("harness/noop", ["harness/noop/call"], profile, tmpdir, 1, lambda n: None, live, {},
+                                worker_env())
         suite = _merge(suite, files)
         info["overhead_s"] = statistics.median(suite.get_benchmark("harness/noop/call").get_values())
 
         for kernel in the_plan.kernels:
             names = [s.name for s in the_plan.specs[kernel.name]]
-            outcome = KernelOutcome(kernel.name, "passed", "", kernel.path, kernel.constant_time)
+            outcome = KernelOutcome(kernel.name, "passed", "", kernel.path, kernel.constant_time, env=dict(kernel.env))
             if on_kernel_start:
                 on_kernel_start(kernel.name, "verifying")
             if kernel.prepare is not None:
@@ -321,7 +324,7 @@ def run(
                 outcome.cold_prepare_s = time.perf_counter() - t0
             rep = verify_kernel(kernel, quick=True)
             outcome.verification = {"status": rep.status, "passed": rep.passed, "failed": rep.failed, "skipped": rep.skipped,
-                                    "failures": [f for c in rep.checks for f in c.failures][:5]}
+                                    "failures": [f for c in rep.checks for f in c.failures][:5], "in_child": rep.in_child}
             if rep.status == "failed":
                 outcome.status = "failed"
                 outcome.reason = f"failed {rep.failed} verification check(s): " + "; ".join(outcome.verification["failures"][:2])
@@ -337,14 +340,18 @@ def run(
             calls: dict[str, int] = {}
             if parallel > 1:
                 # copies start together, so none can calibrate for the others:
-                # calibrate here (pyperf merges only runs with equal inner_loops)
+                # calibrate here (pyperf merges only runs with equal inner_loops).
+                # For a kernel with its own environment (Kernel.env) this calls
+                # it in this process, without that environment: acceptable,
+                # since it only sets the loop count; every value is still timed
+                # in workers started with the environment
                 for spec in the_plan.specs[kernel.name]:
                     prepared = bench.prepare(kernel, spec)
                     calls[spec.name] = bench.calibrate(prepared.call, profile.min_time)
             try:
                 for _ in range(profile.processes):
                     files, metas = _run_workers(kernel.name, names, profile, tmpdir, parallel,
-                                                on_benchmark or (lambda n: None), live, calls)
+                                                on_benchmark or (lambda n: None), live, calls, worker_env(kernel))
                     suite = _merge(suite, files)
                     for m in metas:
                         if "prepare_s" in m:

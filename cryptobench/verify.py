@@ -13,12 +13,24 @@ Counting rules:
   given k) is *skipped* with the kernel's reason, never counted as passed;
 - Wycheproof "acceptable" cases are counted apart and may go either way;
 - any other exception is a failure, reported with its message.
+
+A kernel that needs environment variables this process lacks
+(:attr:`~cryptobench.registry.Kernel.env`: ``openssl-noavx512`` needs
+``OPENSSL_ia32cap``, which OpenSSL reads only when it loads) is checked in a
+child process started with them (``cryptobench._verify_child``), and its
+report comes back as the same :class:`KernelReport`; the report's ``env``
+says what the checking process saw. A child that dies or cannot load the
+kernel gives a failed report, never a passed one.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import struct
+import subprocess
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +39,7 @@ from typing import Any, Callable, Iterable
 from . import _reference as ref
 from . import vectors as V
 from .errors import InvalidInput, InvalidSignature, InvalidTag
-from .registry import KEY_SIZES, Kernel, Registry, default_registry, select
+from .registry import KEY_SIZES, Kernel, Registry, default_registry, env_mismatch, select
 
 #: Lengths the differential check always covers (block and buffer boundaries).
 DIFF_LENGTHS = (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 2047, 2048)
@@ -64,6 +76,11 @@ class CheckResult:
         d["skip_reasons"] = dict(self.skip_reasons)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        return cls(str(d["name"]), int(d["passed"]), int(d["failed"]), int(d["skipped"]), int(d.get("acceptable", 0)),
+                   [str(f) for f in d.get("failures", [])], Counter(d.get("skip_reasons", {})))
+
 
 @dataclass
 class KernelReport:
@@ -73,6 +90,11 @@ class KernelReport:
     reason: str = ""
     path: str = ""
     checks: list[CheckResult] = field(default_factory=list)
+    #: the kernel's environment variables (Kernel.env) as the process that ran
+    #: the checks saw them; empty for kernels that need none
+    env: dict[str, str | None] = field(default_factory=dict)
+    #: the checks ran in a child process started with the kernel's environment
+    in_child: bool = False
 
     @property
     def name(self) -> str:
@@ -111,7 +133,16 @@ class KernelReport:
             "failed": self.failed,
             "skipped": self.skipped,
             "checks": [c.to_dict() for c in self.checks],
+            "env": dict(self.env),
+            "in_child": self.in_child,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KernelReport:
+        """The report :meth:`to_dict` wrote (the derived counts are recomputed)."""
+        return cls(str(d["algorithm"]), str(d["backend"]), bool(d["available"]), str(d.get("reason", "")),
+                   str(d.get("path", "")), [CheckResult.from_dict(c) for c in d.get("checks", [])],
+                   dict(d.get("env", {})), bool(d.get("in_child", False)))
 
 
 # ---------------------------------------------------------------- helpers
@@ -278,6 +309,12 @@ def _reference_kernel(kernel: Kernel, registry: Registry) -> Kernel | None:
     except Exception:  # noqa: BLE001
         return None
     return ref_k if ref_k.available and ref_k is not kernel else None
+
+
+def _same_implementation(kernel: Kernel, reference: Kernel) -> bool:
+    """``openssl-noavx512`` is openssl's own object: in one process (one
+    OPENSSL_ia32cap) a differential check would compare it with itself."""
+    return kernel.impl is not None and kernel.impl is reference.impl
 
 
 def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, quick: bool) -> CheckResult:
@@ -542,11 +579,18 @@ def verify_kernel(
     registry: Registry | None = None,
     on_check: Callable[[str], None] | None = None,
 ) -> KernelReport:
-    """Run every applicable check on one kernel."""
+    """Run every applicable check on one kernel.
+
+    A kernel whose environment (``Kernel.env``) this process lacks is checked
+    in a child process started with it; see the module docstring.
+    """
     report = KernelReport(kernel.algorithm, kernel.backend, kernel.available, kernel.reason, kernel.path)
     if not kernel.available:
         return report
     reg = registry or default_registry()
+    if env_mismatch(kernel) is not None:
+        return _verify_in_child(kernel, reg, wycheproof=wycheproof, quick=quick, seed=seed, on_check=on_check)
+    report.env = {var: os.environ.get(var) for var in kernel.env}
     reference = _reference_kernel(kernel, reg)
 
     def step(label: str) -> None:
@@ -569,6 +613,10 @@ def verify_kernel(
                 res = CheckResult("differential vs openssl")
                 res.skip("the openssl backend is unavailable")
                 report.checks.append(res)
+        elif _same_implementation(kernel, reference):
+            res = CheckResult("differential vs openssl")
+            res.skip("the openssl backend's own implementation: in one process it would be compared with itself")
+            report.checks.append(res)
         elif kernel.kind == "aead":
             report.checks.append(check_aead_differential(kernel, reference, seed=seed, quick=quick))
         else:
@@ -576,6 +624,71 @@ def verify_kernel(
     for name in kernel.hot_paths:
         step(f"hot path {name}")
         report.checks.append(check_hot_path(kernel, name, seed=seed, quick=quick))
+    return report
+
+
+CHILD_CHECK = "child process"
+
+
+def _child_failure(kernel: Kernel, detail: str) -> KernelReport:
+    report = KernelReport(kernel.algorithm, kernel.backend, kernel.available, kernel.reason, kernel.path, in_child=True)
+    res = CheckResult(f"{CHILD_CHECK} with {' '.join(f'{k}={v}' for k, v in kernel.env.items())}")
+    res.fail(detail)
+    report.checks.append(res)
+    return report
+
+
+def _verify_in_child(
+    kernel: Kernel,
+    reg: Registry,
+    *,
+    wycheproof: Path | str | None,
+    quick: bool,
+    seed: int,
+    on_check: Callable[[str], None] | None,
+) -> KernelReport:
+    """Verify ``kernel`` in ``python -P -m cryptobench._verify_child`` started
+    with the kernel's environment; the child loads it again by its registering
+    module (:meth:`Registry.origin`) and sends back its report as JSON."""
+    from ._child import child_env, die_with_parent, python_cmd
+
+    module = reg.origin(kernel.name)
+    if module is None:
+        return _child_failure(kernel, "it needs its own environment, but it was not registered from a module, "
+                                      "so a child process cannot load it")
+    spec = {"algorithm": kernel.algorithm, "backend": kernel.backend, "module": module, "quick": quick, "seed": seed,
+            "wycheproof": None if wycheproof is None else str(Path(wycheproof).resolve())}
+    doc = None
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(python_cmd("cryptobench._verify_child", json.dumps(spec)), stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=child_env(kernel.env), preexec_fn=die_with_parent)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("CB-CHECK "):
+                    if on_check:
+                        on_check(line[9:].rstrip("\n"))
+                elif line.startswith("CB-REPORT "):
+                    doc = json.loads(line[10:])
+            proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        err.seek(0)
+        tail = err.read().strip().splitlines()[-1:] or ["(no output)"]
+    if proc.returncode != 0 or doc is None:
+        return _child_failure(kernel, f"the child process exited with status {proc.returncode} "
+                                      f"and {'a' if doc else 'no'} report: {tail[0]}")
+    try:
+        report = KernelReport.from_dict(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        return _child_failure(kernel, f"the child's report is malformed: {_describe(exc)}")
+    if report.name != kernel.name:
+        return _child_failure(kernel, f"the child reported on {report.name}")
+    if not report.available:
+        return _child_failure(kernel, f"unavailable in a process started with its environment: {report.reason}")
+    report.in_child = True
     return report
 
 
