@@ -6,6 +6,10 @@ has it) is constant-time. The 96-bit-nonce, 16-byte-tag case goes through
 ``AESGCM`` (one call per operation); other IV and tag lengths go through the
 streaming ``Cipher(AES, GCM)`` interface, which accepts IVs of 8 to 128 bytes
 and truncated tags of 4 or more bytes (SP 800-38D §5.2.1.2).
+
+On a CPU with AVX-512 the same objects are also registered as
+``openssl-noavx512``: OpenSSL started with ``OPENSSL_ia32cap`` clearing its
+AVX-512 bits, the ISA of the team's target machines (kernels/_openssl_noavx512.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
 
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
 from cryptobench.kernels._aead_common import GCM_MAX_TEXT, check_bytes, check_tag_length, check_text_length
+from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
 
@@ -118,18 +123,18 @@ _LACKS = {
 
 def register(reg) -> None:
     for algorithm, size in (("aes-128-gcm", 16), ("aes-256-gcm", 32)):
-        reg.add(
-            Kernel(
-                algorithm=algorithm,
-                backend="openssl",
-                available=True,
-                constant_time=True,
-                path="evp",
-                impl=AESGCM(size),
-                hot_paths={"aes-ctr": _setup_ctr},
-                lacks=_LACKS,
-                description="OpenSSL EVP through cryptography (the reference)",
-            )
+        kernel = Kernel(
+            algorithm=algorithm,
+            backend="openssl",
+            available=True,
+            constant_time=True,
+            path="evp",
+            impl=AESGCM(size),
+            hot_paths={"aes-ctr": _setup_ctr},
+            lacks=_LACKS,
+            description="OpenSSL EVP through cryptography (the reference)",
         )
+        reg.add(kernel)
+        reg.add(restricted(kernel))
 
 

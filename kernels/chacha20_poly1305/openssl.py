@@ -4,6 +4,10 @@ The reference for the other ChaCha20-Poly1305 kernels. OpenSSL's ChaCha20 and
 Poly1305 are constant-time. Hot paths: ChaCha20 through ``Cipher(ChaCha20)``
 (whose 16-byte nonce is the little-endian 32-bit counter followed by the
 96-bit nonce) and ``Poly1305``.
+
+On a CPU with AVX-512 the same objects are also registered as
+``openssl-noavx512``: OpenSSL started with ``OPENSSL_ia32cap`` clearing its
+AVX-512 bits, the ISA of the team's target machines (kernels/_openssl_noavx512.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _C20
 
 from cryptobench.errors import InvalidLength, InvalidNonce, InvalidTag
 from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, ChaCha20Poly1305Parameters, check_bytes, check_text_length
+from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
 
@@ -74,15 +79,15 @@ def _setup_poly1305():
 
 
 def register(reg) -> None:
-    reg.add(
-        Kernel(
-            algorithm="chacha20-poly1305",
-            backend="openssl",
-            available=True,
-            constant_time=True,
-            path="evp",
-            impl=ChaCha20Poly1305(),
-            hot_paths={"chacha20": _setup_chacha20, "poly1305": _setup_poly1305},
-            description="OpenSSL EVP through cryptography (the reference)",
-        )
+    kernel = Kernel(
+        algorithm="chacha20-poly1305",
+        backend="openssl",
+        available=True,
+        constant_time=True,
+        path="evp",
+        impl=ChaCha20Poly1305(),
+        hot_paths={"chacha20": _setup_chacha20, "poly1305": _setup_poly1305},
+        description="OpenSSL EVP through cryptography (the reference)",
     )
+    reg.add(kernel)
+    reg.add(restricted(kernel))

@@ -9,6 +9,10 @@ re-encodes the DER it parsed and compares, so non-canonical DER is rejected.
 cryptography does not let the caller choose k, so SigGen vectors with a given
 k are skipped for this backend; the only hot path it exposes is fixed-base
 multiplication (deriving a public key from a scalar).
+
+On a CPU with AVX-512 the same objects are also registered as
+``openssl-noavx512``: OpenSSL started with ``OPENSSL_ia32cap`` clearing its
+AVX-512 bits, the ISA of the team's target machines (kernels/_openssl_noavx512.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptobench.errors import InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import check_private_scalar, check_rs, decode_point
+from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
 _CURVE = ec.SECP256R1()
@@ -97,20 +102,20 @@ def _setup_fixed_base():
 
 
 def register(reg) -> None:
-    reg.add(
-        Kernel(
-            algorithm="ecdsa-p256-sha256",
-            backend="openssl",
-            available=True,
-            constant_time=True,
-            path="evp",
-            impl=ECDSA(),
-            hot_paths={"fixed-base-mul": _setup_fixed_base},
-            lacks={
-                "field-mul": "cryptography does not expose P-256 field arithmetic",
-                "double-scalar-mul": "cryptography does not expose point multiplication by a chosen point",
-                "scalar-inv": "cryptography does not expose arithmetic modulo n",
-            },
-            description="OpenSSL EVP through cryptography (the reference)",
-        )
+    kernel = Kernel(
+        algorithm="ecdsa-p256-sha256",
+        backend="openssl",
+        available=True,
+        constant_time=True,
+        path="evp",
+        impl=ECDSA(),
+        hot_paths={"fixed-base-mul": _setup_fixed_base},
+        lacks={
+            "field-mul": "cryptography does not expose P-256 field arithmetic",
+            "double-scalar-mul": "cryptography does not expose point multiplication by a chosen point",
+            "scalar-inv": "cryptography does not expose arithmetic modulo n",
+        },
+        description="OpenSSL EVP through cryptography (the reference)",
     )
+    reg.add(kernel)
+    reg.add(restricted(kernel))
