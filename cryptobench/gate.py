@@ -460,6 +460,12 @@ def wall_gate(
         if new and olds and olds != {new}:
             warnings.append(f"note: different {label}: baseline {', '.join(sorted(map(str, olds)))}, current {new} "
                             "(the reference moves too)")
+    caps = {r.machine.get("openssl_ia32cap") for r in base}  # None: unset
+    new_cap = current.machine.get("openssl_ia32cap")
+    if caps and caps != {new_cap}:
+        shown = ", ".join(sorted("unset" if c is None else repr(c) for c in caps))
+        warnings.append(f"note: different OPENSSL_ia32cap: baseline {shown}, current "
+                        f"{'unset' if new_cap is None else repr(new_cap)} (the reference moves too)")
     verdicts = []
     for name, s in sorted(current.samples.items()):
         if s.backend == reference or s.kind == "overhead" or not include(s):

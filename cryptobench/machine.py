@@ -71,15 +71,25 @@ def perf_counters_available() -> bool:
     ).exists()
 
 
+#: OpenSSL's CPU capability override, read when libcrypto loads.
+IA32CAP_ENV = "OPENSSL_ia32cap"
+
+
 def describe() -> dict[str, Any]:
-    """Machine and software metadata for a results file (plain JSON types)."""
+    """Machine and software metadata for a results file (plain JSON types).
+
+    ``openssl_ia32cap`` is present when the environment sets OPENSSL_ia32cap
+    (even to the empty string, which turns off every CPU extension): it
+    changes every openssl figure of the run. Kernels that set it themselves
+    (``openssl-noavx512``) record their own value in the run's kernel section.
+    """
     try:
         from cryptography.hazmat.backends.openssl import backend as _ossl
 
         openssl = _ossl.openssl_version_text()
     except Exception:  # noqa: BLE001
         openssl = None
-    return {
+    info = {
         "host": socket.gethostname(),
         "cpu_model": native.cpu_model(),
         "cpu_features": sorted(native.detected_features()),
@@ -101,3 +111,6 @@ def describe() -> dict[str, Any]:
         "native_unavailable": native.unavailable_reason(),
         "git_commit": git_commit(),
     }
+    if IA32CAP_ENV in os.environ:
+        info["openssl_ia32cap"] = os.environ[IA32CAP_ENV]
+    return info

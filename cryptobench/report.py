@@ -3,6 +3,12 @@
 Speedups are ratios of medians measured in the same run: ``×openssl`` is
 openssl's time divided by the kernel's (above 1 = faster than OpenSSL),
 ``×python`` likewise against the pure-Python backend.
+
+When the run has ``openssl-noavx512`` rows (OpenSSL restricted to the target
+machines' ISA, kernels/_openssl_noavx512.py), each algorithm gets one more
+small table of ratios against that row (:data:`NOAVX512`), and the hot-path
+table one more column; ``×openssl`` stays against the ``openssl`` row, as in
+the cost model, the gate and history.
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ def _ratio(ref: Measurement | None, m: Measurement | None) -> float | None:
     return ref.median / m.median
 
 
+#: The restricted reference (no AVX-512) that gets its own ratio table.
+NOAVX512 = "openssl-noavx512"
+
+
 def _by_backend(res: Results, algorithm: str) -> dict[str, list[Measurement]]:
     out: dict[str, list[Measurement]] = {}
     for m in res.measurements:
@@ -67,15 +77,19 @@ def _parallel(res: Results) -> int:
 
 
 def algorithm_tables(res: Results, algorithm: str) -> list[Table]:
-    """The summary table of an algorithm (fastest first), then its hot paths."""
+    """The summary table of an algorithm (fastest first), the ratios against
+    ``openssl-noavx512`` when the run has that row, then its hot paths."""
     tables = []
     backends = _by_backend(res, algorithm)
     if KINDS[algorithm] == "aead":
         t = _aead_table(res, algorithm, backends)
+        nt = _aead_noavx512_table(res, algorithm, backends)
     else:
         t = _signature_table(res, algorithm, backends)
-    if t is not None:
-        tables.append(t)
+        nt = _signature_noavx512_table(res, algorithm, backends)
+    for table in (t, nt):
+        if table is not None:
+            tables.append(table)
     hp = _hot_path_table(res, algorithm, backends)
     if hp is not None:
         tables.append(hp)
@@ -97,7 +111,7 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
     rows.sort(key=lambda b: enc(b, big).median)
     title = f"{algorithm}: encrypt throughput, MB/s" + (f" (aggregate of {par} parallel copies)" if par > 1 else "") + ", AAD 13 bytes"
     t = Table(title=title, title_justify="left")
-    t.add_column("backend")
+    t.add_column("backend", no_wrap=True, min_width=max(map(len, rows), default=0))
     t.add_column("path", style="dim")
     for n in sizes:
         t.add_column(_size_label(n), justify="right")
@@ -136,7 +150,8 @@ def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Meas
     par = _parallel(res)
     t = Table(title=f"{algorithm}: operations per second" + (f" (aggregate of {par} copies)" if par > 1 else ""), title_justify="left")
     for col in ("backend", "path", "sign/s", "verify/s", "keygen/s", "sign kcyc (TSC)", "×python sign", "×python verify", "×openssl sign", "×openssl verify"):
-        t.add_column(col, justify="left" if col in ("backend", "path") else "right", style="dim" if col == "path" else None)
+        t.add_column(col, justify="left" if col in ("backend", "path") else "right", style="dim" if col == "path" else None,
+                     no_wrap=col == "backend", min_width=max(map(len, rows)) if col == "backend" else None)
     for b in rows:
         s, v, k = get(b, "sign"), get(b, "verify"), get(b, "keygen")
         c = s.cycles(tsc) if s else None
@@ -154,13 +169,78 @@ def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Meas
     return t
 
 
+def _noavx512_table_shell(res: Results, algorithm: str, what: str) -> Table:
+    cap = (res.kernels.get(f"{algorithm}/{NOAVX512}") or {}).get("env", {}).get("OPENSSL_ia32cap")
+    return Table(
+        title=f"{algorithm}: {what} ×{NOAVX512}", title_justify="left",
+        caption=f"×{NOAVX512}: against OpenSSL without AVX-512, the target machines' ISA"
+        + (f" (OPENSSL_ia32cap={cap})" if cap else ""), caption_justify="left",
+    )
+
+
+def _aead_noavx512_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
+    """×openssl-noavx512 of every row's encrypt at every size, and decrypt at the largest."""
+    if NOAVX512 not in backends:
+        return None
+    sizes = sorted({m.size for ms in backends.values() for m in ms if m.operation == "encrypt" and m.size})
+    if not sizes:
+        return None
+    big = sizes[-1]
+
+    def find(b, op, n):
+        return res.find(algorithm, b, op, n, aad=13) or res.find(algorithm, b, op, n)
+
+    if find(NOAVX512, "encrypt", big) is None:
+        return None
+    rows = [b for b in backends if find(b, "encrypt", big)]
+    rows.sort(key=lambda b: find(b, "encrypt", big).median)
+    t = _noavx512_table_shell(res, algorithm, "encrypt")
+    t.add_column("backend", no_wrap=True)
+    t.add_column("path", style="dim")
+    for n in sizes:
+        t.add_column(_size_label(n), justify="right")
+    t.add_column(f"decrypt {_size_label(big)}", justify="right")
+    for b in rows:
+        t.add_row(
+            b, find(b, "encrypt", big).code_path,
+            *(fmt_ratio(_ratio(find(NOAVX512, "encrypt", n), find(b, "encrypt", n))) for n in sizes),
+            fmt_ratio(_ratio(find(NOAVX512, "decrypt", big), find(b, "decrypt", big))),
+        )
+    return t
+
+
+def _signature_noavx512_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
+    """×openssl-noavx512 of every row's sign, verify and keygen."""
+    if NOAVX512 not in backends:
+        return None
+
+    def get(b, op):
+        return res.find(algorithm, b, op)
+
+    if not (get(NOAVX512, "sign") or get(NOAVX512, "verify")):
+        return None
+    rows = [b for b in backends if get(b, "sign") or get(b, "verify")]
+    rows.sort(key=lambda b: (get(b, "sign") or get(b, "verify")).median)
+    t = _noavx512_table_shell(res, algorithm, "operations")
+    t.add_column("backend", no_wrap=True)
+    t.add_column("path", style="dim")
+    for op in ("sign", "verify", "keygen"):
+        t.add_column(op, justify="right")
+    for b in rows:
+        t.add_row(b, (get(b, "sign") or get(b, "verify")).code_path,
+                  *(fmt_ratio(_ratio(get(NOAVX512, op), get(b, op))) for op in ("sign", "verify", "keygen")))
+    return t
+
+
 def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measurement]]) -> Table | None:
     hot = [m for ms in backends.values() for m in ms if m.kind == "hot-path"]
     if not hot:
         return None
     tsc = res.tsc_mhz
     t = Table(title=f"{algorithm}: hot paths (largest size measured)", title_justify="left")
-    for col in ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl"):
+    noavx = any(m.backend == NOAVX512 for m in hot)
+    cols = ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl")
+    for col in cols + (("×noAVX512",) if noavx else ()):
         t.add_column(col, justify="right" if col not in ("hot path", "backend") else "left")
     ops = []
     for m in hot:
@@ -179,6 +259,7 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
             t.add_row(
                 op + unit, m.backend, str(m.size) if m.size else "-", fmt_time(m.median), fmt_num(rate), fmt_num(cyc),
                 fmt_ratio(_ratio(refs.get("python"), m)), fmt_ratio(_ratio(refs.get("openssl"), m)),
+                *((fmt_ratio(_ratio(refs.get(NOAVX512), m)),) if noavx else ()),
             )
     return t
 
@@ -243,6 +324,12 @@ def header_lines(res: Results) -> list[str]:
         f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} cores), TSC {mach.get('tsc_mhz')} MHz; "
         f"{mach.get('os')}; Python {mach.get('python')}; {mach.get('openssl')}",
     ]
+    if "openssl_ia32cap" in mach:
+        cap = mach["openssl_ia32cap"]
+        lines.append(
+            f"OPENSSL_ia32cap={cap!r} was set in the environment: every openssl figure ran with it"
+            + (" — EMPTY, so OpenSSL used no CPU extension at all (no AES-NI)" if not cap else "")
+        )
     ov = res.info.get("overhead_s")
     if ov:
         lines.append(
@@ -296,9 +383,12 @@ def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
             sig, t = is_significant_benchs(ob, b)
         except Exception:  # noqa: BLE001 - too few values
             sig, t = False, 0.0
-        changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), bool(sig), float(t)))
+        # pyperf gives no t score (None) when both sides have no variance
+        changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), bool(sig),
+                              float(t or 0.0)))
     warnings = []
-    for key, label in (("cpu_model", "CPU"), ("native_build", "native build"), ("openssl", "OpenSSL"), ("python", "Python")):
+    for key, label in (("cpu_model", "CPU"), ("native_build", "native build"), ("openssl", "OpenSSL"),
+                       ("openssl_ia32cap", "OPENSSL_ia32cap"), ("python", "Python")):
         a, b = old.machine.get(key), new.machine.get(key)
         if a != b:
             warnings.append(f"WARNING: different {label}: {a!r} vs {b!r} — absolute times are not comparable")

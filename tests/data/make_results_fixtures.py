@@ -6,7 +6,11 @@ verdicts are known in advance:
 
 - base.json: three benchmarks, 10 values each, about 1% noise;
 - same.json: the same medians with different noise (no significant change);
-- slower.json: encrypt/16384 20% slower, tightly (significant), the rest unchanged.
+- slower.json: encrypt/16384 20% slower, tightly (significant), the rest unchanged;
+- ../noavx512/noavx512.json (apart, so the history of results/ stays three
+  runs): openssl, openssl-noavx512, a native row and python for
+  AES-128-GCM (encrypt and decrypt at 16 B and 16 KiB, the aes-ctr hot path)
+  and ECDSA, without noise, so every ratio against openssl-noavx512 is exact.
 
 Run: python tests/data/make_results_fixtures.py
 """
@@ -96,9 +100,64 @@ def make_cost_fixture():
     results.save(out / "20261127T000000Z_fixture.json", pyperf.BenchmarkSuite(benches), info)
 
 
+#: (algorithm, backend, operation, size or None, seconds); kind "hot-path" for aes-ctr
+NOAVX512_BENCHES = [
+    ("aes-128-gcm", "openssl", "encrypt", 16, 6.0e-7),
+    ("aes-128-gcm", "openssl", "encrypt", 16384, 1.5e-6),
+    ("aes-128-gcm", "openssl", "decrypt", 16384, 1.6e-6),
+    ("aes-128-gcm", "openssl-noavx512", "encrypt", 16, 6.0e-7),
+    ("aes-128-gcm", "openssl-noavx512", "encrypt", 16384, 3.75e-6),
+    ("aes-128-gcm", "openssl-noavx512", "decrypt", 16384, 4.0e-6),
+    ("aes-128-gcm", "native-vaes", "encrypt", 16, 2.0e-7),
+    ("aes-128-gcm", "native-vaes", "encrypt", 16384, 2.5e-6),
+    ("aes-128-gcm", "native-vaes", "decrypt", 16384, 2.0e-6),
+    ("aes-128-gcm", "python", "encrypt", 16, 2.0e-5),
+    ("aes-128-gcm", "python", "encrypt", 16384, 1.0e-3),
+    ("aes-128-gcm", "openssl", "aes-ctr", 16384, 4.0e-6),
+    ("aes-128-gcm", "openssl-noavx512", "aes-ctr", 16384, 5.0e-6),
+    ("aes-128-gcm", "native-vaes", "aes-ctr", 16384, 1.0e-6),
+    ("ecdsa-p256-sha256", "openssl", "sign", None, 18e-6),
+    ("ecdsa-p256-sha256", "openssl", "verify", None, 45e-6),
+    ("ecdsa-p256-sha256", "openssl", "keygen", None, 9e-6),
+    ("ecdsa-p256-sha256", "openssl-noavx512", "sign", None, 20e-6),
+    ("ecdsa-p256-sha256", "openssl-noavx512", "verify", None, 50e-6),
+    ("ecdsa-p256-sha256", "openssl-noavx512", "keygen", None, 10e-6),
+    ("ecdsa-p256-sha256", "native-adx", "sign", None, 16e-6),
+    ("ecdsa-p256-sha256", "native-adx", "verify", None, 40e-6),
+    ("ecdsa-p256-sha256", "native-adx", "keygen", None, 12e-6),
+]
+PATHS = {"openssl": "evp", "openssl-noavx512": "evp-noavx512", "native-vaes": "vaes-avx2", "native-adx": "mulx-adx-asm",
+         "python": "byteslice-ttable"}
+
+
+def make_noavx512_fixture():
+    """tests/data/noavx512/noavx512.json: see the module docstring."""
+    benches = []
+    kernels = {}
+    for alg, backend, op, size, t in NOAVX512_BENCHES:
+        kernels[f"{alg}/{backend}"] = {"status": "passed", "path": PATHS[backend]}
+        if backend == "openssl-noavx512":
+            kernels[f"{alg}/{backend}"]["env"] = {"OPENSSL_ia32cap": ":~0x5842DC230000"}
+        name = f"{alg}/{backend}/{op}" + (f"/{size}" if size else "")
+        md = {"name": name, "algorithm": alg, "backend": backend, "operation": op,
+              "kind": "hot-path" if op == "aes-ctr" else "operation", "code_path": PATHS[backend], "inner_loops": 10}
+        if size:
+            md["size"] = size
+        if op in ("encrypt", "decrypt"):
+            md["aad"] = 13
+        values = [t] * 3
+        benches.append(pyperf.Benchmark([pyperf.Run(values, warmups=[(1, t)], metadata=md, collect_metadata=False)]))
+    info = {"created": "2026-11-27T00:00:00+00:00", "complete": True, "machine": MACHINE,
+            "settings": {"profile": "fixture", "parallel": 1}, "kernels": kernels, "overhead_s": 5e-8}
+    out = OUT.parent / "noavx512"
+    out.mkdir(exist_ok=True)
+    results.save(out / "noavx512.json", pyperf.BenchmarkSuite(benches), info)
+
+
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     make("base.json", 1, {})
     make("same.json", 2, {})
     make("slower.json", 3, {("openssl", "encrypt", 16384): 1.2})
     make_cost_fixture()
+    make_noavx512_fixture()
