@@ -199,3 +199,30 @@ def test_disable_capi_is_honoured(monkeypatch):
     if k is None:
         pytest.skip("no native AEAD kernel available")
     assert k.impl.new(bytes(registry.KEY_SIZES[k.algorithm])).boundary == "cffi"
+
+
+@pytest.mark.parametrize("kernel", kernel_params(NATIVE_AEAD))
+def test_capi_concurrent_calls_on_one_context(kernel, monkeypatch):
+    """The C methods release the GIL for long messages and share one
+    read-only context: concurrent calls must all give the cffi results."""
+    import threading
+
+    rng = random.Random(kernel.name + "threads")
+    capi, cffi = _pair(kernel, monkeypatch, _key(kernel, rng))
+    jobs = [(rng.randbytes(12), rng.randbytes(rng.choice([16, 1000, 5000, 40000])), rng.randbytes(13)) for _ in range(40)]
+    want = [cffi.encrypt(*j) for j in jobs]
+    errors: list[str] = []
+
+    def worker(offset: int) -> None:
+        for i in range(len(jobs)):
+            j = (i + offset) % len(jobs)
+            ct = capi.encrypt(*jobs[j])
+            if ct != want[j] or capi.decrypt(jobs[j][0], ct, jobs[j][2]) != jobs[j][1]:
+                errors.append(f"job {j} in thread {offset}")
+
+    threads = [threading.Thread(target=worker, args=(k * 7,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
