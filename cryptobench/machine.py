@@ -109,6 +109,9 @@ def describe() -> dict[str, Any]:
         "openssl": openssl,
         "native_build": native.build_info(),
         "native_unavailable": native.unavailable_reason(),
+        # how the native AEADs' encrypt/decrypt reach C: the CPython-API
+        # module, or cffi when it is not built or CRYPTOBENCH_NATIVE_DISABLE has capi
+        "native_aead_call": "capi" if native.fast_module() is not None else "cffi",
         "git_commit": git_commit(),
     }
     if IA32CAP_ENV in os.environ:

@@ -330,6 +330,9 @@ def header_lines(res: Results) -> list[str]:
             f"OPENSSL_ia32cap={cap!r} was set in the environment: every openssl figure ran with it"
             + (" — EMPTY, so OpenSSL used no CPU extension at all (no AES-NI)" if not cap else "")
         )
+    if mach.get("native_aead_call") == "cffi" and mach.get("native_build"):
+        lines.append("native AEAD encrypt/decrypt went through cffi (the CPython-API module "
+                     "cryptobench._aead_fast was not built, or CRYPTOBENCH_NATIVE_DISABLE named capi)")
     ov = res.info.get("overhead_s")
     if ov:
         lines.append(

@@ -226,3 +226,25 @@ def test_capi_concurrent_calls_on_one_context(kernel, monkeypatch):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_results_record_how_native_aeads_were_called(monkeypatch, tmp_path):
+    import json
+    from pathlib import Path
+
+    from cryptobench import machine, report, results
+
+    _module()
+    assert machine.describe()["native_aead_call"] == "capi"
+    monkeypatch.setenv(native.DISABLE_ENV, "capi")
+    assert machine.describe()["native_aead_call"] == "cffi"
+    # and `show` says so in the header of such a run (only then)
+    src = Path(__file__).parent / "data" / "noavx512" / "noavx512.json"
+    doc = json.loads(src.read_text())
+    doc["cryptobench"]["machine"].update(native_aead_call="cffi", native_build="gcc (test)")
+    f = tmp_path / "cffi.json"
+    f.write_text(json.dumps(doc))
+    assert any("went through cffi" in line for line in report.header_lines(results.load(f)))
+    doc["cryptobench"]["machine"]["native_aead_call"] = "capi"
+    f.write_text(json.dumps(doc))
+    assert not any("went through cffi" in line for line in report.header_lines(results.load(f)))
