@@ -178,9 +178,6 @@ def worker_env(kernel: Kernel | None = None) -> dict[str, str]:
     return child_env(kernel.env if kernel is not None else None, PYTHONHASHSEED="0")
 
 
-#: kept for callers of the earlier name
-_die_with_parent = die_with_parent
-
 
 def _run_workers(
     kernel_name: str,
