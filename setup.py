@@ -47,7 +47,7 @@ class OptionalNativeBuild(build_ext):
 
 
 def _fast_extensions():
-    """cryptobench._aead_fast (csrc/build.py's fast_extension), or none off x86-64 Linux/macOS."""
+    """cryptobench._aead_fast (csrc/build.py's fast_extension); none on Windows, which csrc/build.py refuses."""
     import importlib.util
 
     path = Path(__file__).resolve().parent / "csrc" / "build.py"
