@@ -205,21 +205,38 @@ def _wall_run(path: Path, factor: float) -> Path:
     return path
 
 
-def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
-    _wall_run(tmp_path / "warm-up.json", 1.0)  # first use of openssl, caches, CPU clock: not a baseline
-    base = _wall_run(tmp_path / "base.json", 1.0)
-    same = _wall_run(tmp_path / "same.json", 1.0)
-    slow = _wall_run(tmp_path / "slow.json", 1.10)
-    name = "chacha20-poly1305/test-slowdown/encrypt/16384"
-
+def _wall_attempt(d: Path) -> tuple[Path, Path, Path, str]:
+    """One base / same / slow (+10%) triple of wall-time runs; '' when the gate
+    judged all of it right, else what it got wrong."""
+    d.mkdir()
+    _wall_run(d / "warm-up.json", 1.0)  # first use of openssl, caches, CPU clock: not a baseline
+    base = _wall_run(d / "base.json", 1.0)
+    same = _wall_run(d / "same.json", 1.0)
+    slow = _wall_run(d / "slow.json", 1.10)
     rep = gate.wall_gate(baseline=gate.load_runs(base), current=gate.load_run(same))
     (v,) = rep.verdicts
-    assert rep.passed, f"unchanged code tripped the gate: {v}"
-
+    if not rep.passed:
+        return base, same, slow, f"unchanged code tripped the gate: {v}"
     rep = gate.wall_gate(baseline=gate.load_runs(base), current=gate.load_run(slow))
     (v,) = rep.verdicts
-    assert v.name == name and v.status == "slower", v
-    assert 1.05 < v.change < 1.25 and v.p_value < 0.01
+    if not (v.name == "chacha20-poly1305/test-slowdown/encrypt/16384" and v.status == "slower"
+            and 1.05 < v.change < 1.25 and v.p_value < 0.01):
+        return base, same, slow, f"the 10% slowdown was judged {v}"
+    return base, same, slow, ""
+
+
+def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
+    # Wall time on a shared 2-core VM: another busy process can swing one
+    # triple (seen under load, about 1 in 8). A broken gate gets every
+    # attempt wrong; noise rarely gets three in a row wrong.
+    wrong = []
+    for attempt in range(3):
+        base, same, slow, why = _wall_attempt(tmp_path / f"attempt{attempt}")
+        if not why:
+            break
+        wrong.append(why)
+    else:
+        pytest.fail("gate wrong in all 3 attempts: " + "; ".join(wrong))
 
     # the CLI: exit 1 on the regression, 0 otherwise; verdicts as JSON
     assert main(["gate", str(base), str(same)]) == 0
