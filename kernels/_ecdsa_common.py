@@ -99,9 +99,15 @@ def _hmac(pads, msg: bytes) -> bytes:
     return outer.digest()
 
 
-def rfc6979_k(x: bytes, e: int) -> int:
-    """RFC 6979 §3.2 steps b-h for P-256/SHA-256; x = int2octets(d) and e the
-    message representative (qlen = hlen = 256, so bits2octets(h1) = e mod n)."""
+def rfc6979_candidates(x: bytes, e: int):
+    """RFC 6979 §3.2 steps b-h for P-256/SHA-256: every candidate T of step h
+    (as 32 big-endian bytes; qlen = hlen = 256, so T = V and bits2int(T) is T
+    as an integer), in order. x = int2octets(d) and e the message
+    representative (bits2octets(h1) = e mod n).
+
+    The caller takes the first candidate that is in [1, n-1] and, per §3.4
+    (and SEC 1 §4.1.3 step 1), the next one whenever a candidate gives r = 0
+    or s = 0; asking for the next candidate runs step h.3."""
     xh = x + (e % N).to_bytes(32, "big")
     v = b"\x01" * 32
     k = _hmac(_K0_PADS, v + b"\x00" + xh)  # step d (K = 0x00 * 32)
@@ -112,12 +118,19 @@ def rfc6979_k(x: bytes, e: int) -> int:
     v = _hmac(pads, v)  # g
     while True:  # h
         v = _hmac(pads, v)
-        cand = int.from_bytes(v, "big")
-        if 1 <= cand < N:
-            return cand
-        k = _hmac(pads, v + b"\x00")
+        yield v
+        k = _hmac(pads, v + b"\x00")  # h.3
         pads = _hmac_pads(k)
         v = _hmac(pads, v)
+
+
+def rfc6979_k(x: bytes, e: int) -> int:
+    """The first RFC 6979 candidate in [1, n-1] (see :func:`rfc6979_candidates`)."""
+    for t in rfc6979_candidates(x, e):
+        cand = int.from_bytes(t, "big")
+        if 1 <= cand < N:
+            return cand
+    raise AssertionError("unreachable")  # the generator never ends
 
 
 def rfc6979_nonce(d: int, digest: bytes) -> int:

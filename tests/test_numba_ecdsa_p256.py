@@ -13,7 +13,7 @@ import pytest
 from cryptobench import _reference as ref
 from cryptobench import registry, vectors
 from cryptobench.errors import InvalidInput, InvalidKey, InvalidPoint, InvalidSignature
-from cryptobench.kernels._ecdsa_common import GX, GY, N, P, encode_der, rfc6979_nonce
+from cryptobench.kernels._ecdsa_common import GX, GY, N, P, encode_der
 
 TIERS = ("numba-portable", "numba-hw")
 
@@ -79,15 +79,23 @@ def test_rfc6979(kernel):
                 pub.verify(v.message, v.signature)
 
 
-def test_nonce_matches_common():
-    from cryptobench.kernels.ecdsa_p256.numba import _rfc6979_candidates
+def test_sign_takes_the_next_nonce_candidate(kernel, openssl, monkeypatch):
+    """RFC 6979 §3.4: a candidate out of [1, n-1] (checked in compiled code)
+    is skipped and the next one taken. Two bad candidates (n, then 0) put in
+    front of the real ones must not change the signature."""
+    from cryptobench.kernels.ecdsa_p256 import numba as mod
 
-    rng = random.Random(5)
-    for _ in range(50):
-        d = rng.randrange(1, N)
-        dg = hashlib.sha256(rng.randbytes(rng.randrange(100))).digest()
-        cand = next(_rfc6979_candidates(d.to_bytes(32, "big"), dg))
-        assert int.from_bytes(cand, "big") == rfc6979_nonce(d, dg)
+    real = mod.rfc6979_candidates
+
+    def with_bad_first(x, e):
+        yield N.to_bytes(32, "big")
+        yield bytes(32)
+        yield from real(x, e)
+
+    msg = b"next candidate"
+    want = openssl.private_key(0xC0FFEE).sign(msg)
+    monkeypatch.setattr(mod, "rfc6979_candidates", with_bad_first)
+    assert kernel.impl.private_key(0xC0FFEE).sign(msg) == want
 
 
 def test_differential_vs_openssl(kernel, openssl):

@@ -247,8 +247,9 @@ def test_exceptional_fallbacks_give_the_same_answers(monkeypatch):
         impl.public_key(pub.encoded).verify(msg + b"?", sig)
 
 
-def _rfc6979_reference(d: int, e: int) -> int:
-    """RFC 6979 §3.2 straight from the text, on the hmac module."""
+def _rfc6979_reference_candidates(d: int, e: int):
+    """RFC 6979 §3.2 straight from the text, on the hmac module: every
+    candidate of step h as an integer, in order (step h.3 between them)."""
     import hashlib
     import hmac
 
@@ -262,11 +263,47 @@ def _rfc6979_reference(d: int, e: int) -> int:
     v = hmac.new(k, v, hashlib.sha256).digest()
     while True:
         v = hmac.new(k, v, hashlib.sha256).digest()
-        cand = int.from_bytes(v, "big")
-        if 1 <= cand < common.N:
-            return cand
+        yield int.from_bytes(v, "big")
         k = hmac.new(k, v + b"\x00", hashlib.sha256).digest()
         v = hmac.new(k, v, hashlib.sha256).digest()
+
+
+def _rfc6979_reference(d: int, e: int) -> int:
+    from cryptobench.kernels import _ecdsa_common as common
+
+    return next(c for c in _rfc6979_reference_candidates(d, e) if 1 <= c < common.N)
+
+
+def test_sign_takes_the_next_nonce_when_r_or_s_is_zero(monkeypatch):
+    """RFC 6979 §3.4 / SEC 1 §4.1.3 step 1: a nonce that gives r = 0 or s = 0
+    (probability about 2^-256, so simulated here) is replaced by the next
+    candidate of step h; a given k that does so is refused."""
+    from cryptobench.kernels import _ecdsa_common as common
+    from cryptobench.kernels.ecdsa_p256 import python as mod
+
+    d, msg = 0xC0FFEE, b"r or s is zero"
+    e = common.message_representative(msg)
+    cands = _rfc6979_reference_candidates(d, e)
+    first, second, third = next(cands), next(cands), next(cands)
+    real = mod._sign
+    refused = []
+
+    def zero_for(bad):
+        def fake(d_, e_, k):
+            if k in bad:
+                refused.append(k)
+                return None
+            return real(d_, e_, k)
+        return fake
+
+    key = mod.ECDSA().private_key(d)
+    monkeypatch.setattr(mod, "_sign", zero_for({first}))
+    assert key.sign_raw(msg) == real(d, e, second) and refused == [first]
+    refused.clear()
+    monkeypatch.setattr(mod, "_sign", zero_for({first, second}))
+    assert key.sign_raw(msg) == real(d, e, third) and refused == [first, second]
+    with pytest.raises(InvalidInput, match="r = 0 or s = 0"):
+        key.sign_raw(msg, k=first)
 
 
 def test_rfc6979_on_hashlib_states_matches_hmac(monkeypatch):

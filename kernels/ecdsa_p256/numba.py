@@ -19,10 +19,11 @@ What runs where (FIPS 186-4 §6.4; SEC 1 §4.1.3 signing, §4.1.4 verification):
 
 - Python: argument checks, SHA-256 of the message, strict DER and SEC 1 point
   decoding and range checks (:mod:`.._ecdsa_common`), and the RFC 6979 §3.2
-  nonce. The nonce is HMAC-DRBG in Python (``hmac``, OpenSSL's HMAC) and stays
-  bytes: each candidate goes to compiled code as bytes, where the range check
-  1 <= k < n is done with masks, so the secret k never becomes a Python int.
-  The result equals ``_ecdsa_common.rfc6979_nonce`` (checked in the tests).
+  nonce. The nonce is HMAC-DRBG in Python (``_ecdsa_common.rfc6979_candidates``,
+  SHA-256 through hashlib) and stays bytes: each candidate goes to compiled
+  code as bytes, where the range check 1 <= k < n is done with masks, so the
+  secret k never becomes a Python int. A candidate out of range, or one giving
+  r = 0 or s = 0, makes the signer take the next (RFC 6979 §3.4).
 - Compiled: k*G by a fixed-base comb (43 precomputed rows of 32 affine
   multiples j * 2^(6i) * G, one mixed addition per signed radix-2^6 Booth
   digit, no doublings), read with full-row masked lookups and a masked
@@ -43,7 +44,6 @@ Verification and ``double-scalar-mul`` are variable time.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import importlib.util
 import secrets
 import threading
@@ -61,6 +61,7 @@ from cryptobench.kernels._ecdsa_common import (
     encode_der,
     encode_point,
     on_curve,
+    rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
 
@@ -127,24 +128,6 @@ def _cache_stats(mod: Any, tag: Any) -> dict[str, int]:
     return {"cache_hits": hits, "cache_misses": misses}
 
 
-def _rfc6979_candidates(x: bytes, digest: bytes):
-    """RFC 6979 §3.2 steps b-h for P-256/SHA-256 (qlen = hlen = 256), yielding
-    candidate k values as 32 big-endian bytes. The caller tests 1 <= k < n
-    (in constant time, in compiled code) and asks for the next candidate on
-    rejection. bits2octets(h1) = int2octets(h1 mod q); h1 is public."""
-    h = (int.from_bytes(digest, "big") % N).to_bytes(32, "big")
-    v = b"\x01" * 32
-    k = hmac.digest(b"\x00" * 32, v + b"\x00" + x + h, "sha256")
-    v = hmac.digest(k, v, "sha256")
-    k = hmac.digest(k, v + b"\x01" + x + h, "sha256")
-    v = hmac.digest(k, v, "sha256")
-    while True:
-        v = hmac.digest(k, v, "sha256")
-        yield v
-        k = hmac.digest(k, v + b"\x00", "sha256")
-        v = hmac.digest(k, v, "sha256")
-
-
 class PublicKey:
     __slots__ = ("_tier", "_xy", "encoded")
 
@@ -192,7 +175,7 @@ class PrivateKey:
             if out[64]:
                 raise InvalidInput("this k gives r = 0 or s = 0; choose another")
         else:
-            for cand in _rfc6979_candidates(self._d, digest):
+            for cand in rfc6979_candidates(self._d, int.from_bytes(digest, "big")):
                 out = mod.sign_core(tag, table, self._d + cand + digest)
                 if not out[64]:
                     break

@@ -78,7 +78,7 @@ from cryptobench.kernels._ecdsa_common import (
     encode_point,
     message_representative,
     on_curve,
-    rfc6979_k,
+    rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
 
@@ -541,9 +541,9 @@ def _double_scalar_mul(u1: int, u2: int, qx: int, qy: int) -> tuple[int, int, in
 
 # ------------------------------------------------------------------ ECDSA
 
-def _sign(d: int, e: int, k: int) -> tuple[int, int]:
+def _sign(d: int, e: int, k: int) -> tuple[int, int] | None:
     """(r, s) for private d, message representative e and nonce k in [1, n-1]
-    (SEC 1 §4.1.3 steps 1-6)."""
+    (SEC 1 §4.1.3 steps 1-6); None when this k gives r = 0 or s = 0."""
     try:
         X, _, Z = _fixed_base_jac(k, False)  # k in [1, n-1]: never infinity
     except _Exceptional:
@@ -551,11 +551,9 @@ def _sign(d: int, e: int, k: int) -> tuple[int, int]:
     zi = pow(Z, -1, P)
     r = X * (zi * zi % P) % P % N
     if not r:
-        raise InvalidInput("this k gives r = 0; choose another k")
+        return None
     s = pow(k, -1, N) * (e + r * d) % N
-    if not s:
-        raise InvalidInput("this k gives s = 0; choose another k")
-    return r, s
+    return (r, s) if s else None
 
 
 class PublicKey:
@@ -619,9 +617,18 @@ class PrivateKey:
             if not 1 <= k < N:
                 raise InvalidInput("k must be in [1, n-1]")
         e = message_representative(message)
-        if k is None:
-            k = rfc6979_k(self._x, e)
-        return _sign(self._d, e, k)
+        if k is not None:
+            rs = _sign(self._d, e, k)
+            if rs is None:
+                raise InvalidInput("this k gives r = 0 or s = 0; choose another k")
+            return rs
+        for t in rfc6979_candidates(self._x, e):  # RFC 6979 §3.4: next candidate on r or s = 0
+            k = int.from_bytes(t, "big")
+            if 1 <= k < N:
+                rs = _sign(self._d, e, k)
+                if rs is not None:
+                    return rs
+        raise AssertionError("unreachable")  # the candidates never end
 
     def public_key(self) -> PublicKey:
         return self._pub
