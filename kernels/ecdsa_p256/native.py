@@ -34,9 +34,10 @@ What the C code does (csrc/p256/p256.c):
   caller-given k is accepted for the CAVP SigGen vectors. Verification, SEC 1
   §4.1.4, compares x(R) with r projectively (no inversion).
 
-If r or s comes out zero (probability about 2^-256) signing raises
-RuntimeError instead of drawing the next RFC 6979 candidate; with a given k
-that is the caller's cue to choose another k (SEC 1 §4.1.3 step 1).
+If r or s comes out zero (probability about 2^-256) C reports it and Python
+draws the next RFC 6979 candidates (§3.4) and gives them to C as a given k;
+with a caller's k it raises InvalidInput, the cue to choose another k (SEC 1
+§4.1.3 step 1).
 
 Python does the argument checks, the message digest (``hashlib.sha256``, i.e.
 OpenSSL's SHA-256) and, from ``_ecdsa_common``, strict DER decoding, point
@@ -66,6 +67,7 @@ from cryptobench.kernels._ecdsa_common import (
     decode_der,
     decode_point,
     encode_point,
+    rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
 
@@ -87,6 +89,9 @@ _ERRORS = {
     -4: "result is the point at infinity",
     -5: "point not on the curve",
 }
+
+
+_EZERO = -3
 
 
 def _fail(rc: int) -> RuntimeError:
@@ -149,30 +154,48 @@ class PrivateKey:
             raise _fail(rc)
         self._pub = PublicKey(b"\x04" + ffi.buffer(out)[:], path, lib)
 
-    def sign(self, message: bytes) -> bytes:
+    def _sign(self, message: object, kb: bytes | None, der: int):
+        """Sign in C into a new buffer; returns (buffer, length). kb None: the
+        RFC 6979 nonce (computed in C; when it gives r or s = 0, an event of
+        probability about 2^-256, the following candidates of step h are
+        drawn here and given to C, RFC 6979 §3.4)."""
         _message_type(message)
-        out = self._ffi.new("uint8_t[72]")
-        n = self._lib.cb_p256_sign(self._path, out, self._d, _sha256(message).digest(), self._ffi.NULL, 1)
-        if n < 0:
-            raise _fail(n)
+        ffi, lib = self._ffi, self._lib
+        digest = _sha256(message).digest()
+        out = ffi.new("uint8_t[72]" if der else "uint8_t[64]")
+        rc = lib.cb_p256_sign(self._path, out, self._d, digest, ffi.NULL if kb is None else kb, der)
+        if rc == _EZERO:
+            if kb is not None:
+                raise InvalidInput("this k gives r = 0 or s = 0; choose another k")
+            first = True  # the in-range candidate C already used
+            for t in rfc6979_candidates(self._d, int.from_bytes(digest, "big")):
+                if not 0 < int.from_bytes(t, "big") < N:
+                    continue
+                if first:
+                    first = False
+                    continue
+                rc = lib.cb_p256_sign(self._path, out, self._d, digest, t, der)
+                if rc != _EZERO:
+                    break
+        if rc < 0:
+            raise _fail(rc)
+        return out, rc
+
+    def sign(self, message: bytes) -> bytes:
+        out, n = self._sign(message, None, 1)
         return self._ffi.buffer(out, n)[:]
 
     def sign_raw(self, message: bytes, k: int | None = None) -> tuple[int, int]:
-        _message_type(message)
-        ffi = self._ffi
-        if k is None:
-            kb = ffi.NULL
-        else:
+        kb = None
+        if k is not None:
+            _message_type(message)
             if isinstance(k, bool) or not isinstance(k, int):
                 raise TypeError(f"k must be an int, not {type(k).__name__}")
             if not 0 < k < N:
                 raise InvalidInput("k must be in [1, n-1]")
             kb = k.to_bytes(32, "big")
-        out = ffi.new("uint8_t[64]")
-        rc = self._lib.cb_p256_sign(self._path, out, self._d, _sha256(message).digest(), kb, 0)
-        if rc < 0:
-            raise _fail(rc)
-        raw = ffi.buffer(out)[:]
+        out, _ = self._sign(message, kb, 0)
+        raw = self._ffi.buffer(out)[:]
         return int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
 
     def public_key(self) -> PublicKey:
