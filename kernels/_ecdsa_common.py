@@ -5,7 +5,7 @@
   rejects every non-canonical encoding (long-form lengths below 128, leading
   zero bytes that are not needed, negative integers, trailing data).
 - RFC 6979 §3.2 deterministic nonce generation with HMAC-SHA256 (written out
-  on hashlib states, RFC 2104).
+  on hashlib states, RFC 2104; or OpenSSL's HMAC for constant-time backends).
 - SEC 1 §2.3.3/§2.3.4 uncompressed point encoding and parsing.
 - The message representative e of SEC 1 §4.1.3 step 5 (SHA-256 is 256 bits,
   so e is the whole digest as an integer).
@@ -18,6 +18,7 @@ lengths, not on secret values.
 from __future__ import annotations
 
 import hashlib
+from hmac import digest as _hmac_one_shot
 
 from cryptobench.errors import InvalidKey, InvalidPoint, InvalidSignature
 
@@ -99,7 +100,15 @@ def _hmac(pads, msg: bytes) -> bytes:
     return outer.digest()
 
 
-def rfc6979_candidates(x: bytes, e: int):
+def _hmac_ct(key: bytes, msg: bytes) -> bytes:
+    return _hmac_one_shot(key, msg, "sha256")
+
+
+def _same(key: bytes) -> bytes:
+    return key
+
+
+def rfc6979_candidates(x: bytes, e: int, *, constant_time: bool = False):
     """RFC 6979 §3.2 steps b-h for P-256/SHA-256: every candidate T of step h
     (as 32 big-endian bytes; qlen = hlen = 256, so T = V and bits2int(T) is T
     as an integer), in order. x = int2octets(d) and e the message
@@ -107,21 +116,30 @@ def rfc6979_candidates(x: bytes, e: int):
 
     The caller takes the first candidate that is in [1, n-1] and, per §3.4
     (and SEC 1 §4.1.3 step 1), the next one whenever a candidate gives r = 0
-    or s = 0; asking for the next candidate runs step h.3."""
+    or s = 0; asking for the next candidate runs step h.3.
+
+    The HMACs are the hashlib-state ones above unless ``constant_time``:
+    their ``bytes.translate`` indexes a table with bytes of the secret HMAC
+    key, so backends that claim constant time ask for ``hmac.digest``
+    (OpenSSL's HMAC; about 3 us slower per signature)."""
+    if constant_time:
+        setkey, mac, key = _same, _hmac_ct, bytes(32)
+    else:
+        setkey, mac, key = _hmac_pads, _hmac, _K0_PADS
     xh = x + (e % N).to_bytes(32, "big")
     v = b"\x01" * 32
-    k = _hmac(_K0_PADS, v + b"\x00" + xh)  # step d (K = 0x00 * 32)
-    pads = _hmac_pads(k)
-    v = _hmac(pads, v)  # e
-    k = _hmac(pads, v + b"\x01" + xh)  # f
-    pads = _hmac_pads(k)
-    v = _hmac(pads, v)  # g
+    k = mac(key, v + b"\x00" + xh)  # step d (K = 0x00 * 32)
+    key = setkey(k)
+    v = mac(key, v)  # e
+    k = mac(key, v + b"\x01" + xh)  # f
+    key = setkey(k)
+    v = mac(key, v)  # g
     while True:  # h
-        v = _hmac(pads, v)
+        v = mac(key, v)
         yield v
-        k = _hmac(pads, v + b"\x00")  # h.3
-        pads = _hmac_pads(k)
-        v = _hmac(pads, v)
+        k = mac(key, v + b"\x00")  # h.3
+        key = setkey(k)
+        v = mac(key, v)
 
 
 def rfc6979_k(x: bytes, e: int) -> int:

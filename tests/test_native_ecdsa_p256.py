@@ -55,42 +55,44 @@ def test_sigver(kernel):
                     pub.verify(v.message, encode_der(v.r, v.s))
 
 
-class _ZeroOnce:
-    """Stands in for the native lib: the first RFC 6979 signing call (NULL k)
-    reports r or s = 0, as C does with probability about 2^-256; every other
-    call goes to C. Records the k each call was given."""
+class _ZeroFor:
+    """Stands in for the native lib: signing with the RFC 6979 nonce (NULL k)
+    or with one of the given ``bad`` ks reports r or s = 0, as C does with
+    probability about 2^-256; every other call goes to C. Records each k."""
 
-    def __init__(self, lib, ffi):
-        self._lib, self._null, self.ks = lib, ffi.NULL, []
+    def __init__(self, lib, ffi, bad):
+        self._lib, self._null, self._bad, self.ks = lib, ffi.NULL, bad, []
 
     def cb_p256_sign(self, path, out, d, digest, k, der):
-        self.ks.append(None if k is self._null else bytes(k))
-        if len(self.ks) == 1 and k is self._null:
+        k = None if k is self._null else bytes(k)
+        self.ks.append(k)
+        if k is None or k in self._bad:
             return -3  # CB_P256_EZERO
         return self._lib.cb_p256_sign(path, out, d, digest, k, der)
 
 
 def test_sign_takes_the_next_nonce_when_r_or_s_is_zero(kernel):
-    """RFC 6979 §3.4: after C reports r or s = 0 for the nonce, the next
-    in-range candidate of step h is used (as a given k); with a caller's k the
-    same report is InvalidInput."""
+    """RFC 6979 §3.4: after C reports r or s = 0 for the nonce, the following
+    candidates of step h go to C as a given k (C checks their range) until
+    one signs; with a caller's k the same report is InvalidInput."""
     from cryptobench.kernels._ecdsa_common import rfc6979_candidates
 
     d, msg = 0xC0FFEE, b"r or s is zero"
     e = int.from_bytes(hashlib.sha256(msg).digest(), "big")
-    in_range = (c for c in rfc6979_candidates(d.to_bytes(32, "big"), e) if 0 < int.from_bytes(c, "big") < N)
-    _, second = next(in_range), next(in_range)
+    gen = rfc6979_candidates(d.to_bytes(32, "big"), e)
+    first, second, third = next(gen), next(gen), next(gen)
+    assert all(0 < int.from_bytes(c, "big") < N for c in (first, second, third))  # true for this d, msg
     python = registry.get("ecdsa-p256-sha256", "python").impl.private_key(d)
     for der in (True, False):
-        key = kernel.impl.private_key(d)
-        key._lib = fake = _ZeroOnce(key._lib, key._ffi)
-        got = key.sign(msg) if der else key.sign_raw(msg)
-        r, s = python.sign_raw(msg, k=int.from_bytes(second, "big"))
-        assert got == (encode_der(r, s) if der else (r, s))
-        assert fake.ks == [None, second]
+        for bad, want in (({first}, second), ({first, second}, third)):
+            key = kernel.impl.private_key(d)
+            key._lib = fake = _ZeroFor(key._lib, key._ffi, bad)
+            got = key.sign(msg) if der else key.sign_raw(msg)
+            r, s = python.sign_raw(msg, k=int.from_bytes(want, "big"))
+            assert got == (encode_der(r, s) if der else (r, s))
+            assert fake.ks == [None, first] + ([second] if want == third else []) + [want]
     key = kernel.impl.private_key(d)
-    key._lib = fake = _ZeroOnce(key._lib, key._ffi)
-    fake.cb_p256_sign = lambda *args: -3  # this k gives r or s = 0
+    key._lib = _ZeroFor(key._lib, key._ffi, {(5).to_bytes(32, "big")})
     with pytest.raises(InvalidInput, match="r = 0 or s = 0"):
         key.sign_raw(msg, k=5)
 

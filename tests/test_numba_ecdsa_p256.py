@@ -87,15 +87,19 @@ def test_sign_takes_the_next_nonce_candidate(kernel, openssl, monkeypatch):
 
     real = mod.rfc6979_candidates
 
-    def with_bad_first(x, e):
+    asked = []
+
+    def with_bad_first(x, e, **kw):
+        asked.append(kw)
         yield N.to_bytes(32, "big")
         yield bytes(32)
-        yield from real(x, e)
+        yield from real(x, e, **kw)
 
     msg = b"next candidate"
     want = openssl.private_key(0xC0FFEE).sign(msg)
     monkeypatch.setattr(mod, "rfc6979_candidates", with_bad_first)
     assert kernel.impl.private_key(0xC0FFEE).sign(msg) == want
+    assert asked == [{"constant_time": True}]  # OpenSSL's HMAC, not table lookups on the key
 
 
 def test_differential_vs_openssl(kernel, openssl):

@@ -321,6 +321,14 @@ def test_rfc6979_on_hashlib_states_matches_hmac(monkeypatch):
         for _ in range(20):
             d, e = rng.randrange(1, N), rng.randrange(bound)
             assert common.rfc6979_k(d.to_bytes(32, "big"), e) == _rfc6979_reference(d, e)
+    monkeypatch.undo()
+    for _ in range(20):  # the constant-time flavour (hmac.digest) yields the same candidates
+        d, e = rng.randrange(1, N), rng.getrandbits(256)
+        x = d.to_bytes(32, "big")
+        fast, ct = common.rfc6979_candidates(x, e), common.rfc6979_candidates(x, e, constant_time=True)
+        ref_c = _rfc6979_reference_candidates(d, e)
+        for _ in range(3):
+            assert next(fast) == next(ct) == next(ref_c).to_bytes(32, "big")
 
 
 def test_fixed_base_window_boundaries():

@@ -91,6 +91,7 @@ _ERRORS = {
 }
 
 
+_ERANGE = -2
 _EZERO = -3
 
 
@@ -167,15 +168,11 @@ class PrivateKey:
         if rc == _EZERO:
             if kb is not None:
                 raise InvalidInput("this k gives r = 0 or s = 0; choose another k")
-            first = True  # the in-range candidate C already used
-            for t in rfc6979_candidates(self._d, int.from_bytes(digest, "big")):
-                if not 0 < int.from_bytes(t, "big") < N:
-                    continue
-                if first:
-                    first = False
-                    continue
+            # Every candidate goes to C, which checks its range (ERANGE) in
+            # constant time; the first in range is the one that just failed.
+            for t in rfc6979_candidates(self._d, int.from_bytes(digest, "big"), constant_time=True):
                 rc = lib.cb_p256_sign(self._path, out, self._d, digest, t, der)
-                if rc != _EZERO:
+                if rc not in (_ERANGE, _EZERO):
                     break
         if rc < 0:
             raise _fail(rc)

@@ -19,10 +19,10 @@ What runs where (FIPS 186-4 §6.4; SEC 1 §4.1.3 signing, §4.1.4 verification):
 
 - Python: argument checks, SHA-256 of the message, strict DER and SEC 1 point
   decoding and range checks (:mod:`.._ecdsa_common`), and the RFC 6979 §3.2
-  nonce. The nonce is HMAC-DRBG in Python (``_ecdsa_common.rfc6979_candidates``,
-  SHA-256 through hashlib) and stays bytes: each candidate goes to compiled
-  code as bytes, where the range check 1 <= k < n is done with masks, so the
-  secret k never becomes a Python int. A candidate out of range, or one giving
+  nonce. The nonce is HMAC-DRBG in Python (``_ecdsa_common.rfc6979_candidates``
+  with ``constant_time=True``: ``hmac.digest``, OpenSSL's HMAC) and stays
+  bytes: each candidate goes to compiled code as bytes, where the range check
+  1 <= k < n is done with masks, so the secret k never becomes a Python int. A candidate out of range, or one giving
   r = 0 or s = 0, makes the signer take the next (RFC 6979 §3.4).
 - Compiled: k*G by a fixed-base comb (43 precomputed rows of 32 affine
   multiples j * 2^(6i) * G, one mixed addition per signed radix-2^6 Booth
@@ -175,7 +175,7 @@ class PrivateKey:
             if out[64]:
                 raise InvalidInput("this k gives r = 0 or s = 0; choose another")
         else:
-            for cand in rfc6979_candidates(self._d, int.from_bytes(digest, "big")):
+            for cand in rfc6979_candidates(self._d, int.from_bytes(digest, "big"), constant_time=True):
                 out = mod.sign_core(tag, table, self._d + cand + digest)
                 if not out[64]:
                     break
