@@ -10,6 +10,7 @@ import argparse
 import fnmatch
 import json
 import math
+import os
 
 from .errors import UsageError
 
@@ -218,6 +219,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
     else:
         if not args.baseline or not args.current:
             raise UsageError("give BASELINE and CURRENT (or --count to measure instruction counts now)")
+        for path in (args.baseline, args.current):  # report a missing file in argument order
+            if not os.path.exists(path):
+                raise UsageError(f"{path}: no such file")
         if gate.is_count_file(args.current):
             rep = gate.instruction_gate(baseline=gate.load_counts(args.baseline), current=gate.load_counts(args.current),
                                         threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD), include=include_name,

@@ -251,6 +251,11 @@ def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
 
 def test_gate_cli_refuses_bad_input(tmp_path, capsys):
     assert main(["gate", str(tmp_path / "missing.json"), str(tmp_path / "missing.json")]) == 2
+    # a missing file is named in argument order: the baseline first, then the current run
+    assert main(["gate", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 2
+    assert "old.json: no such file" in capsys.readouterr().err
+    assert main(["gate", "tests/data/results/base.json", str(tmp_path / "new.json")]) == 2
+    assert "new.json: no such file" in capsys.readouterr().err
     assert main(["gate", "tests/data/results/base.json"]) == 2
     bad = tmp_path / "bad.json"
     bad.write_text('{"x": 1}')
