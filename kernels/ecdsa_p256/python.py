@@ -39,10 +39,10 @@ How it is fast (all variable-time):
   1.8 s), or lazily on first use. (13-bit windows: 15 MB, 0.5 s to build,
   signing about 7% slower.)
 - Signing is then bounded by things this design cannot shrink: two modular
-  inversions (the table terms' batch and Z for x(R)) and k^-1 mod n, about
-  11 us each with ``pow(x, -1, m)``, and about 130 reduced products
+  inversions (the table terms' batch and Z for x(R)) and k^-1 mod n,
+  10-11 us each with ``pow(x, -1, m)``, and about 130 reduced products
   (0.25-0.33 us each) for k*G. One inversion modulo p*n in place of the
-  last two costs more than both (about 24 us).
+  last two costs more than both (about 28 us against 20 us for the two).
 - u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
   Q, 3Q, ..., 15Q (co-Z additions, Meloni's ZADDU), about 256 doublings and
   43 mixed additions; the u1*G terms are paired as above and added into the
