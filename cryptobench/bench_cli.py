@@ -50,21 +50,43 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop")
     p.set_defaults(func=cmd_run, profile="default")
 
-    p = sub.add_parser("show", help="render a results file's tables again")
+    p = sub.add_parser(
+        "show",
+        help="render a results file's tables again",
+        description="Print the tables `cryptobench run` printed, from its results file: the machine, "
+        "per algorithm the throughput at each size with speedups against python and openssl "
+        "measured in the same run, the hot paths, and ECDSA operations per second. Nothing is "
+        "measured again.",
+    )
     p.add_argument("file", help="results file (JSON written by cryptobench run)")
     p.add_argument("-a", "--algorithm", help="only this algorithm")
     p.add_argument("--details", action="store_true", help="every benchmark: median, stdev, values, cycles, setup cost")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("compare", help="compare two results files; exit 1 on a significant slowdown over the threshold")
-    p.add_argument("old")
-    p.add_argument("new")
+    p = sub.add_parser(
+        "compare",
+        help="compare two results files; exit 1 on a significant slowdown over the threshold",
+        description="Compare each benchmark the two runs have in common: the change of its median time, "
+        "and whether it is significant (pyperf's t-test over the runs' values). Lists the benchmarks "
+        "that changed by more than --threshold and were significant, then the geometric mean of "
+        "new/old time; warns when the CPU, Python, OpenSSL or native build differ, since absolute "
+        "times are then not comparable (`cryptobench gate` compares ratios to openssl instead). "
+        "Exit status 1 when any benchmark is significantly slower by more than the threshold.",
+    )
+    p.add_argument("old", help="the earlier results file (JSON written by cryptobench run)")
+    p.add_argument("new", help="the later results file")
     p.add_argument("--threshold", type=_percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
     p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("plot", help="PNG charts: throughput vs size, hot-path breakdown, ECDSA ops/s")
-    p.add_argument("file")
+    p = sub.add_parser(
+        "plot",
+        help="PNG charts: throughput vs size, hot-path breakdown, ECDSA ops/s",
+        description="Write PNG charts of one results file into --out: throughput-<algorithm>.png "
+        "(encrypt throughput against message size, per backend), hotpaths-<algorithm>.png (each hot "
+        "path's share of an encrypt) and ecdsa.png (sign and verify operations per second).",
+    )
+    p.add_argument("file", help="results file (JSON written by cryptobench run)")
     p.add_argument("--out", default="plots", help="output directory (default: plots/)")
     p.set_defaults(func=cmd_plot)
 

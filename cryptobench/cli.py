@@ -159,7 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cryptobench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("list", help="every kernel, whether it is available and why, and the CPU features found")
+    p = sub.add_parser(
+        "list",
+        help="every kernel, whether it is available and why, and the CPU features found",
+        description="One row per kernel (algorithm x backend): available or not and why, whether it "
+        "is constant-time, the code path it runs (instruction set, library version), its hot paths "
+        "and notes; then "
+        "the CPU model, the CPU features detected (and any masked by the environment) and the "
+        "native extension's build.",
+    )
     _add_selection(p)
     p.set_defaults(func=cmd_list)
 

@@ -27,6 +27,21 @@ def test_help_teaches(tmp_path):
         assert word in p.stdout
 
 
+def test_every_command_describes_itself_and_its_arguments():
+    """`cryptobench COMMAND --help` says what the command does, and what each positional argument is."""
+    import argparse
+
+    from cryptobench.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) >= {"list", "verify", "run", "show", "compare", "plot", "cost", "leakcheck", "gate", "history"}
+    for name, parser in sub.choices.items():
+        assert parser.description, f"cryptobench {name} --help has no description"
+        for action in parser._actions:
+            if not action.option_strings:
+                assert action.help, f"cryptobench {name}: positional argument {action.dest!r} has no help"
+
+
 def test_list_from_any_directory(tmp_path):
     p = run(["list"], tmp_path)
     assert p.returncode == 0, p.stderr
