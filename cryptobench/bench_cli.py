@@ -7,6 +7,7 @@ report.py and plot.py.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -130,6 +131,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.self_check:
         return _self_check(profile)
     err = _console(stderr=True)
+    cpus = os.cpu_count() or 1
+    if args.parallel > cpus:
+        err.print(f"[yellow]--parallel {args.parallel} on {cpus} CPUs: the copies share cores, so the aggregate "
+                  "shows contention, not scaling (each copy also holds its own tables in memory)[/]")
     progress = Progress(
         TextColumn("[bold]{task.fields[kernel]}[/] {task.fields[phase]}"),
         BarColumn(),

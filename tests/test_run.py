@@ -211,6 +211,20 @@ def test_newest_prefers_the_later_of_two_same_second_runs(tmp_path):
     assert results.newest(tmp_path).name == "20261127T010101Z_vm-2.json"
 
 
+def test_parallel_beyond_the_cpus_warns_before_running(tmp_path, monkeypatch, capsys):
+    from cryptobench import cli
+
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    out = tmp_path / "p.json"
+    args = ["run", "-b", "openssl", "-a", "aes-128-gcm", "--sizes", "16", "--no-hot-paths", "--fast",
+            "--filter", "*encrypt*", "-o", str(out)]
+    assert cli.main([*args, "--parallel", "2"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--parallel 2 on 1 CPUs: the copies share cores" in err
+    assert cli.main([*args, "--parallel", "1"]) == 0
+    assert "share cores" not in capsys.readouterr().err
+
+
 def test_parallel_copies_are_merged_and_reported_as_aggregate(tmp_path):
     path, info = run(backends="openssl", algorithms="aes-128-gcm", sizes=(64,), hot_paths=False,
                      profile=PROFILES["fast"], output=tmp_path / "p.json", pattern="*encrypt*", parallel=2)
