@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from ._argtypes import output_dir, output_file, percent
 from .errors import UsageError
 
 RUN_HELP = """\
@@ -27,13 +28,6 @@ openssl measured in the same run.
 """
 
 
-def _percent(text: str) -> float:
-    try:
-        return float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5%)") from None
-
-
 def add_commands(sub, add_selection) -> None:
     p = sub.add_parser("run", help="verify, then measure every available kernel with pyperf", description=RUN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,7 +41,7 @@ def add_commands(sub, add_selection) -> None:
     prof.add_argument("--fast", action="store_const", const="fast", dest="profile", help="fewest values (smoke test)")
     prof.add_argument("--ci", action="store_const", const="ci", dest="profile", help="the nightly CI profile")
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="run N copies at once and report aggregate throughput (like openssl speed -multi)")
-    p.add_argument("-o", "--output", metavar="FILE", help="results file (default: results/<UTC timestamp>_<host>.json)")
+    p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="results file (default: results/<UTC timestamp>_<host>.json)")
     p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop")
     p.set_defaults(func=cmd_run, profile="default")
 
@@ -76,7 +70,7 @@ def add_commands(sub, add_selection) -> None:
     )
     p.add_argument("old", help="the earlier results file (JSON written by cryptobench run)")
     p.add_argument("new", help="the later results file")
-    p.add_argument("--threshold", type=_percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
+    p.add_argument("--threshold", type=percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
     p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
     p.set_defaults(func=cmd_compare)
 
@@ -88,7 +82,7 @@ def add_commands(sub, add_selection) -> None:
         "path's share of an encrypt) and ecdsa.png (sign and verify operations per second).",
     )
     p.add_argument("file", help="results file (JSON written by cryptobench run)")
-    p.add_argument("--out", default="plots", help="output directory (default: plots/)")
+    p.add_argument("--out", type=output_dir, default="plots", help="output directory (default: plots/)")
     p.set_defaults(func=cmd_plot)
 
 

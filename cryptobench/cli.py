@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Callable, Sequence
 
+from ._argtypes import output_file
 from .errors import UsageError
 
 EPILOG = """\
@@ -182,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_selection(p)
     p.add_argument("--wycheproof", metavar="DIR", help="also run the Wycheproof JSON files found in DIR")
-    p.add_argument("--json", metavar="FILE", help="write the full report as JSON (atomically)")
+    p.add_argument("--json", type=output_file, metavar="FILE", help="write the full report as JSON (atomically)")
     p.add_argument("--quick", action="store_true", help="a spread-out subset of each vector file (what `run` uses)")
     p.add_argument("--seed", type=int, default=20261127, help="seed of the differential check (default: %(default)s)")
     p.add_argument("--details", action="store_true", help="print each kernel's table as soon as it finishes")

@@ -8,6 +8,8 @@ import io
 import sys
 from pathlib import Path
 
+from ._argtypes import output_dir, output_file
+
 COST_HELP = """\
 Turn measured CPU time into fleet hardware dollars. Reads a fleet file (TOML:
 hardware generations, money, traffic, scenarios; the bundled example by
@@ -29,8 +31,8 @@ def add_commands(sub, add_selection) -> None:
                        description=COST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fleet", metavar="TOML", help="fleet file (default: the bundled example)")
     p.add_argument("--results", metavar="DIR", default="results", help="where \"newest\" looks (default: results/)")
-    p.add_argument("--xlsx", metavar="FILE", help="write the live-formula workbook")
-    p.add_argument("--csv", metavar="DIR", help="write the tables as CSV files into DIR")
+    p.add_argument("--xlsx", type=output_file, metavar="FILE", help="write the live-formula workbook")
+    p.add_argument("--csv", type=output_dir, metavar="DIR", help="write the tables as CSV files into DIR")
     p.add_argument("--example-fleet", action="store_true", help="print the bundled example fleet file and exit")
     p.set_defaults(func=cmd_cost)
 

@@ -52,3 +52,8 @@ class UsageError(CryptobenchError):
 
 class ResultsFileError(UsageError):
     """A results file is missing, truncated, not JSON or of another schema version."""
+
+
+class OutputError(UsageError):
+    """An output file or directory could not be written (a directory in the
+    way, no permission, a full disk). Whatever was there before is untouched."""

@@ -12,6 +12,7 @@ import json
 import math
 import os
 
+from ._argtypes import output_dir, output_file, percent, probability
 from .errors import UsageError
 
 GATE_HELP = """\
@@ -51,13 +52,6 @@ significantly (p < --alpha) by more than --threshold are marked as steps.
 """
 
 
-def _percent(text: str) -> float:
-    try:
-        return float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 5%)") from None
-
-
 def add_commands(sub, add_selection) -> None:
     p = sub.add_parser("gate", help="nightly regression gate: normalized wall time or callgrind instruction counts",
                        description=GATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,20 +59,20 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("current", nargs="?", help="the run to check (omit with --count: measured now)")
     add_selection(p)
     p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (comma-separated globs or substrings)")
-    p.add_argument("--threshold", type=_percent, default=None, metavar="PCT",
+    p.add_argument("--threshold", type=percent, default=None, metavar="PCT",
                    help="smallest slowdown that fails (default 5%% wall time, 2%% instructions)")
-    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the wall-time test (default 0.01)")
+    p.add_argument("--alpha", type=probability, default=0.01, help="significance level of the wall-time test (default 0.01)")
     p.add_argument("--reference", default="openssl", help="backend whose same-run time normalizes the others (default openssl)")
     p.add_argument("--any-cpu", action="store_true", help="pool every baseline run, not only those on this CPU model")
     p.add_argument("--count", action="store_true", help="count instructions now with valgrind (python and native kernels by default)")
-    p.add_argument("-o", "--output", metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
+    p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
     p.add_argument("--calls", type=int, default=20, help="with --count: calls per benchmark under callgrind (default 20)")
     p.add_argument("--sizes", default="64", help="with --count: message sizes (default 64; callgrind is ~50x slower)")
     p.add_argument("--no-hot-paths", action="store_true", help="with --count: whole operations only")
     p.add_argument("--register", action="append", default=[], metavar="MODULE",
                    help="with --count: also register the kernels of MODULE (test kernels)")
-    p.add_argument("--json", metavar="FILE", help="write every verdict as JSON")
-    p.add_argument("--emit-filter", metavar="FILE",
+    p.add_argument("--json", type=output_file, metavar="FILE", help="write every verdict as JSON")
+    p.add_argument("--emit-filter", type=output_file, metavar="FILE",
                    help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
                         "benchmarks and their references, to confirm them in a second run")
     p.add_argument("--all", action="store_true", help="show every benchmark, not only changes")
@@ -90,10 +84,10 @@ def add_commands(sub, add_selection) -> None:
     add_selection(p)
     p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches")
     p.add_argument("--metric", choices=("ratio", "time"), default="ratio", help="ratio to openssl (default) or median time")
-    p.add_argument("--threshold", type=_percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
-    p.add_argument("--alpha", type=float, default=0.01, help="significance level of a step (default 0.01)")
+    p.add_argument("--threshold", type=percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
+    p.add_argument("--alpha", type=probability, default=0.01, help="significance level of a step (default 0.01)")
     p.add_argument("--reference", default="openssl", help="backend of the ratio (default openssl)")
-    p.add_argument("--plot", metavar="DIR", help="write history-<algorithm>.png charts to DIR")
+    p.add_argument("--plot", type=output_dir, metavar="DIR", help="write history-<algorithm>.png charts to DIR")
     p.add_argument("--steps-only", action="store_true", help="only benchmarks with a marked step")
     p.set_defaults(func=cmd_history)
 

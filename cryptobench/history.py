@@ -221,8 +221,9 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import matplotlib.ticker  # noqa: F401 - matplotlib.ticker below
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from ._io import make_dir
+
+    out = make_dir(out_dir)
     written = []
     labels = [f"#{i} {r.created[:10]}\n{r.commit}" for i, r in enumerate(h.runs)]
     for algorithm in sorted({s.algorithm for s in h.series.values()}):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ._argtypes import output_file, seconds
 from .errors import UsageError
 
 HELP = """\
@@ -32,12 +33,12 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--test", help="comma-separated secrets to vary: plaintext, key, sign-k, sign-d (default: all)")
     p.add_argument("-n", "--measurements", type=int, default=1_000_000,
                    help="measurements per kernel and secret (default: %(default)s)")
-    p.add_argument("--budget", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("--budget", type=seconds, default=5.0, metavar="SECONDS",
                    help="stop each test after this long even if short of --measurements; 0 = no limit (default: %(default)s)")
     p.add_argument("--no-evict", action="store_true", help="do not read 64 KiB before each C-timed call")
     p.add_argument("--no-control", action="store_true", help="skip the deliberately leaky T-table AES")
     p.add_argument("--seed", type=int, default=20261127, help="seed of the class and input draws (default: %(default)s)")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (atomically)")
+    p.add_argument("--json", type=output_file, metavar="FILE", help="also write the results as JSON (atomically)")
     p.set_defaults(func=cmd_leakcheck)
 
 

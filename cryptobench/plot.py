@@ -27,8 +27,9 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
 
     from .registry import ALGORITHMS
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from ._io import make_dir
+
+    out = make_dir(out_dir)
     written: list[Path] = []
     for algorithm in ALGORITHMS:
         ms = [m for m in res.measurements if m.algorithm == algorithm]

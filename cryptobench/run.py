@@ -37,7 +37,8 @@ from typing import Any, Callable
 
 from . import bench, machine, results
 from ._child import child_env, die_with_parent, python_cmd
-from .errors import UsageError
+from ._io import make_dir
+from .errors import OutputError, UsageError
 from .registry import Kernel, select
 from .verify import verify_kernel
 
@@ -103,14 +104,15 @@ def default_output(directory: str | Path = "results") -> Path:
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     host = machine.socket.gethostname().split(".")[0] or "host"
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
+    d = make_dir(directory)
     for i in range(1, 1000):
         path = d / (f"{stamp}_{host}.json" if i == 1 else f"{stamp}_{host}-{i}.json")
         try:
             os.close(os.open(_lock_path(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise OutputError(f"cannot write results into {d}/: {exc.strerror or exc} (choose a file with --output)") from None
         if path.exists():
             release_output(path)
             continue

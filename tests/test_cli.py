@@ -80,3 +80,70 @@ def test_bad_arguments_one_line_exit_2(tmp_path, args, needle):
     assert needle in lines[0]
     assert "Traceback" not in p.stderr
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["verify", "-b", "openssl", "-a", "aes-128-gcm", "--json", "adir"], "argument --json: adir is a directory"),
+        (["verify", "-b", "openssl", "-a", "aes-128-gcm", "--json", "afile/v.json"], "afile is not a directory"),
+        (["run", "-o", "adir"], "argument -o/--output: adir is a directory"),
+        (["run", "-o", ""], "argument -o/--output: an empty file name"),
+        (["plot", "r.json", "--out", "afile"], "argument --out: afile exists and is not a directory"),
+        (["cost", "--xlsx", "adir"], "argument --xlsx: adir is a directory"),
+        (["cost", "--csv", "afile"], "argument --csv: afile exists and is not a directory"),
+        (["history", "--plot", "afile/sub"], "afile is not a directory"),
+        (["gate", "a.json", "b.json", "--json", "adir"], "argument --json: adir is a directory"),
+        (["gate", "a.json", "b.json", "--threshold", "-3"], "a percentage of 0 or more (e.g. 5%), not '-3'"),
+        (["gate", "a.json", "b.json", "--alpha", "1"], "between 0 and 1, exclusive (e.g. 0.01), not '1'"),
+        (["history", "--alpha", "0"], "between 0 and 1, exclusive (e.g. 0.01), not '0'"),
+        (["compare", "a.json", "b.json", "--threshold", "nan"], "a percentage of 0 or more (e.g. 5%), not 'nan'"),
+        (["leakcheck", "-b", "openssl", "--budget", "inf"], "a finite number of seconds, 0 or more, not 'inf'"),
+        (["leakcheck", "-b", "openssl", "--json", "adir"], "argument --json: adir is a directory"),
+    ],
+)
+def test_bad_outputs_and_numbers_are_refused_before_any_work(tmp_path, args, needle):
+    """One line, exit 2, and nothing in the way is touched (a verify or run that
+    failed to write its report only at the end would have thrown minutes away)."""
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("keep me\n")
+    p = run(args, tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert p.stdout == ""
+    assert list((tmp_path / "adir").iterdir()) == []
+    assert (tmp_path / "afile").read_text() == "keep me\n"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["adir", "afile"]
+
+
+def test_a_failed_write_is_one_line_and_leaves_the_target_alone(tmp_path):
+    from cryptobench._io import atomic_write_text, make_dir
+    from cryptobench.errors import OutputError, UsageError
+
+    (tmp_path / "afile").write_text("keep me\n")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OutputError, match=r"^cannot create the directory .*afile/sub: Not a directory$"):
+        atomic_write_text(tmp_path / "afile" / "sub" / "x.json", "{}")
+    with pytest.raises(OutputError, match=r"^cannot write .*adir: Is a directory$") as exc:
+        atomic_write_text(tmp_path / "adir", "{}")
+    assert isinstance(exc.value, UsageError)  # the CLI prints it on one line, exit status 2
+    assert list((tmp_path / "adir").iterdir()) == []  # the temporary file is gone too
+    assert (tmp_path / "afile").read_text() == "keep me\n"
+    with pytest.raises(OutputError):
+        make_dir(tmp_path / "afile")
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["adir", "afile"]
+
+
+def test_an_unwritable_output_directory_is_refused(tmp_path, monkeypatch):
+    """Checked through os.access, which is what the check asks (tests may run as root, who may write anywhere)."""
+    import argparse
+
+    from cryptobench import _argtypes
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setattr(_argtypes.os, "access", lambda path, mode: Path(path) != ro)
+    for check, arg in ((_argtypes.output_file, ro / "v.json"), (_argtypes.output_dir, ro / "plots"), (_argtypes.output_dir, ro)):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"cannot create files in {ro} \\(permission denied\\)"):
+            check(str(arg))
+    assert _argtypes.output_file(str(tmp_path / "new" / "v.json")) == str(tmp_path / "new" / "v.json")

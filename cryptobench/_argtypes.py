@@ -1,0 +1,72 @@
+"""argparse ``type=`` checks shared by the subcommands.
+
+Each refuses a bad value while the command line is parsed, so the user gets
+one line and exit status 2 before any work starts (rather than a traceback
+from deep inside after a long verify or run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+
+def _number(text: str, ok, wanted: str) -> float:
+    """``text`` as a float for which ``ok`` holds, else one line saying what was ``wanted``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not ok(value):  # NaN fails every check below
+        raise argparse.ArgumentTypeError(f"{wanted}, not {text!r}")
+    return value
+
+
+def percent(text: str) -> float:
+    """A threshold such as ``5%`` or ``5``: finite and not negative."""
+    return _number(text.rstrip("%"), lambda v: 0 <= v < math.inf, "a percentage of 0 or more (e.g. 5%)")
+
+
+def probability(text: str) -> float:
+    """A significance level strictly between 0 and 1."""
+    return _number(text, lambda v: 0 < v < 1, "a significance level between 0 and 1, exclusive (e.g. 0.01)")
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds: finite and not negative."""
+    return _number(text, lambda v: 0 <= v < math.inf, "a finite number of seconds, 0 or more")
+
+
+def _check_creatable(path: Path, text: str) -> None:
+    """The nearest existing ancestor of ``path`` is a directory we may create files in."""
+    p = path.absolute()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {p} is not a directory")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot create files in {p} (permission denied)")
+
+
+def output_file(text: str) -> str:
+    """A file to (over)write atomically: not a directory, in a place we can write."""
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file name")
+    _check_creatable(path.parent, text)
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A directory to write files into (created if missing)."""
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty directory name")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    _check_creatable(path, text)
+    return text
