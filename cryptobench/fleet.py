@@ -20,6 +20,10 @@ from .registry import ALGORITHMS, KINDS
 AEADS = tuple(a for a in ALGORITHMS if KINDS[a] == "aead")
 SIGNATURE = "ecdsa-p256-sha256"
 SHARE_TOLERANCE = 1e-9
+#: No fleet figure is larger (a request rate, a byte count, a price, a server
+#: count): beyond it a unit is wrong, and products of such figures overflow to
+#: inf or NaN in the model instead of giving an answer.
+MAX_FIGURE = 1e15
 
 
 class FleetError(UsageError):
@@ -135,6 +139,8 @@ class _Reader:
             raise self.fail(full, f"must be at least {lo}, got {v!r}")
         if hi is not None and v > hi:
             raise self.fail(full, f"must be at most {hi}, got {v!r}")
+        if v > MAX_FIGURE:
+            raise self.fail(full, f"must be at most {MAX_FIGURE:g} (is its unit right?), got {v!r}")
         if integer and int(v) != v:
             raise self.fail(full, f"must be a whole number, got {v!r}")
         return int(v) if integer else float(v)
@@ -185,7 +191,7 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         discount_rate_per_year=r.number(e, "discount_rate_per_year", "economics", hi=1.0),
         demand_growth_per_year=r.number(e, "demand_growth_per_year", "economics", positive=True, hi=10.0),
         target_cpu_utilization=r.number(e, "target_cpu_utilization", "economics", positive=True, hi=1.0),
-        planning_horizon_years=int(r.number(e, "planning_horizon_years", "economics", positive=True, integer=True)),
+        planning_horizon_years=int(r.number(e, "planning_horizon_years", "economics", positive=True, hi=100, integer=True)),
         engineer_month_usd=r.number(e, "engineer_month_usd", "economics"),
     )
     t = r.table(doc, "traffic")

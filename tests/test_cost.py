@@ -203,6 +203,10 @@ def _edit(text: str, old: str, new: str) -> str:
         ("full_handshake_share = 0.04", "full_handshake_share = 0.14", "not 1"),
         ('results = "newest"', 'results = "missing.json"', "generations[gen-current].results: results file missing.json not found"),
         ("peak_requests_per_s = 40000000", 'peak_requests_per_s = "lots"', "traffic.peak_requests_per_s: must be a number"),
+        # these overflowed: a traceback from npv_usd (q**1e9), or $inf and NaN servers in the tables
+        ("planning_horizon_years = 3", "planning_horizon_years = 1000000000", "economics.planning_horizon_years: must be at most 100"),
+        ("servers = 30000", "servers = 1e308", "generations[gen-current].servers: must be at most 1e+15 (is its unit right?)"),
+        ("price_usd_per_server = 18000", "price_usd_per_server = 1e300", "price_usd_per_server: must be at most 1e+15"),
     ],
 )
 def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
@@ -216,6 +220,23 @@ def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
     assert len(lines) == 1 and str(fleet) in lines[0] and needle in lines[0], p.stderr
     assert not out.exists() and not (tmp_path / "csv").exists()
     assert [f.name for f in tmp_path.iterdir()] == ["fleet.toml"]  # nothing half-written
+
+
+def test_the_largest_figures_accepted_still_give_finite_answers(tmp_path):
+    """Every figure at its upper bound (MAX_FIGURE, 100 years, 10x growth a year): no inf or NaN anywhere."""
+    from cryptobench.cost_cli import csv_tables
+    from cryptobench.fleet import MAX_FIGURE
+
+    big = re.sub(r"^(servers|cores_per_server|price_usd_per_server|power_w|peak_requests_per_s|average_requests_per_s"
+                 r"|request_bytes|response_bytes|engineer_month_usd) = [0-9.]+", rf"\1 = {MAX_FIGURE:g}",
+                 example_fleet_text(), flags=re.M)
+    big = _edit(_edit(big, "planning_horizon_years = 3", "planning_horizon_years = 100"),
+                "demand_growth_per_year = 0.25", "demand_growth_per_year = 10")
+    assert big.count(f"= {MAX_FIGURE:g}") >= 12
+    (tmp_path / "fleet.toml").write_text(big)
+    tables = csv_tables(*compute(str(tmp_path / "fleet.toml"), str(RESULTS)))
+    numbers = [v for rows in tables.values() for row in rows for v in row if isinstance(v, float)]
+    assert len(numbers) > 50 and all(math.isfinite(v) for v in numbers)
 
 
 def test_results_lacking_a_benchmark(tmp_path):
