@@ -117,6 +117,12 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
         md = b.get_metadata()
         if md.get("kind") == "overhead":
             continue
+        for key in ("algorithm", "backend", "operation", "kind", "code_path"):
+            if not isinstance(md.get(key, ""), str):
+                raise ValueError(f"{b.get_name()}: metadata {key} must be a string, got {md[key]!r}")
+        size = md.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"{b.get_name()}: metadata size must be a positive integer, got {size!r}")
         out.append(
             Measurement(
                 name=b.get_name(),
@@ -131,6 +137,9 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
             )
         )
     return out
+
+
+_JSON_NAMES = {dict: "JSON object", str: "string", bool: "true or false"}
 
 
 def load(path: str | Path) -> Results:
@@ -157,6 +166,13 @@ def load(path: str | Path) -> Results:
         raise ResultsFileError(
             f"{p}: results schema version {schema!r}, this cryptobench reads version {SCHEMA_VERSION}"
         )
+    for key, kind in (("machine", dict), ("settings", dict), ("kernels", dict), ("created", str), ("complete", bool)):
+        if not isinstance(info.get(key), kind):
+            raise ResultsFileError(f"{p}: malformed 'cryptobench' section: {key} must be a {_JSON_NAMES[kind]}, "
+                                   f"got {info.get(key)!r:.40}")
+    bad = next((name for name, outcome in info["kernels"].items() if not isinstance(outcome, dict)), None)
+    if bad is not None:
+        raise ResultsFileError(f"{p}: malformed 'cryptobench' section: kernels[{bad!r}] must be an object")
     try:
         measurements = measurements_from_suite_json(doc)
     except Exception as exc:  # noqa: BLE001 - pyperf raises several types on bad data

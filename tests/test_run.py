@@ -99,6 +99,53 @@ def test_bad_results_files_are_refused(tmp_path, content, needle):
     assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
+def _spoil_machine(doc):
+    doc["cryptobench"]["machine"] = None
+
+
+def _spoil_kernels(doc):
+    doc["cryptobench"]["kernels"] = []
+
+
+def _spoil_a_kernel(doc):
+    doc["cryptobench"]["kernels"]["aes-128-gcm/openssl"] = "passed"
+
+
+def _spoil_size(doc):
+    b = next(b for b in doc["benchmarks"] if b["metadata"].get("size"))
+    b["metadata"]["size"] = "big"
+
+
+def _spoil_backend(doc):
+    b = next(b for b in doc["benchmarks"] if b["metadata"].get("kind") != "overhead")
+    b["metadata"]["backend"] = 7
+
+
+@pytest.mark.parametrize(
+    "spoil,needle",
+    [
+        (_spoil_machine, "malformed 'cryptobench' section: machine must be a JSON object, got None"),
+        (_spoil_kernels, "malformed 'cryptobench' section: kernels must be a JSON object, got []"),
+        (_spoil_a_kernel, "malformed 'cryptobench' section: kernels['aes-128-gcm/openssl'] must be an object"),
+        (_spoil_size, "metadata size must be a positive integer, got 'big'"),
+        (_spoil_backend, "metadata backend must be a string, got 7"),
+    ],
+)
+def test_valid_json_with_the_wrong_shape_is_refused(tmp_path, spoil, needle):
+    """These went through the schema check and raised AttributeError or TypeError from deep inside
+    show, compare, gate and cost (a hand-edited or foreign file)."""
+    doc = json.loads((DATA / "base.json").read_text())
+    spoil(doc)
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ResultsFileError) as exc:
+        results.load(f)
+    assert needle in str(exc.value)
+    for args in (["show", str(f)], ["compare", str(f), str(DATA / "base.json")], ["gate", str(DATA / "base.json"), str(f)]):
+        p = cli(args, tmp_path)
+        assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
 def test_truncated_real_file_is_refused(tmp_path):
     text = (DATA / "base.json").read_text()
     f = tmp_path / "t.json"
