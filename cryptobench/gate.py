@@ -133,15 +133,22 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
     in ``extra_info``; benchmarks without it are ignored.
     """
     out = {}
-    for b in doc.get("benchmarks", []):
+    benchmarks = doc.get("benchmarks", [])
+    if not isinstance(benchmarks, list) or not all(isinstance(b, dict) for b in benchmarks):
+        raise ValueError("benchmarks must be a list of objects")
+    for i, b in enumerate(benchmarks):
         info = b.get("extra_info") or {}
+        stats = b.get("stats") or {}
+        if not isinstance(info, dict) or not isinstance(stats, dict):
+            raise ValueError(f"benchmarks[{i}]: extra_info and stats must be objects")
         if "algorithm" not in info or "backend" not in info:
             continue
-        stats = b.get("stats") or {}
         values = stats.get("data") or ([stats["mean"]] if "mean" in stats else [])
         if not values:
             continue
         name = info.get("name") or b.get("name")
+        if not isinstance(values, list) or not all(_positive_number(v) for v in values):
+            raise ValueError(f"{name or f'benchmarks[{i}]'}: stats must hold positive numbers of seconds")
         vals = tuple(float(v) for v in values)
         # one process, rounds in time order: consecutive blocks stand in for pyperf's
         # worker processes (each contributes its fastest round), so slow drift
@@ -151,11 +158,18 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
         out[name] = Sample(name, info["algorithm"], info["backend"], info.get("operation", ""), info.get("size"),
                            info.get("aad"), info.get("kind", "operation"), vals, info.get("code_path", ""), blocks)
     mi = doc.get("machine_info") or {}
+    ci = doc.get("commit_info") or {}
+    if not isinstance(mi, dict) or not isinstance(mi.get("cpu") or {}, dict) or not isinstance(ci, dict):
+        raise ValueError("machine_info, machine_info.cpu and commit_info must be objects")
     machine = {"cpu_model": (mi.get("cpu") or {}).get("brand_raw"), "python": mi.get("python_version")}
-    commit = (doc.get("commit_info") or {}).get("id")
+    commit = ci.get("id")
     if commit:
         machine["git_commit"] = commit
     return RunSamples(label, out, machine, str(doc.get("datetime", "")), "pytest-benchmark")
+
+
+def _positive_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
 
 
 def load_run(path: str | Path) -> RunSamples:
@@ -172,7 +186,10 @@ def load_run(path: str | Path) -> RunSamples:
     if isinstance(doc, dict) and "cryptobench" in doc:
         return samples_from_results(results.load(p))
     if isinstance(doc, dict) and "benchmarks" in doc and "machine_info" in doc:
-        return samples_from_pytest_benchmark(doc, str(p))
+        try:
+            return samples_from_pytest_benchmark(doc, str(p))
+        except ValueError as exc:
+            raise ResultsFileError(f"{p}: malformed pytest-benchmark JSON: {exc}") from None
     raise ResultsFileError(f"{p}: neither a cryptobench results file nor pytest-benchmark JSON")
 
 
@@ -818,6 +835,12 @@ def load_counts(path: str | Path) -> dict[str, Any]:
         raise ResultsFileError(f"{p}: not a readable JSON file: {exc}") from None
     if not isinstance(doc, dict) or doc.get("schema") != ICOUNT_SCHEMA:
         raise ResultsFileError(f"{p}: not an instruction-count file (schema {ICOUNT_SCHEMA})")
+    counts = doc.get("counts")
+    if not isinstance(counts, dict) or not isinstance(doc.get("skipped", {}), dict):
+        raise ResultsFileError(f"{p}: malformed instruction-count file: counts and skipped must be objects")
+    for name, c in counts.items():
+        if not isinstance(c, dict) or not _positive_number(c.get("per_call")):
+            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: per_call must be a positive number")
     return doc
 
 

@@ -284,6 +284,35 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert [v.status for v in rep.verdicts] == ["slower"]
 
 
+_PB_ONE = {"name": "t", "extra_info": {"algorithm": "aes-128-gcm", "backend": "openssl"}, "stats": {"data": [1e-6]}}
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": []}, "malformed instruction-count file: counts and skipped must be objects"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {}}}, "a/python/encrypt/64: per_call must be a positive number"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": "lots"}}}, "per_call must be a positive number"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": 0}}}, "per_call must be a positive number"),
+        ({"machine_info": {}, "benchmarks": {"a": 1}}, "malformed pytest-benchmark JSON: benchmarks must be a list of objects"),
+        ({"machine_info": {}, "benchmarks": [5]}, "malformed pytest-benchmark JSON: benchmarks must be a list of objects"),
+        ({"machine_info": {}, "benchmarks": [dict(_PB_ONE, stats={"data": ["x"]})]}, "t: stats must hold positive numbers of seconds"),
+        ({"machine_info": {"cpu": "fast"}, "benchmarks": [_PB_ONE]}, "machine_info, machine_info.cpu and commit_info must be objects"),
+    ],
+)
+def test_malformed_gate_inputs_are_one_line(tmp_path, capsys, content, needle):
+    """These raised KeyError, TypeError, ValueError or AttributeError from inside the gate."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(content))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(dict(content, counts={"a/python/encrypt/64": {"per_call": 9.0, "code_path": "x"}})
+                               if "schema" in content else {"machine_info": {}, "benchmarks": [_PB_ONE]}))
+    for args in ([str(bad), str(good)], [str(good), str(bad)]):
+        assert main(["gate", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, err
+
+
 # ------------------------------------------------------------------ instruction counts
 
 
