@@ -381,7 +381,8 @@ WYCHEPROOF_FILES = {
 
 
 def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector]:
-    """One Wycheproof JSON file in the schema of docs/vectors.md."""
+    """One Wycheproof JSON file (testGroups of tests with tcId, hex fields and a result of
+    valid, invalid or acceptable; the fields each algorithm uses are those read below)."""
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as exc:
@@ -390,8 +391,17 @@ def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector]:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
     try:
         return _wycheproof(Path(path).name, doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path} does not follow the Wycheproof schema: {exc!r}") from None
+    except KeyError as exc:
+        raise UsageError(f"{path} does not follow the Wycheproof schema: missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path} does not follow the Wycheproof schema: {exc}") from None
+
+
+def _wycheproof_result(t: dict) -> str:
+    res = t["result"]
+    if res not in ("valid", "invalid", "acceptable"):
+        raise ValueError(f"tcId {t.get('tcId')}: result must be valid, invalid or acceptable, not {res!r}")
+    return res
 
 
 def _wycheproof(name: str, doc: dict) -> list:
@@ -408,7 +418,7 @@ def _wycheproof(name: str, doc: dict) -> list:
             if alg is None:
                 continue  # AES-192 and the like: not an algorithm we benchmark
             for t in group["tests"]:
-                res = t["result"]
+                res = _wycheproof_result(t)
                 out.append(
                     AEADVector(
                         source=f"{name}#{t['tcId']}",
@@ -431,7 +441,7 @@ def _wycheproof(name: str, doc: dict) -> list:
             encoding = "p1363" if "P1363" in group.get("type", "") or "p1363" in name else "der"
             public = bytes.fromhex(key["uncompressed"])
             for t in group["tests"]:
-                res = t["result"]
+                res = _wycheproof_result(t)
                 out.append(
                     SignatureVector(
                         source=f"{name}#{t['tcId']}",

@@ -70,5 +70,11 @@ def test_wycheproof_bad_inputs_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="not valid JSON"):
         V.load_wycheproof(bad)
     bad.write_text(json.dumps({"algorithm": "AES-GCM", "testGroups": [{"keySize": 128, "tests": [{"tcId": 1}]}]}))
-    with pytest.raises(UsageError, match="Wycheproof schema"):
+    with pytest.raises(UsageError, match="Wycheproof schema: missing field 'result'"):
+        V.load_wycheproof(bad)
+    # an unknown result used to count as "invalid", so a kernel refusing the vector passed it
+    good = json.loads((DATA / "wycheproof" / "aes_gcm_test.json").read_text())
+    good["testGroups"][0]["tests"][0]["result"] = "Valid"
+    bad.write_text(json.dumps(good))
+    with pytest.raises(UsageError, match=r"Wycheproof schema: tcId \d+: result must be valid, invalid or acceptable, not 'Valid'"):
         V.load_wycheproof(bad)
