@@ -42,6 +42,15 @@ def test_every_command_describes_itself_and_its_arguments():
                 assert action.help, f"cryptobench {name}: positional argument {action.dest!r} has no help"
 
 
+def test_python_dash_m_cryptobench_is_the_same_command(tmp_path):
+    from cryptobench import __version__
+
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "--version"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == f"cryptobench {__version__}", p.stderr
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "show", "missing.json"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.strip() == "cryptobench show: error: missing.json: no such results file"
+
+
 def test_list_from_any_directory(tmp_path):
     p = run(["list"], tmp_path)
     assert p.returncode == 0, p.stderr
