@@ -51,7 +51,7 @@ class UsageError(CryptobenchError):
 
 
 class ResultsFileError(UsageError):
-    """A results file is missing, truncated, not JSON or of another schema version."""
+    """A results file is missing, truncated, not JSON, of another schema version or of the wrong shape."""
 
 
 class OutputError(UsageError):

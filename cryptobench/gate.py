@@ -819,9 +819,8 @@ def _cpu_model() -> str | None:
 
 
 def save_counts(path: str | Path, doc: Mapping[str, Any]) -> Path:
-    from ._io import atomic_write_text
+    from ._io import atomic_write_text  # creates the parent directory
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 

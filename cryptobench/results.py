@@ -139,7 +139,7 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
     return out
 
 
-_JSON_NAMES = {dict: "JSON object", str: "string", bool: "true or false"}
+_JSON_NAMES = {dict: "an object", str: "a string", bool: "true or false"}
 
 
 def load(path: str | Path) -> Results:
@@ -168,7 +168,7 @@ def load(path: str | Path) -> Results:
         )
     for key, kind in (("machine", dict), ("settings", dict), ("kernels", dict), ("created", str), ("complete", bool)):
         if not isinstance(info.get(key), kind):
-            raise ResultsFileError(f"{p}: malformed 'cryptobench' section: {key} must be a {_JSON_NAMES[kind]}, "
+            raise ResultsFileError(f"{p}: malformed 'cryptobench' section: {key} must be {_JSON_NAMES[kind]}, "
                                    f"got {info.get(key)!r:.40}")
     bad = next((name for name, outcome in info["kernels"].items() if not isinstance(outcome, dict)), None)
     if bad is not None:

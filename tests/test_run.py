@@ -124,8 +124,8 @@ def _spoil_backend(doc):
 @pytest.mark.parametrize(
     "spoil,needle",
     [
-        (_spoil_machine, "malformed 'cryptobench' section: machine must be a JSON object, got None"),
-        (_spoil_kernels, "malformed 'cryptobench' section: kernels must be a JSON object, got []"),
+        (_spoil_machine, "malformed 'cryptobench' section: machine must be an object, got None"),
+        (_spoil_kernels, "malformed 'cryptobench' section: kernels must be an object, got []"),
         (_spoil_a_kernel, "malformed 'cryptobench' section: kernels['aes-128-gcm/openssl'] must be an object"),
         (_spoil_size, "metadata size must be a positive integer, got 'big'"),
         (_spoil_backend, "metadata backend must be a string, got 7"),
