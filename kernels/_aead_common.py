@@ -6,7 +6,7 @@ backends: the same exception class and message for the same mistake.
 
 from __future__ import annotations
 
-from cryptobench.errors import InvalidKey, InvalidLength
+from cryptobench.errors import InvalidInput, InvalidKey, InvalidLength
 
 _BYTES = (bytes, bytearray, memoryview)
 
@@ -46,6 +46,34 @@ def check_key(key: object, size: int) -> bytes:
     if len(key) != size:  # type: ignore[arg-type]
         raise InvalidKey(f"key must be {size} bytes, got {len(key)}")  # type: ignore[arg-type]
     return bytes(key)  # type: ignore[arg-type]
+
+
+def check_aes_key(key: object) -> bytes:
+    """An AES key for the hot paths (key expansion, AES-CTR): 16 or 32 bytes."""
+    check_bytes(key=key)
+    if len(key) not in (16, 32):  # type: ignore[arg-type]
+        raise InvalidKey(f"AES key must be 16 or 32 bytes, got {len(key)}")  # type: ignore[arg-type]
+    return bytes(key)  # type: ignore[arg-type]
+
+
+def check_sized(name: str, value: object, size: int, exc: type[InvalidInput] = InvalidLength) -> bytes:
+    """``value`` as bytes when it is bytes-like of exactly ``size`` bytes;
+    TypeError or ``exc`` otherwise (a counter block, a nonce, a hash key)."""
+    if type(value) is bytes and len(value) == size:  # the common case, inside timed hot paths
+        return value
+    check_bytes(**{name: value})
+    if len(value) != size:  # type: ignore[arg-type]
+        raise exc(f"{name} must be {size} bytes, got {len(value)}")  # type: ignore[arg-type]
+    return bytes(value)  # type: ignore[arg-type]
+
+
+def check_block_counter(counter: object) -> int:
+    """ChaCha20's 32-bit block counter (RFC 8439 §2.3): an int in 0..2^32-1."""
+    if isinstance(counter, bool) or not isinstance(counter, int):
+        raise TypeError(f"counter must be an int, not {type(counter).__name__}")
+    if not 0 <= counter < 1 << 32:
+        raise InvalidInput(f"counter must be in 0..2^32-1, got {counter}")
+    return counter
 
 
 class GCMParameters:

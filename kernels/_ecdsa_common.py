@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from hmac import digest as _hmac_one_shot
 
-from cryptobench.errors import InvalidKey, InvalidPoint, InvalidSignature
+from cryptobench.errors import InvalidInput, InvalidKey, InvalidPoint, InvalidSignature
 
 P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -36,6 +36,31 @@ def check_private_scalar(d: object) -> int:
     if not 1 <= d < N:
         raise InvalidKey("private key must be in [1, n-1]")
     return d
+
+
+def check_int(name: str, v: object) -> int:
+    """``v`` if it is an int (not a bool); TypeError naming ``name`` otherwise."""
+    if type(v) is int:  # the common case first: these run inside timed hot paths
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    return v
+
+
+def check_scalar(name: str, v: object) -> int:
+    """An int in [1, n-1] (the hot paths' scalars); TypeError or InvalidInput."""
+    if type(v) is int and 0 < v < N:
+        return v
+    if not 1 <= check_int(name, v) < N:
+        raise InvalidInput(f"{name} must be in [1, n-1]")
+    return v  # type: ignore[return-value]
+
+
+def check_count(count: object) -> int:
+    """field-mul's repetition count: an int >= 0."""
+    if check_int("count", count) < 0:
+        raise InvalidInput(f"count must be >= 0, got {count}")
+    return count  # type: ignore[return-value]
 
 
 def on_curve(x: int, y: int) -> bool:

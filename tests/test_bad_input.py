@@ -379,6 +379,84 @@ def _run_cases_in_child(build: Callable[[], list[Case]], write_fd: int) -> None:
         os._exit(0)
 
 
+# ---------------------------------------------------------------- hot-path cases
+
+#: Values of the wrong type for an int argument.
+NOT_INTS: tuple[Any, ...] = ("1", 1.0, None, b"\x01")
+
+
+def _works(result, exc):
+    """A valid call must still work, so a hot path cannot pass by refusing everything."""
+    return None if exc is None else f"a valid call raised {type(exc).__name__}: {str(exc)[:160]}"
+
+
+def hot_path_cases(kernel: registry.Kernel) -> list[Case]:
+    """docs/bad-input.md, "Hot paths": the same mistakes refused the same way by every backend."""
+    hp = kernel.hot_paths
+    cases: list[Case] = []
+
+    def add(label, call, expect=None, check=None):
+        cases.append(Case(label, call, expect, check))
+
+    def bytes_arg(name, call_with, good, sizes, exc):
+        """Wrong types -> TypeError; wrong lengths -> ``exc``; the good value works."""
+        for bad in WRONG_TYPES:
+            add(f"{name}={bad!r}", lambda bad=bad: call_with(bad), TypeError)
+        for n in sizes:
+            add(f"{name} of {n} bytes", lambda n=n: call_with(bytes(n)), exc)
+        add(f"{name} of {len(good)} bytes (valid)", lambda: call_with(good), check=_works)
+
+    def int_arg(name, call_with, bad_values, exc, good):
+        for bad in NOT_INTS:
+            add(f"{name}={bad!r}", lambda bad=bad: call_with(bad), TypeError)
+        for v in bad_values:
+            add(f"{name}={v}", lambda v=v: call_with(v), exc)
+        add(f"{name}={good} (valid)", lambda: call_with(good), check=_works)
+
+    if "key-expansion" in hp:
+        kx = hp["key-expansion"]()
+        bytes_arg("key-expansion key", kx, bytes(16), (0, 15, 17, 24, 33), InvalidKey)
+    if "aes-ctr" in hp:
+        key = bytes(32 if kernel.algorithm == "aes-256-gcm" else 16)
+        bytes_arg("aes-ctr setup key", hp["aes-ctr"], key, (0, 15, 24 if len(key) == 32 else 17, 33), InvalidKey)
+        ctr = hp["aes-ctr"](key)
+        bytes_arg("aes-ctr counter block", lambda c: ctr(c, b"data"), bytes(16), (0, 12, 15, 17), InvalidInput)
+        bytes_arg("aes-ctr data", lambda d: ctr(bytes(16), d), b"data", (), InvalidInput)
+    if "ghash" in hp:
+        bytes_arg("ghash setup H", hp["ghash"], bytes(range(16)), (0, 15, 17, 32), InvalidInput)
+        gh = hp["ghash"](bytes(range(16)))
+        bytes_arg("ghash data", gh, bytes(32), (1, 15, 17, 33), InvalidLength)
+    if "chacha20" in hp:
+        bytes_arg("chacha20 setup key", hp["chacha20"], bytes(32), (0, 16, 31, 33), InvalidKey)
+        c20 = hp["chacha20"](bytes(32))
+        bytes_arg("chacha20 nonce", lambda n: c20(n, 1, b"data"), bytes(12), (0, 8, 11, 13, 16), InvalidNonce)
+        int_arg("chacha20 counter", lambda c: c20(bytes(12), c, b"data"), (-1, 2**32, 2**64), InvalidInput, 2**32 - 1)
+        bytes_arg("chacha20 data", lambda d: c20(bytes(12), 1, d), b"data", (), InvalidInput)
+    if "poly1305" in hp:
+        p1305 = hp["poly1305"]()
+        bytes_arg("poly1305 key", lambda k: p1305(k, b"data"), bytes(range(32)), (0, 16, 31, 33), InvalidKey)
+        bytes_arg("poly1305 data", lambda d: p1305(bytes(range(32)), d), b"data", (), InvalidInput)
+    if "field-mul" in hp:
+        fm = hp["field-mul"]()
+        int_arg("field-mul a", lambda a: fm(a, 3, 2), (), InvalidInput, -5)
+        int_arg("field-mul b", lambda b: fm(2, b, 2), (), InvalidInput, 1 << 300)
+        int_arg("field-mul count", lambda c: fm(2, 3, c), (-1, -(1 << 70)), InvalidInput, 0)
+    if "fixed-base-mul" in hp:
+        fb = hp["fixed-base-mul"]()
+        int_arg("fixed-base-mul k", fb, (0, -1, N, N + 1, 1 << 300), InvalidInput, N - 1)
+    if "double-scalar-mul" in hp:
+        ds_setup = hp["double-scalar-mul"]
+        add("double-scalar-mul Q off the curve", lambda: ds_setup((GX, GY + 1)), InvalidPoint)
+        add("double-scalar-mul Q=(0, 0)", lambda: ds_setup((0, 0)), InvalidPoint)
+        ds = ds_setup((GX, GY))
+        int_arg("double-scalar-mul u1", lambda u: ds(u, 2), (), InvalidInput, N + 5)
+        int_arg("double-scalar-mul u2", lambda u: ds(2, u), (), InvalidInput, -3)
+    if "scalar-inv" in hp:
+        si = hp["scalar-inv"]()
+        int_arg("scalar-inv k", si, (0, -1, N, 1 << 300), InvalidInput, N - 1)
+    return cases
+
+
 def run_isolated(build: Callable[[], list[Case]], time_limit: float = KERNEL_TIME_LIMIT) -> tuple[int, list[str]]:
     """Run the cases in a forked child; (number of cases, violations)."""
     rfd, wfd = os.pipe()
@@ -434,6 +512,8 @@ def _warm(kernel: registry.Kernel) -> None:
     """Compile/build tables in the parent, so each forked child starts warm."""
     if kernel.prepare is not None:
         kernel.prepare()
+    if kernel.impl is None:  # a peer that offers hot paths only (pyaes)
+        return
     if kernel.kind == "aead":
         key = bytes(kernel.impl.key_size)
         ctx = kernel.impl.new(key)
@@ -451,6 +531,15 @@ def test_bad_input_contract(kernel):
     count, problems = run_isolated(build)
     assert not problems, f"{kernel.name} ({kernel.path}) broke the bad-input contract in {len(problems)} case(s):\n  " + "\n  ".join(problems)
     assert count > 40, f"only {count} cases ran"
+
+
+@pytest.mark.parametrize("kernel", kernel_params(lambda k: bool(k.hot_paths)))
+def test_hot_path_bad_input_contract(kernel):
+    """docs/bad-input.md, "Hot paths": every backend's hot paths refuse the same mistakes the same way."""
+    _warm(kernel)
+    count, problems = run_isolated(lambda: hot_path_cases(kernel))
+    assert not problems, f"{kernel.name} ({kernel.path}) broke the hot-path contract in {len(problems)} case(s):\n  " + "\n  ".join(problems)
+    assert count >= 10, f"only {count} cases ran"
 
 
 def test_every_kernel_with_an_impl_is_covered():

@@ -19,7 +19,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM as _AESGCM
 
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import GCM_MAX_TEXT, check_bytes, check_tag_length, check_text_length
+from cryptobench.kernels._aead_common import (
+    GCM_MAX_TEXT,
+    check_aes_key,
+    check_bytes,
+    check_tag_length,
+    check_text_length,
+)
 from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
@@ -107,10 +113,16 @@ class AESGCM:
 
 
 def _setup_ctr(key):
-    alg = algorithms.AES(bytes(key))
+    alg = algorithms.AES(check_aes_key(key))
 
     def aes_ctr(counter_block, data):
-        return Cipher(alg, modes.CTR(bytes(counter_block))).encryptor().update(data)
+        # cryptography checks the types (TypeError) and the block's size (ValueError, made
+        # InvalidLength here); nothing is added to the timed path of a valid call
+        try:
+            enc = Cipher(alg, modes.CTR(counter_block)).encryptor()
+        except ValueError:
+            raise InvalidLength(f"counter block must be 16 bytes, got {len(counter_block)}") from None
+        return enc.update(data)
 
     return aes_ctr
 

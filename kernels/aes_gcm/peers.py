@@ -24,6 +24,7 @@ OpenSSL, so a change there would show as a failure, not as a wrong number.
 
 from __future__ import annotations
 
+from cryptobench.kernels._aead_common import check_aes_key, check_bytes, check_sized
 from cryptobench.registry import Kernel
 
 try:
@@ -40,7 +41,7 @@ _WRAP = 1 << 32
 
 
 def _setup_ctr(key):
-    aes = _pyaes.AES(bytes(key))
+    aes = _pyaes.AES(check_aes_key(key))
     counter_cls = _pyaes.Counter
     base = _pyaes.AESModeOfOperationCTR
 
@@ -51,7 +52,8 @@ def _setup_ctr(key):
             self._remaining_counter = []
 
     def aes_ctr(counter_block, data):
-        cb = int.from_bytes(counter_block, "big")
+        cb = int.from_bytes(check_sized("counter block", counter_block, 16), "big")
+        check_bytes(data=data)
         low = cb & 0xFFFFFFFF
         room = 16 * (_WRAP - low)  # bytes before the low 32 bits wrap
         if len(data) <= room:

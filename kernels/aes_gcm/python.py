@@ -41,8 +41,8 @@ import sys
 from array import array
 from operator import itemgetter
 
-from cryptobench.errors import InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import GCMParameters, check_bytes
+from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import GCMParameters, check_aes_key, check_bytes, check_sized
 from cryptobench.registry import Kernel
 
 __all__ = ["AESGCM", "register"]
@@ -440,18 +440,17 @@ class AESGCM(GCMParameters):
 def _setup_key_expansion():
     def key_expansion(key):
         """FIPS 197 §5.2 round keys plus this kernel's per-round S-box tables."""
-        return _Schedule(bytes(key))
+        return _Schedule(check_aes_key(key))
 
     return key_expansion
 
 
 def _setup_ctr(key):
-    sched = _Schedule(bytes(key))
+    sched = _Schedule(check_aes_key(key))
 
     def aes_ctr(counter_block, data):
-        counter_block = _as_bytes(counter_block)
-        if len(counter_block) != 16:
-            raise InvalidLength("the counter block must be 16 bytes")
+        counter_block = check_sized("counter block", counter_block, 16)
+        check_bytes(data=data)
         data = _as_bytes(data)
         n = len(data)
         if not n:
@@ -463,9 +462,10 @@ def _setup_ctr(key):
 
 
 def _setup_ghash(h):
-    tables = _ghash_tables(bytes(h))
+    tables = _ghash_tables(check_sized("H", h, 16, InvalidKey))
 
     def ghash(data):
+        check_bytes(data=data)
         if len(data) % 16:
             raise InvalidLength("GHASH input must be a multiple of 16 bytes")
         return _ghash_update(tables, 0, _as_bytes(data)).to_bytes(16, "big")

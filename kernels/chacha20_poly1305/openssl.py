@@ -19,8 +19,15 @@ from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305 as _C20P
 
-from cryptobench.errors import InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, ChaCha20Poly1305Parameters, check_bytes, check_text_length
+from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import (
+    CHACHA20_POLY1305_MAX_TEXT,
+    ChaCha20Poly1305Parameters,
+    check_block_counter,
+    check_bytes,
+    check_sized,
+    check_text_length,
+)
 from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
@@ -65,17 +72,31 @@ class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
 
 
 def _setup_chacha20(key):
-    key = bytes(key)
+    key = check_sized("key", key, 32, InvalidKey)
 
     def chacha20(nonce, counter, data):
-        alg = algorithms.ChaCha20(key, struct.pack("<I", counter) + bytes(nonce))
+        # cryptography checks the types; its errors for a bad counter (struct.error) or
+        # nonce (ValueError) become the contract's here, off the timed path of a valid call
+        try:
+            alg = algorithms.ChaCha20(key, struct.pack("<I", counter) + nonce)
+        except (struct.error, ValueError):
+            check_block_counter(counter)
+            raise InvalidNonce(f"nonce must be 12 bytes, got {len(nonce)}") from None
         return Cipher(alg, mode=None).encryptor().update(data)
 
     return chacha20
 
 
 def _setup_poly1305():
-    return poly1305.Poly1305.generate_tag
+    tag = poly1305.Poly1305.generate_tag
+
+    def poly1305_tag(key, data):
+        try:
+            return tag(key, data)
+        except ValueError:
+            raise InvalidKey(f"Poly1305 key must be 32 bytes, got {len(key)}") from None
+
+    return poly1305_tag
 
 
 def register(reg) -> None:

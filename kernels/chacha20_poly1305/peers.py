@@ -16,7 +16,13 @@ first, since the package concatenates them). The package does not check the
 from __future__ import annotations
 
 from cryptobench.errors import InvalidKey, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import CHACHA20_POLY1305_MAX_TEXT, ChaCha20Poly1305Parameters, check_bytes, check_text_length
+from cryptobench.kernels._aead_common import (
+    CHACHA20_POLY1305_MAX_TEXT,
+    ChaCha20Poly1305Parameters,
+    check_block_counter,
+    check_bytes,
+    check_text_length,
+)
 from cryptobench.registry import Kernel
 
 try:
@@ -78,7 +84,7 @@ def _setup_chacha20(key):
         check_bytes(nonce=nonce, data=data)
         if len(nonce) != 12:
             raise InvalidNonce("ChaCha20 takes a 12-byte nonce")
-        return bytes(_PeerChaCha(key, bytes(nonce), counter=counter).encrypt(bytes(data)))
+        return bytes(_PeerChaCha(key, bytes(nonce), counter=check_block_counter(counter)).encrypt(bytes(data)))
 
     return chacha20
 

@@ -59,14 +59,18 @@ import secrets
 from typing import Any, Callable
 
 from cryptobench import native
-from cryptobench.errors import InvalidInput, InvalidKey, InvalidSignature
+from cryptobench.errors import InvalidInput, InvalidPoint, InvalidSignature
 from cryptobench.kernels._ecdsa_common import (
     N,
     P,
+    check_count,
+    check_int,
     check_private_scalar,
+    check_scalar,
     decode_der,
     decode_point,
     encode_point,
+    on_curve,
     rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
@@ -244,9 +248,9 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
         def field_mul(a: int, b: int, count: int) -> int:
             """a * b^count mod p; the loop of `count` multiplications runs in C."""
-            if count < 0:
-                raise InvalidInput("count must be >= 0")
-            rc = lib.cb_p256_field_mul(path, out, (a % P).to_bytes(32, "big"), (b % P).to_bytes(32, "big"), count)
+            a = check_int("a", a) % P
+            b = check_int("b", b) % P
+            rc = lib.cb_p256_field_mul(path, out, a.to_bytes(32, "big"), b.to_bytes(32, "big"), check_count(count))
             if rc:
                 raise _fail(rc)
             return int.from_bytes(buf, "big")
@@ -260,9 +264,7 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
         def fixed_base_mul(k: int) -> tuple[int, int]:
             """Affine k*G (constant-time in k); k in [1, n-1]."""
-            if not 0 < k < N:
-                raise InvalidKey("k must be in [1, n-1]")
-            rc = lib.cb_p256_base_mul(path, out, k.to_bytes(32, "big"))
+            rc = lib.cb_p256_base_mul(path, out, check_scalar("k", k).to_bytes(32, "big"))
             if rc:
                 raise _fail(rc)
             raw = buf[:]
@@ -273,15 +275,17 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
     def setup_double_scalar(q: tuple[int, int]) -> Callable[[int, int], tuple[int, int] | None]:
         ffi, lib = _lib()
         qx, qy = q
-        enc = encode_point(qx, qy)
-        decode_point(enc)  # InvalidPoint unless Q is on the curve
-        qb = enc[1:]
+        if not on_curve(check_int("qx", qx), check_int("qy", qy)):
+            raise InvalidPoint("Q is not a point on P-256")
+        qb = encode_point(qx, qy)[1:]
         out = ffi.new("uint8_t[64]")
         buf = ffi.buffer(out)
 
         def double_scalar_mul(u1: int, u2: int) -> tuple[int, int] | None:
             """u1*G + u2*Q (variable-time; public inputs), None at infinity."""
-            rc = lib.cb_p256_double_mul(path, out, (u1 % N).to_bytes(32, "big"), (u2 % N).to_bytes(32, "big"), qb)
+            u1 = check_int("u1", u1) % N
+            u2 = check_int("u2", u2) % N
+            rc = lib.cb_p256_double_mul(path, out, u1.to_bytes(32, "big"), u2.to_bytes(32, "big"), qb)
             if rc == -4:
                 return None
             if rc:
@@ -298,9 +302,7 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
         def scalar_inv(k: int) -> int:
             """k^-1 mod n (constant-time Fermat inversion); k in [1, n-1]."""
-            if not 0 < k < N:
-                raise InvalidInput("k must be in [1, n-1]")
-            rc = lib.cb_p256_scalar_inv(path, out, k.to_bytes(32, "big"))
+            rc = lib.cb_p256_scalar_inv(path, out, check_scalar("k", k).to_bytes(32, "big"))
             if rc:
                 raise _fail(rc)
             return int.from_bytes(buf, "big")

@@ -54,8 +54,11 @@ from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
     N,
     P,
+    check_count,
+    check_int,
     check_private_scalar,
     check_rs,
+    check_scalar,
     decode_der,
     decode_point,
     encode_der,
@@ -217,22 +220,15 @@ class ECDSA:
 # ----------------------------------------------------------------------------
 
 
-def _check_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-    return v
-
-
 def _hot_paths(tier: _Tier) -> dict[str, Callable[..., Callable[..., Any]]]:
     def setup_field_mul():
         mod, _, tag = tier.get()
         fn = mod.field_mul_loop
 
         def field_mul(a, b, count):
-            a = _check_int("a", a) % P
-            b = _check_int("b", b) % P
-            if _check_int("count", count) < 0:
-                raise InvalidInput("count must be >= 0")
+            a = check_int("a", a) % P
+            b = check_int("b", b) % P
+            check_count(count)
             out = fn(tag, a.to_bytes(32, "big") + b.to_bytes(32, "big"), count)
             return int.from_bytes(out.tobytes(), "big")
 
@@ -244,9 +240,7 @@ def _hot_paths(tier: _Tier) -> dict[str, Callable[..., Callable[..., Any]]]:
         fn = mod.fixed_base_core
 
         def fixed_base_mul(k):
-            k = _check_int("k", k) % N
-            if k == 0:
-                return None
+            k = check_scalar("k", k)
             b = fn(tag, table, k.to_bytes(32, "big")).tobytes()
             return int.from_bytes(b[:32], "big"), int.from_bytes(b[32:], "big")
 
@@ -255,15 +249,15 @@ def _hot_paths(tier: _Tier) -> dict[str, Callable[..., Callable[..., Any]]]:
 
     def setup_double_scalar(q):
         qx, qy = q
-        if not on_curve(_check_int("qx", qx), _check_int("qy", qy)):
+        if not on_curve(check_int("qx", qx), check_int("qy", qy)):
             raise InvalidPoint("Q is not a point on P-256")
         mod, table, tag = tier.get()
         fn = mod.double_scalar_core
         qb = qx.to_bytes(32, "big") + qy.to_bytes(32, "big")
 
         def double_scalar_mul(u1, u2):
-            u1 = _check_int("u1", u1) % N
-            u2 = _check_int("u2", u2) % N
+            u1 = check_int("u1", u1) % N
+            u2 = check_int("u2", u2) % N
             b = fn(tag, table, u1.to_bytes(32, "big") + u2.to_bytes(32, "big") + qb).tobytes()
             if b[64]:
                 return None
@@ -277,9 +271,7 @@ def _hot_paths(tier: _Tier) -> dict[str, Callable[..., Callable[..., Any]]]:
         fn = mod.scalar_inv_core
 
         def scalar_inv(k):
-            k = _check_int("k", k) % N
-            if k == 0:
-                raise ValueError("0 has no inverse mod n")
+            k = check_scalar("k", k)
             return int.from_bytes(fn(tag, k.to_bytes(32, "big")).tobytes(), "big")
 
         scalar_inv(1)

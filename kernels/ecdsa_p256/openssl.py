@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from cryptobench.errors import InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
-from cryptobench.kernels._ecdsa_common import check_private_scalar, check_rs, decode_point
+from cryptobench.kernels._ecdsa_common import check_private_scalar, check_rs, check_scalar, decode_point
 from cryptobench.kernels._openssl_noavx512 import restricted
 from cryptobench.registry import Kernel
 
@@ -95,7 +95,7 @@ class ECDSA:
 
 def _setup_fixed_base():
     def fixed_base_mul(k):
-        nums = ec.derive_private_key(k, _CURVE).public_key().public_numbers()
+        nums = ec.derive_private_key(check_scalar("k", k), _CURVE).public_key().public_numbers()
         return nums.x, nums.y
 
     return fixed_base_mul

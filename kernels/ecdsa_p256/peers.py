@@ -25,8 +25,10 @@ from cryptobench.errors import InvalidInput, InvalidPoint, InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
     N,
+    check_int,
     check_private_scalar,
     check_rs,
+    check_scalar,
     decode_point,
     on_curve,
 )
@@ -162,28 +164,28 @@ def _setup_fixed_base():
     g = _CURVE.generator
 
     def fixed_base_mul(k: int) -> tuple[int, int] | None:
-        return _affine(g * k)
+        return _affine(g * check_scalar("k", k))
 
     return fixed_base_mul
 
 
 def _setup_double_scalar(q):
-    qx, qy = (int(v) for v in q)
-    if not on_curve(qx, qy):
+    qx, qy = q
+    if not on_curve(check_int("qx", qx), check_int("qy", qy)):
         raise InvalidPoint("Q is not a point on P-256")
     g = _CURVE.generator
     qpt = _PointJacobi.from_affine(_Point(_CURVE.curve, qx, qy, N))
 
     def double_scalar_mul(u1: int, u2: int) -> tuple[int, int] | None:
         # what VerifyingKey.verify does: generator.mul_add(u1, Q, u2)
-        return _affine(g.mul_add(u1, qpt, u2))
+        return _affine(g.mul_add(check_int("u1", u1) % N, qpt, check_int("u2", u2) % N))
 
     return double_scalar_mul
 
 
 def _setup_scalar_inv():
     def scalar_inv(k: int) -> int:
-        return _inverse_mod(k, N)
+        return _inverse_mod(check_scalar("k", k), N)
 
     return scalar_inv
 

@@ -70,8 +70,11 @@ from cryptobench.kernels._ecdsa_common import (
     GY,
     N,
     P,
+    check_count,
+    check_int,
     check_private_scalar,
     check_rs,
+    check_scalar,
     decode_der,
     decode_point,
     encode_der,
@@ -656,9 +659,9 @@ class ECDSA:
 def _setup_field_mul():
     def field_mul(a: int, b: int, count: int, p: int = P) -> int:
         """a * b^count mod p by `count` successive multiplications."""
-        a %= p
-        b %= p
-        for _ in range(count):
+        a = check_int("a", a) % p
+        b = check_int("b", b) % p
+        for _ in range(check_count(count)):
             a = a * b % p
         return a
 
@@ -669,8 +672,8 @@ def _setup_fixed_base():
     """k*G from the fixed-base table (built here if prepare has not run)."""
     _tables()
 
-    def fixed_base_mul(k: int) -> tuple[int, int] | None:
-        return _to_affine(*_fixed_base_mul(k))
+    def fixed_base_mul(k: int) -> tuple[int, int]:
+        return _to_affine(*_fixed_base_mul(check_scalar("k", k)))  # type: ignore[return-value]
 
     return fixed_base_mul
 
@@ -679,20 +682,20 @@ def _setup_double_scalar(q):
     """u1*G + u2*Q exactly as verification computes it: the odd multiples of Q
     are recomputed on every call (nothing per-Q is cached), so the time per
     call is the time verify spends on the group arithmetic."""
-    qx, qy = (int(v) for v in q)
-    if not on_curve(qx, qy):
+    qx, qy = q
+    if not on_curve(check_int("qx", qx), check_int("qy", qy)):
         raise InvalidPoint("Q is not a point on P-256")
     _tables()
 
     def double_scalar_mul(u1: int, u2: int) -> tuple[int, int] | None:
-        return _to_affine(*_double_scalar_mul(u1, u2, qx, qy))
+        return _to_affine(*_double_scalar_mul(check_int("u1", u1), check_int("u2", u2), qx, qy))
 
     return double_scalar_mul
 
 
 def _setup_scalar_inv():
     def scalar_inv(k: int, n: int = N) -> int:
-        return pow(k, -1, n)
+        return pow(check_scalar("k", k), -1, n)
 
     return scalar_inv
 
