@@ -42,10 +42,7 @@ def check_tag_length(tag_length: object, lo: int, hi: int) -> int:
 
 def check_key(key: object, size: int) -> bytes:
     """The key as bytes; TypeError or InvalidKey otherwise."""
-    check_bytes(key=key)
-    if len(key) != size:  # type: ignore[arg-type]
-        raise InvalidKey(f"key must be {size} bytes, got {len(key)}")  # type: ignore[arg-type]
-    return bytes(key)  # type: ignore[arg-type]
+    return check_sized("key", key, size, InvalidKey)
 
 
 def check_aes_key(key: object) -> bytes:
@@ -69,6 +66,8 @@ def check_sized(name: str, value: object, size: int, exc: type[InvalidInput] = I
 
 def check_block_counter(counter: object) -> int:
     """ChaCha20's 32-bit block counter (RFC 8439 §2.3): an int in 0..2^32-1."""
+    if type(counter) is int and 0 <= counter < 1 << 32:  # the common case, inside timed hot paths
+        return counter
     if isinstance(counter, bool) or not isinstance(counter, int):
         raise TypeError(f"counter must be an int, not {type(counter).__name__}")
     if not 0 <= counter < 1 << 32:

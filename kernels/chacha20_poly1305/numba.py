@@ -40,7 +40,7 @@ import threading
 from typing import Any
 
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
+from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_block_counter, check_bytes
 from cryptobench.registry import Kernel
 
 _MAX_PLAINTEXT = ((1 << 32) - 1) * 64  # RFC 8439 §2.8: 2^38 - 64 bytes
@@ -787,10 +787,7 @@ def _setup_chacha20(tier: str):
         def chacha20(nonce, counter, data):
             check_bytes(nonce=nonce, data=data)
             _check_nonce(nonce)
-            if isinstance(counter, bool) or not isinstance(counter, int):
-                raise TypeError(f"counter must be an int, not {type(counter).__name__}")
-            if not 0 <= counter < 1 << 32:
-                raise InvalidLength("the ChaCha20 block counter is 32 bits")
+            check_block_counter(counter)
             out = np.empty(len(data), np.uint8)
             fn(k, _u8(nonce), int(counter), _u8(data), out)
             return out.tobytes()

@@ -43,8 +43,8 @@ from __future__ import annotations
 import hmac
 import struct
 
-from cryptobench.errors import InvalidInput, InvalidKey, InvalidLength, InvalidNonce, InvalidTag
-from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
+from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
+from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_block_counter, check_bytes
 from cryptobench.registry import Kernel
 
 _M32 = 0xFFFFFFFF
@@ -460,10 +460,7 @@ def _setup_chacha20(key):
     def chacha20(nonce, counter, data):
         check_bytes(nonce=nonce, data=data)
         _check_nonce(nonce)
-        if isinstance(counter, bool) or not isinstance(counter, int):
-            raise TypeError(f"counter must be an int, not {type(counter).__name__}")
-        if not 0 <= counter <= _M32:
-            raise InvalidInput(f"counter must be in 0..2^32-1, got {counter}")
+        check_block_counter(counter)
         n = len(data)
         if counter + ((n + 63) >> 6) > 1 << 32:
             raise InvalidLength("the 32-bit block counter would wrap")
