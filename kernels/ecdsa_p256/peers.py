@@ -14,6 +14,11 @@ It precomputes a table of 2^i * G for the generator on first use; the
 kernel's ``prepare`` triggers that, so the harness times it apart. gmpy2 is
 not used (it is not installed; python-ecdsa then runs on Python ints).
 
+Verification uses no per-key table (``VerifyingKey.precompute()``), as a
+verifier gets it: in 0.19.2 ``precompute()`` raises AssertionError on keys
+made by ``from_string``, ``from_pem`` or ``from_der`` (their point has no
+order), so only the signer's own ``verifying_key`` could use it.
+
 **Not constant-time** (Python integers; the library says so itself).
 """
 
