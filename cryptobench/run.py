@@ -150,7 +150,18 @@ def plan(
             specs[k.name] = s
     kernels = [k for k in available if k.name in specs]
     if not kernels:
-        raise UsageError("nothing to run: no available kernel matches the selection")
+        if not available:
+            raise UsageError("nothing to run: no available kernel matches the selection")
+        if pattern:
+            example = next((s for k in available for s in bench.specs_for(k, sizes=sizes, aads=aads)), None)
+            hint = f"; names look like {example.name}" if example else ""
+            raise UsageError(
+                f"nothing to run: {len(available)} kernel(s) selected, but no benchmark of theirs "
+                f"matches --filter {pattern!r} at these sizes{hint}"
+            )
+        raise UsageError(  # hot-path-only peers with --no-hot-paths
+            f"nothing to run: the {len(available)} selected kernel(s) offer only hot paths, and --no-hot-paths was given"
+        )
     return Plan(kernels, specs, [k for k in chosen if not k.available])
 
 

@@ -3,6 +3,7 @@ time a failing kernel, and bad input. Real runs use pyperf's fastest settings.""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -241,7 +242,12 @@ def test_cli_run_writes_a_file_pyperf_reads(tmp_path):
         (["run", "--sizes", "0"], "invalid size '0'"),
         (["run", "--algorithm", "rot13"], "unknown algorithm 'rot13'; valid:"),
         (["run", "--backend", "fpga"], "unknown backend 'fpga'; valid:"),
-        (["run", "--filter", "no-such-benchmark-anywhere"], "nothing to run"),
+        (["run", "--filter", "no-such-benchmark-anywhere"],
+         "but no benchmark of theirs matches --filter 'no-such-benchmark-anywhere' at these sizes; names look like "),
+        (["run", "-b", "python", "--sizes", "16", "--filter", "*16384"], "matches --filter '*16384'"),
+        pytest.param(["run", "-b", "peer-pyaes", "--no-hot-paths"], "offer only hot paths, and --no-hot-paths was given",
+                     marks=pytest.mark.skipif(importlib.util.find_spec("pyaes") is None,
+                                              reason="pyaes is not installed (pip install '.[peers]')")),
         (["run", "--parallel", "0"], "--parallel must be at least 1"),
     ],
 )
