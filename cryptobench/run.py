@@ -150,8 +150,11 @@ def plan(
             specs[k.name] = s
     kernels = [k for k in available if k.name in specs]
     if not kernels:
+        if not chosen:
+            raise UsageError(f"nothing to run: no kernel has both algorithm {algorithms!r} and backend {backends!r}")
         if not available:
-            raise UsageError("nothing to run: no available kernel matches the selection")
+            why = "; ".join(f"{k.name}: {k.reason}" for k in chosen[:3]) + ("; ..." if len(chosen) > 3 else "")
+            raise UsageError(f"nothing to run: every selected kernel is unavailable ({why})")
         if pattern:
             example = next((s for k in available for s in bench.specs_for(k, sizes=sizes, aads=aads)), None)
             hint = f"; names look like {example.name}" if example else ""

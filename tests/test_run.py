@@ -245,6 +245,8 @@ def test_cli_run_writes_a_file_pyperf_reads(tmp_path):
         (["run", "--filter", "no-such-benchmark-anywhere"],
          "but no benchmark of theirs matches --filter 'no-such-benchmark-anywhere' at these sizes; names look like "),
         (["run", "-b", "python", "--sizes", "16", "--filter", "*16384"], "matches --filter '*16384'"),
+        (["run", "-a", "ecdsa-p256-sha256", "-b", "peer-pyaes"],
+         "no kernel has both algorithm 'ecdsa-p256-sha256' and backend 'peer-pyaes'"),
         pytest.param(["run", "-b", "peer-pyaes", "--no-hot-paths"], "offer only hot paths, and --no-hot-paths was given",
                      marks=pytest.mark.skipif(importlib.util.find_spec("pyaes") is None,
                                               reason="pyaes is not installed (pip install '.[peers]')")),
@@ -256,6 +258,15 @@ def test_run_bad_input(tmp_path, args, needle):
     assert p.returncode == 2, p.stdout + p.stderr
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "results").exists()
+
+
+def test_run_with_every_selected_kernel_unavailable_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRYPTOBENCH_NATIVE_DISABLE", "all")
+    p = cli(["run", "-b", "native-vaes", "-a", "aes-128-gcm", "-o", "r.json"], tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert "every selected kernel is unavailable (aes-128-gcm/native-vaes: disabled by CRYPTOBENCH_NATIVE_DISABLE" in p.stderr
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_newest_prefers_the_later_of_two_same_second_runs(tmp_path):
