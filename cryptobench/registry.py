@@ -294,7 +294,8 @@ def select(
     only that one; globs (``'openssl*'``) select by shape.
 
     Raises :class:`UsageError` naming the valid choices when a selection matches
-    nothing that exists.
+    nothing that exists, and when every name exists but no kernel has them
+    together.
     """
     reg = registry or default_registry()
     everything = reg.all()
@@ -307,11 +308,12 @@ def select(
     for p in pats:
         if not any(backend_matches(b, p) for b in known):
             raise UsageError(f"unknown backend {p!r}; valid: {', '.join(known)}")
-    out = [
+    matched = [
         k
         for k in everything
         if (not algos or k.algorithm in algos)
         and (not pats or any(backend_matches(k.backend, p, exact=known) for p in pats))
-        and (k.available or not available_only)
     ]
-    return out
+    if not matched:  # each name exists, but not together (e.g. -a ecdsa-p256-sha256 -b peer-pyaes)
+        raise UsageError(f"no kernel is both algorithm {', '.join(algos)} and backend {', '.join(pats)}")
+    return [k for k in matched if k.available or not available_only]

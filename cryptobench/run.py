@@ -150,8 +150,6 @@ def plan(
             specs[k.name] = s
     kernels = [k for k in available if k.name in specs]
     if not kernels:
-        if not chosen:
-            raise UsageError(f"nothing to run: no kernel has both algorithm {algorithms!r} and backend {backends!r}")
         if not available:
             why = "; ".join(f"{k.name}: {k.reason}" for k in chosen[:3]) + ("; ..." if len(chosen) > 3 else "")
             raise UsageError(f"nothing to run: every selected kernel is unavailable ({why})")

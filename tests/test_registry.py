@@ -82,6 +82,14 @@ def test_select_refuses_unknown_names_listing_valid_ones():
         registry.select(None, "nosuch")
 
 
+def test_select_refuses_names_that_exist_but_never_together():
+    # ChaCha20-Poly1305 has no AES-NI backend; a verify or leakcheck over this
+    # selection used to check nothing and exit 0
+    with pytest.raises(UsageError, match="no kernel is both algorithm chacha20-poly1305 and backend native-aesni"):
+        registry.select("chacha20-poly1305", "native-aesni")
+    assert {k.backend for k in registry.select("chacha20-poly1305,aes-128-gcm", "native-aesni")} == {"native-aesni"}
+
+
 def test_import_cryptobench_loads_no_backend():
     code = (
         "import sys, cryptobench; "

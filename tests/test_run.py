@@ -246,7 +246,7 @@ def test_cli_run_writes_a_file_pyperf_reads(tmp_path):
          "but no benchmark of theirs matches --filter 'no-such-benchmark-anywhere' at these sizes; names look like "),
         (["run", "-b", "python", "--sizes", "16", "--filter", "*16384"], "matches --filter '*16384'"),
         (["run", "-a", "ecdsa-p256-sha256", "-b", "peer-pyaes"],
-         "no kernel has both algorithm 'ecdsa-p256-sha256' and backend 'peer-pyaes'"),
+         "no kernel is both algorithm ecdsa-p256-sha256 and backend peer-pyaes"),
         pytest.param(["run", "-b", "peer-pyaes", "--no-hot-paths"], "offer only hot paths, and --no-hot-paths was given",
                      marks=pytest.mark.skipif(importlib.util.find_spec("pyaes") is None,
                                               reason="pyaes is not installed (pip install '.[peers]')")),
