@@ -86,10 +86,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from ._io import atomic_write_text
     from .display import verify_kernel_table, verify_summary_table
-    from .registry import select
+    from .registry import require_available, select
     from .verify import verify
 
     selected = select(args.algorithm, args.backend)  # refuse bad names before any work
+    require_available(selected, "verify")
     if args.wycheproof:
         from .vectors import wycheproof_files
 

@@ -50,14 +50,17 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     from . import leakcheck as L
     from ._io import atomic_write_text
     from .cli import _console
-    from .registry import select
+    from .registry import require_available, select
 
     if args.measurements < 1000:
         raise UsageError("--measurements must be at least 1000")
     if args.budget < 0:
         raise UsageError("--budget must be >= 0")
-    select(args.algorithm, args.backend)  # refuse bad names before any work
+    selected = select(args.algorithm, args.backend)  # refuse bad names before any work
+    require_available(selected, "check")
     con, err = _console(), _console(stderr=True)
+    for k in (k for k in selected if not k.available):
+        err.print(f"[yellow]skipped, unavailable: {k.name}: {k.reason}[/]")
     load = os.getloadavg()[0]
     if load > (os.cpu_count() or 1) * 0.5:
         err.print(f"[yellow]note: load average {load:.1f} on {os.cpu_count()} CPUs; timings will be noisy[/]")

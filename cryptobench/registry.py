@@ -269,6 +269,15 @@ def backend_matches(backend: str, pattern: str, *, exact: Iterable[str] = ()) ->
     return backend == pattern or backend.startswith(pattern + "-")
 
 
+def require_available(kernels: list[Kernel], what: str) -> None:
+    """Raise :class:`UsageError` when not one of ``kernels`` (a selection) is
+    available, naming the first few and why: ``nothing to <what>: ...``."""
+    if any(k.available for k in kernels):
+        return
+    why = "; ".join(f"{k.name}: {k.reason}" for k in kernels[:3]) + ("; ..." if len(kernels) > 3 else "")
+    raise UsageError(f"nothing to {what}: every selected kernel is unavailable ({why})")
+
+
 def split_list(value: str | Iterable[str] | None) -> list[str]:
     """Accept "a,b" or ["a", "b"] or None."""
     if value is None:

@@ -39,7 +39,7 @@ from . import bench, machine, results
 from ._child import child_env, die_with_parent, python_cmd
 from ._io import make_dir
 from .errors import OutputError, UsageError
-from .registry import Kernel, select
+from .registry import Kernel, require_available, select
 from .verify import verify_kernel
 
 
@@ -150,9 +150,7 @@ def plan(
             specs[k.name] = s
     kernels = [k for k in available if k.name in specs]
     if not kernels:
-        if not available:
-            why = "; ".join(f"{k.name}: {k.reason}" for k in chosen[:3]) + ("; ..." if len(chosen) > 3 else "")
-            raise UsageError(f"nothing to run: every selected kernel is unavailable ({why})")
+        require_available(chosen, "run")
         if pattern:
             example = next((s for k in available for s in bench.specs_for(k, sizes=sizes, aads=aads)), None)
             hint = f"; names look like {example.name}" if example else ""

@@ -260,12 +260,16 @@ def test_run_bad_input(tmp_path, args, needle):
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "results").exists()
 
 
-def test_run_with_every_selected_kernel_unavailable_says_why(tmp_path, monkeypatch):
+@pytest.mark.parametrize("command,out", [("run", "-o"), ("verify", "--json"), ("leakcheck", "--json")])
+def test_every_selected_kernel_unavailable_is_refused_with_the_reason(tmp_path, monkeypatch, command, out):
+    # run and leakcheck used to skip them silently (leakcheck then timed only its control
+    # and exited 0); verify checked nothing and exited 0
     monkeypatch.setenv("CRYPTOBENCH_NATIVE_DISABLE", "all")
-    p = cli(["run", "-b", "native-vaes", "-a", "aes-128-gcm", "-o", "r.json"], tmp_path)
+    p = cli([command, "-b", "native-vaes", "-a", "aes-128-gcm", out, "r.json"], tmp_path)
     assert p.returncode == 2, p.stdout + p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
-    assert "every selected kernel is unavailable (aes-128-gcm/native-vaes: disabled by CRYPTOBENCH_NATIVE_DISABLE" in p.stderr
+    assert (f"nothing to {'check' if command == 'leakcheck' else command}: every selected kernel is unavailable "
+            "(aes-128-gcm/native-vaes: disabled by CRYPTOBENCH_NATIVE_DISABLE") in p.stderr
     assert not (tmp_path / "r.json").exists()
 
 
