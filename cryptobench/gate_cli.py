@@ -191,7 +191,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                 for s in bench.specs_for(k, sizes=bench.parse_sizes(args.sizes), hot_paths=not args.no_hot_paths,
                                                          pattern=args.filter)]
         if not targets:
-            raise UsageError("nothing to count: no available kernel matches the selection")
+            from .registry import unavailable_reasons
+
+            raise UsageError("nothing to count: no benchmark of an available kernel matches the selection"
+                             + (f" (unavailable: {unavailable_reasons(skipped)})" if skipped else ""))
         con = _console()
         con.print(f"counting instructions of {len(targets)} benchmarks x {args.calls} calls under callgrind "
                   f"({len(skipped)} kernels unavailable)")

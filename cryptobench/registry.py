@@ -269,12 +269,17 @@ def backend_matches(backend: str, pattern: str, *, exact: Iterable[str] = ()) ->
     return backend == pattern or backend.startswith(pattern + "-")
 
 
+def unavailable_reasons(pairs: list[tuple[str, str]], limit: int = 3) -> str:
+    """``name: reason; name: reason; ...`` for the first ``limit`` (kernel name, reason) pairs."""
+    return "; ".join(f"{name}: {reason}" for name, reason in pairs[:limit]) + ("; ..." if len(pairs) > limit else "")
+
+
 def require_available(kernels: list[Kernel], what: str) -> None:
     """Raise :class:`UsageError` when not one of ``kernels`` (a selection) is
     available, naming the first few and why: ``nothing to <what>: ...``."""
     if any(k.available for k in kernels):
         return
-    why = "; ".join(f"{k.name}: {k.reason}" for k in kernels[:3]) + ("; ..." if len(kernels) > 3 else "")
+    why = unavailable_reasons([(k.name, k.reason) for k in kernels])
     raise UsageError(f"nothing to {what}: every selected kernel is unavailable ({why})")
 
 

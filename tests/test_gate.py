@@ -373,3 +373,12 @@ def test_injected_slowdown_is_caught_by_instruction_counts(tmp_path):
     gate.save_counts(tmp_path / "same.json", same)
     assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "same.json")]) == 0
     assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "slow.json")]) == 1
+
+
+def test_count_with_nothing_to_count_names_the_unavailable_kernels(monkeypatch, capsys):
+    require_tool("valgrind")
+    monkeypatch.setattr(gate, "count_targets", lambda **kw: ([], [("aes-128-gcm/native-vaes", "no VAES on this CPU")]))
+    assert main(["gate", "--count", "-b", "native-vaes"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("nothing to count: no benchmark of an available kernel matches the selection "
+            "(unavailable: aes-128-gcm/native-vaes: no VAES on this CPU)") in err
