@@ -250,13 +250,19 @@ def _thr(args, default: float) -> float:
 def cmd_history(args: argparse.Namespace) -> int:
     from . import history
 
-    h = history.collect(directory=args.directory, include=_name_filter(args.filter, args.algorithm, args.backend),
+    include = _name_filter(args.filter, args.algorithm, args.backend)
+    h = history.collect(directory=args.directory, include=include,
                         metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()
     for path, why in h.skipped:
         con.print(f"[dim]skipped {path}: {why}[/]")
     if not h.series:
-        raise UsageError(f"{args.directory}: no benchmark found in any results file")
+        if not h.runs:
+            raise UsageError(f"{args.directory}: no cryptobench results file found")
+        if args.metric == "ratio" and history.collect(directory=args.directory, include=include, metric="time").series:
+            raise UsageError(f"{args.directory}: no benchmark of the selection was measured beside its reference "
+                             f"({args.reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
+        raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection")
     con.print(history.runs_table(h))
     con.print(history.trend_table(h, steps_only=args.steps_only))
     steps = sum(len(s.steps) for s in h.series.values())

@@ -106,7 +106,17 @@ def test_history_refuses_nothing_to_show(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["history", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
-    assert "not a directory" in err and "no benchmark found" in err
+    assert "not a directory" in err and "empty: no cryptobench results file found" in err
+    d = tmp_path / "r"
+    shutil.copytree(FIXTURES, d)
+    assert main(["history", str(d), "--filter", "no-such-benchmark"]) == 2
+    assert "no benchmark of the 3 run(s) matches the selection" in " ".join(capsys.readouterr().err.split())
+    # openssl's own benchmarks have no ratio to openssl: say so, and what shows them
+    assert main(["history", str(d), "-b", "openssl"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no benchmark of the selection was measured beside its reference (openssl)" in err
+    assert "--metric time shows median times" in err
+    assert main(["history", str(d), "-b", "openssl", "--metric", "time"]) == 0
 
 
 def test_history_reads_the_committed_fixtures(tmp_path):
