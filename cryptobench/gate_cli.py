@@ -122,7 +122,7 @@ def _fmt_pct(v) -> str:
     return "-" if v.percent is None else f"{v.percent:+.1f}%"
 
 
-def _print_report(rep, show_all: bool) -> None:
+def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -148,6 +148,8 @@ def _print_report(rep, show_all: bool) -> None:
             cells += [Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")), v.note]
             t.add_row(*cells)
         con.print(t)
+    if not summary:
+        return
     compared = rep.compared
     from .results import geometric_mean
 
@@ -229,6 +231,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
             rep = gate.wall_gate(baseline=baseline, current=current, reference=args.reference,
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
+    if not rep.verdicts:
+        raise UsageError("no benchmark in common between the baseline and the current run")
+    if not rep.compared:  # a gate that compared nothing must not pass (a nightly would stay green)
+        from collections import Counter
+
+        _print_report(rep, True, summary=False)  # each benchmark's note says why
+        counts = Counter(v.status for v in rep.verdicts)
+        raise UsageError("no benchmark could be compared ("
+                         + ", ".join(f"{n} {s}" for s, n in counts.most_common()) + "; the notes above say why)")
     if args.json:
         from ._io import atomic_write_text
 
@@ -237,8 +248,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
         from ._io import atomic_write_text
 
         atomic_write_text(args.emit_filter, gate.confirm_filter(rep) + "\n")
-    if not rep.compared and not rep.verdicts:
-        raise UsageError("no benchmark in common between the baseline and the current run")
     _print_report(rep, args.all)
     return 0 if rep.passed else 1
 

@@ -382,3 +382,23 @@ def test_count_with_nothing_to_count_names_the_unavailable_kernels(monkeypatch, 
     err = " ".join(capsys.readouterr().err.split())
     assert ("nothing to count: no benchmark of an available kernel matches the selection "
             "(unavailable: aes-128-gcm/native-vaes: no VAES on this CPU)") in err
+
+
+def test_a_gate_that_compared_nothing_refuses_instead_of_passing(tmp_path, capsys):
+    # two runs without openssl (or with every benchmark renamed, or every code path
+    # changed) used to print "gate passed" and exit 0: a nightly would stay green
+    # while checking nothing
+    def counts(path, per_call):
+        gate.save_counts(path, {"schema": gate.ICOUNT_SCHEMA, "python": "3.11.7", "valgrind": "valgrind-3.19.0",
+                                "counts": {"a/python/encrypt/64": {"per_call": per_call[0], "code_path": per_call[1]}}})
+        return str(path)
+
+    old = counts(tmp_path / "old.json", (1000.0, "x"))
+    new = counts(tmp_path / "new.json", (1000.0, "y"))
+    report = tmp_path / "gate.json"
+    assert main(["gate", old, new, "--json", str(report)]) == 2
+    cap = capsys.readouterr()
+    assert "no benchmark could be compared (1 path-changed; the notes above say why)" in cap.err
+    assert "a/python/encrypt/64" in cap.out and "gate passed" not in cap.out
+    assert not report.exists()
+    assert main(["gate", old, counts(tmp_path / "same.json", (1000.0, "x"))]) == 0
