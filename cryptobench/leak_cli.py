@@ -50,7 +50,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     from . import leakcheck as L
     from ._io import atomic_write_text
     from .cli import _console
-    from .registry import require_available, select
+    from .registry import require_available, select, split_list
 
     if args.measurements < 1000:
         raise UsageError("--measurements must be at least 1000")
@@ -58,6 +58,14 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         raise UsageError("--budget must be >= 0")
     selected = select(args.algorithm, args.backend)  # refuse bad names before any work
     require_available(selected, "check")
+    wanted = set(split_list(args.test))
+    known = [t for kind in L.TESTS.values() for t in kind]
+    unknown = sorted(wanted - set(known))
+    if unknown:
+        raise UsageError(f"unknown --test {unknown[0]!r}; valid: {', '.join(known)}")
+    if wanted and not any(wanted & set(L.TESTS[k.kind]) for k in selected if k.available):
+        kinds = "; ".join(f"{kind} kernels: " + ", ".join(ts) for kind, ts in L.TESTS.items())
+        raise UsageError(f"nothing to check: no selected kernel has --test {','.join(sorted(wanted))} ({kinds})")
     con, err = _console(), _console(stderr=True)
     for k in (k for k in selected if not k.available):
         err.print(f"[yellow]skipped, unavailable: {k.name}: {k.reason}[/]")

@@ -482,6 +482,10 @@ def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:
     return python_targets(kernel)
 
 
+#: The secrets each kind of kernel has varied (``--test``); sign-k needs ``supports_given_k``.
+TESTS: dict[str, tuple[str, ...]] = {"aead": ("plaintext", "key"), "signature": ("sign-k", "sign-d")}
+
+
 def leakcheck(
     *,
     algorithms: str | Iterable[str] | None = None,

@@ -157,7 +157,11 @@ def test_cli_leakcheck_reports_and_writes_json(tmp_path):
 
 def test_cli_refuses_bad_arguments(tmp_path):
     for args, needle in ((["-n", "10"], "--measurements must be at least 1000"),
-                         (["-b", "fpga"], "unknown backend 'fpga'")):
+                         (["-b", "fpga"], "unknown backend 'fpga'"),
+                         # these two used to time the control alone and exit 0
+                         (["--test", "nonce"], "unknown --test 'nonce'; valid: plaintext, key, sign-k, sign-d"),
+                         (["-a", "aes-128-gcm", "--test", "sign-k"],
+                          "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;")):
         p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "leakcheck", *args], capture_output=True,
                            text=True, timeout=120)
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
