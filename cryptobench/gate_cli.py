@@ -232,7 +232,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
     if not rep.verdicts:
-        raise UsageError("no benchmark in common between the baseline and the current run")
+        sel = " ".join(f"{flag} {value}" for flag, value in (("-a", args.algorithm), ("-b", args.backend),
+                                                              ("--filter", args.filter)) if value)
+        raise UsageError(f"no benchmark of the selection ({sel}) is in both the baseline and the current run" if sel
+                         else "no benchmark in common between the baseline and the current run")
     if not rep.compared:  # a gate that compared nothing must not pass (a nightly would stay green)
         from collections import Counter
 

@@ -402,3 +402,6 @@ def test_a_gate_that_compared_nothing_refuses_instead_of_passing(tmp_path, capsy
     assert "a/python/encrypt/64" in cap.out and "gate passed" not in cap.out
     assert not report.exists()
     assert main(["gate", old, counts(tmp_path / "same.json", (1000.0, "x"))]) == 0
+    capsys.readouterr()
+    assert main(["gate", old, new, "-b", "natvie"]) == 2  # a typo selects nothing: say which selection
+    assert "no benchmark of the selection (-b natvie) is in both the baseline and the current run" in capsys.readouterr().err
