@@ -232,8 +232,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
     if not rep.verdicts:
-        sel = " ".join(f"{flag} {value}" for flag, value in (("-a", args.algorithm), ("-b", args.backend),
-                                                              ("--filter", args.filter)) if value)
+        sel = _selection(args)
         raise UsageError(f"no benchmark of the selection ({sel}) is in both the baseline and the current run" if sel
                          else "no benchmark in common between the baseline and the current run")
     if not rep.compared:  # a gate that compared nothing must not pass (a nightly would stay green)
@@ -255,6 +254,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0 if rep.passed else 1
 
 
+def _selection(args) -> str:
+    """The -a, -b and --filter options given, as typed (empty when none)."""
+    return " ".join(f"{flag} {value}" for flag, value in (("-a", args.algorithm), ("-b", args.backend),
+                                                          ("--filter", args.filter)) if value)
+
+
 def _thr(args, default: float) -> float:
     return default if args.threshold is None else args.threshold
 
@@ -274,7 +279,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.metric == "ratio" and history.collect(directory=args.directory, include=include, metric="time").series:
             raise UsageError(f"{args.directory}: no benchmark of the selection was measured beside its reference "
                              f"({args.reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
-        raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection")
+        raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection"
+                         + (f" ({_selection(args)})" if _selection(args) else ""))
     con.print(history.runs_table(h))
     con.print(history.trend_table(h, steps_only=args.steps_only))
     steps = sum(len(s.steps) for s in h.series.values())

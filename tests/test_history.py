@@ -110,7 +110,7 @@ def test_history_refuses_nothing_to_show(tmp_path, capsys):
     d = tmp_path / "r"
     shutil.copytree(FIXTURES, d)
     assert main(["history", str(d), "--filter", "no-such-benchmark"]) == 2
-    assert "no benchmark of the 3 run(s) matches the selection" in " ".join(capsys.readouterr().err.split())
+    assert "no benchmark of the 3 run(s) matches the selection (--filter no-such-benchmark)" in " ".join(capsys.readouterr().err.split())
     # openssl's own benchmarks have no ratio to openssl: say so, and what shows them
     assert main(["history", str(d), "-b", "openssl"]) == 2
     err = " ".join(capsys.readouterr().err.split())
