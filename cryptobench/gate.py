@@ -108,6 +108,7 @@ class RunSamples:
     machine: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     source: str = "cryptobench"  # or "pytest-benchmark"
+    settings: dict[str, Any] = field(default_factory=dict)  # the results file's profile, --parallel, ...
 
 
 def samples_from_results(res) -> RunSamples:
@@ -122,7 +123,8 @@ def samples_from_results(res) -> RunSamples:
         aad = m.metadata.get("aad")
         out[m.name] = Sample(m.name, m.algorithm, m.backend, m.operation, m.size, aad, m.kind,
                              tuple(float(v) for v in m.values), m.code_path, by_process.get(m.name, ()))
-    return RunSamples(str(res.path), out, dict(res.machine), str(res.info.get("created", "")))
+    return RunSamples(str(res.path), out, dict(res.machine), str(res.info.get("created", "")),
+                      settings=dict(res.info.get("settings") or {}))
 
 
 def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamples:
@@ -483,6 +485,10 @@ def wall_gate(
         shown = ", ".join(sorted("unset" if c is None else repr(c) for c in caps))
         warnings.append(f"note: different OPENSSL_ia32cap: baseline {shown}, current "
                         f"{'unset' if new_cap is None else repr(new_cap)} (the reference moves too)")
+    from .results import settings_notes
+
+    for note in dict.fromkeys(n for r in base for n in settings_notes(r.settings, current.settings)):
+        warnings.append(note)
     verdicts = []
     for name, s in sorted(current.samples.items()):
         if s.backend == reference or s.kind == "overhead" or not include(s):

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .registry import ALGORITHMS, KINDS
-from .results import Measurement, Results, geometric_mean
+from .results import Measurement, Results, geometric_mean, settings_notes
 
 
 def fmt_time(s: float | None) -> str:
@@ -395,6 +395,7 @@ def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
         a, b = old.machine.get(key), new.machine.get(key)
         if a != b:
             warnings.append(f"WARNING: different {label}: {a!r} vs {b!r} — absolute times are not comparable")
+    warnings += settings_notes(old.info.get("settings") or {}, new.info.get("settings") or {})
     return changes, warnings
 
 

@@ -203,6 +203,21 @@ def newest(directory: str | Path = "results") -> Path:
     return files[-1]
 
 
+def settings_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Warnings when two runs' measurement settings make their times differ for
+    reasons other than the code: ``--parallel`` copies share the machine, and a
+    profile with more values finds a lower minimum."""
+    notes = []
+    a, b = int(old.get("parallel") or 1), int(new.get("parallel") or 1)
+    if a != b:
+        notes.append(f"WARNING: different --parallel: {a} vs {b} — copies share the machine, which changes per-copy "
+                     "times")
+    a, b = old.get("profile"), new.get("profile")
+    if a and b and a != b:
+        notes.append(f"note: different profile: {a} vs {b} — more values or processes give slightly lower times")
+    return notes
+
+
 def geometric_mean(xs: Iterable[float]) -> float:
     xs = [x for x in xs if x > 0]
     return statistics.geometric_mean(xs) if xs else float("nan")

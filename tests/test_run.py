@@ -185,6 +185,19 @@ def test_compare_warns_across_machines(tmp_path):
     assert "WARNING: different CPU" in p.stdout
 
 
+def test_compare_and_gate_warn_across_settings(tmp_path):
+    doc = json.loads((DATA / "same.json").read_text())
+    doc["cryptobench"]["settings"].update(parallel=2, profile="ci")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    for command in ("compare", "gate"):
+        out = " ".join(cli([command, str(DATA / "base.json"), str(other)], tmp_path).stdout.split())
+        assert "WARNING: different --parallel: 1 vs 2" in out, (command, out)
+        assert "note: different profile: fixture vs ci" in out, (command, out)
+    out = cli(["compare", str(DATA / "base.json"), str(DATA / "same.json")], tmp_path).stdout
+    assert "different --parallel" not in out and "different profile" not in out
+
+
 def test_show_golden(tmp_path):
     p = cli(["show", str(DATA / "base.json")], tmp_path)
     assert p.returncode == 0, p.stderr
