@@ -41,7 +41,9 @@ def add_commands(sub, add_selection) -> None:
     prof.add_argument("--fast", action="store_const", const="fast", dest="profile", help="fewest values (smoke test)")
     prof.add_argument("--ci", action="store_const", const="ci", dest="profile", help="the nightly CI profile")
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="run N copies at once and report aggregate throughput (like openssl speed -multi)")
-    p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="results file (default: results/<UTC timestamp>_<host>.json)")
+    p.add_argument("-o", "--output", type=output_file, metavar="FILE",
+                   help="results file (default: results/<UTC timestamp>_<host>.json); an existing one is not replaced")
+    p.add_argument("--force", action="store_true", help="replace --output FILE if it already holds something")
     p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop")
     p.set_defaults(func=cmd_run, profile="default")
 
@@ -124,6 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = PROFILES[args.profile]
     if args.self_check:
         return _self_check(profile)
+    if args.output and not args.force and os.path.isfile(args.output) and os.path.getsize(args.output):
+        # like pyperf: a results file is hours of measurement; the first kernel's atomic write would replace it
+        raise UsageError(f"{args.output} already exists: choose another --output, or add --force to replace it")
     err = _console(stderr=True)
     cpus = os.cpu_count() or 1
     if args.parallel > cpus:

@@ -286,6 +286,21 @@ def test_every_selected_kernel_unavailable_is_refused_with_the_reason(tmp_path, 
     assert not (tmp_path / "r.json").exists()
 
 
+def test_run_does_not_replace_an_existing_results_file_without_force(tmp_path):
+    keep = tmp_path / "base.json"
+    keep.write_text((DATA / "base.json").read_text())
+    args = ["run", "-a", "aes-128-gcm", "-b", "openssl", "--sizes", "16", "--no-hot-paths", "--fast",
+            "--filter", "*encrypt*", "-o", "base.json"]
+    p = cli(args, tmp_path)
+    assert p.returncode == 2 and "base.json already exists: choose another --output, or add --force" in p.stderr
+    assert keep.read_text() == (DATA / "base.json").read_text()
+    (tmp_path / "empty.json").write_text("")  # e.g. from mktemp: nothing to lose
+    assert cli(args[:-1] + ["empty.json"], tmp_path).returncode == 0
+    p = cli(args + ["--force"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert [m.name for m in results.load(keep).measurements if m.kind != "overhead"] == ["aes-128-gcm/openssl/encrypt/16"]
+
+
 def test_newest_prefers_the_later_of_two_same_second_runs(tmp_path):
     for name in ("20261127T010101Z_vm.json", "20261127T010101Z_vm-2.json", "20261127T000000Z_vm-3.json"):
         (tmp_path / name).write_text("{}")
@@ -302,7 +317,7 @@ def test_parallel_beyond_the_cpus_warns_before_running(tmp_path, monkeypatch, ca
     assert cli.main([*args, "--parallel", "2"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert "--parallel 2 on 1 CPUs: the copies share cores" in err
-    assert cli.main([*args, "--parallel", "1"]) == 0
+    assert cli.main([*args, "--parallel", "1", "--force"]) == 0
     assert "share cores" not in capsys.readouterr().err
 
 
