@@ -209,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    from . import native
+
+    unknown = native.unknown_disabled()
+    if unknown:  # a typo there would silently leave the feature on
+        print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) {', '.join(unknown)} "
+              f"(known: {', '.join([*native.FEATURES, native.CAPI, 'all'])})", file=sys.stderr)
     try:
         return func(args)
     except UsageError as exc:

@@ -109,6 +109,13 @@ def disabled_features() -> frozenset[str]:
     return frozenset(names)
 
 
+def unknown_disabled() -> list[str]:
+    """Names in CRYPTOBENCH_NATIVE_DISABLE that mean nothing (a typo disables nothing)."""
+    raw = os.environ.get(DISABLE_ENV, "")
+    valid = {*FEATURES, CAPI, "all"}
+    return sorted({x.strip().lower() for x in raw.split(",") if x.strip()} - valid)
+
+
 def features() -> frozenset[str]:
     """Features the native dispatch may use: detected minus disabled."""
     return detected_features() - disabled_features()

@@ -57,6 +57,17 @@ def test_list_from_any_directory(tmp_path):
     assert "openssl" in p.stdout and "CPU features:" in p.stdout
 
 
+def test_unknown_names_in_the_native_disable_variable_are_named(tmp_path, monkeypatch):
+    # a typo ('vase' for 'vaes') used to disable nothing without a word
+    monkeypatch.setenv("CRYPTOBENCH_NATIVE_DISABLE", "vase, AVX2")
+    p = run(["list", "-a", "chacha20-poly1305"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "warning: CRYPTOBENCH_NATIVE_DISABLE: ignoring unknown name(s) vase (known: aesni," in p.stderr
+    assert "disabled by CRYPTOBENCH_NATIVE_DISABLE: avx2" in p.stdout  # the valid name still counts
+    monkeypatch.setenv("CRYPTOBENCH_NATIVE_DISABLE", "vaes,capi,all")
+    assert "warning" not in run(["list", "-a", "chacha20-poly1305"], tmp_path).stderr
+
+
 def test_verify_json_from_any_directory(tmp_path):
     p = run(["verify", "--backend", "openssl", "--json", "out.json", "--wycheproof", str(DATA / "wycheproof")], tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
