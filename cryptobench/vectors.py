@@ -5,7 +5,9 @@ Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
 - NIST CAVP GCM ``.rsp`` (``gcmEncryptExtIV*.rsp``, ``gcmDecrypt*.rsp``), FAIL cases kept;
 - the RFC 7539 ChaCha20 file and the ChaCha20-Poly1305 files (OpenSSL- and
   BoringSSL-derived) of ``cryptography_vectors``;
-- NIST CAVP ECDSA ``SigVer.rsp`` and ``SigGen.txt`` (the latter carries k);
+- NIST CAVP ECDSA (FIPS 186-3) ``SigVer.rsp``; ``SigGen.txt`` (carries k) and
+  ``SigGen.rsp`` (the same signatures without d and k: verified);
+  ``KeyPair.rsp`` (d to Q) and ``PKV.rsp`` (public key validation);
 - OpenSSL's ``evppkey_ecdsa_rfc6979.txt`` (RFC 6979 deterministic signatures);
 - Wycheproof JSON (``aes_gcm_test.json``, ``chacha20_poly1305_test.json``,
   ``ecdsa_secp256r1_sha256_test.json``, ``ecdsa_secp256r1_sha256_p1363_test.json``).
@@ -60,15 +62,17 @@ class SignatureVector:
     """One ECDSA P-256/SHA-256 case.
 
     ``kind`` is "verify" (check ``signature`` or ``(r, s)`` against ``public``),
-    "sign-k" (sign with private ``d`` and the given ``k``; expect ``(r, s)``) or
-    "sign-rfc6979" (deterministic signing; expect the exact DER ``signature``).
+    "sign-k" (sign with private ``d`` and the given ``k``; expect ``(r, s)``),
+    "sign-rfc6979" (deterministic signing; expect the exact DER ``signature``),
+    "keypair" (the public key of private ``d`` is ``public``) or "public-key"
+    (``public`` must be accepted as a public key if ``valid``, else refused).
     ``encoding`` says how ``signature`` is encoded: "der", "p1363" or "raw" (r, s given).
     """
 
     source: str
     kind: str
     message: bytes
-    public: bytes  # 65-byte uncompressed SEC 1 point
+    public: bytes  # uncompressed SEC 1 point: 65 bytes, wider only for PKV's out-of-range coordinates
     d: int | None = None
     k: int | None = None
     r: int | None = None
@@ -293,6 +297,51 @@ def load_ecdsa_siggen(path: Path, curve: str = "P-256,SHA-256") -> list[Signatur
     return out
 
 
+def load_ecdsa_siggen_rsp(path: Path, curve: str = "P-256,SHA-256") -> list[SignatureVector]:
+    """SigGen.rsp: NIST's response file (Msg, Qx, Qy, R, S; no d or k), so each
+    record is a valid signature to verify."""
+    out = []
+    for section, rec, line in _records(_read_lines(path)):
+        if section.get("curve") != curve or "Msg" not in rec:
+            continue
+        out.append(SignatureVector(f"{path.name}:{line}", "verify", bytes.fromhex(rec["Msg"]),
+                                   _point(rec["Qx"], rec["Qy"]), r=int(rec["R"], 16), s=int(rec["S"], 16)))
+    return out
+
+
+def load_ecdsa_keypair(path: Path, curve: str = "P-256") -> list[SignatureVector]:
+    """KeyPair.rsp: private d and its public point Q = d*G."""
+    # each curve's header is followed by a "[B.4.2 Key Pair Generation ...]" line, which
+    # names the method, not the curve: drop it so the curve stays the section
+    lines = [ln for ln in _read_lines(path) if not ln.strip().startswith("[B.")]
+    out = []
+    for section, rec, line in _records(lines):
+        if section.get("curve") != curve or "d" not in rec:
+            continue
+        out.append(SignatureVector(f"{path.name}:{line}", "keypair", b"", _point(rec["Qx"], rec["Qy"]),
+                                   d=int(rec["d"], 16)))
+    return out
+
+
+def load_ecdsa_pkv(path: Path, curve: str = "P-256") -> list[SignatureVector]:
+    """PKV.rsp: public key validation, "Result = P" or "F (reason)".
+
+    Some failing cases have a coordinate of 2^256 or more ("out of range"), which
+    no 65-byte SEC 1 encoding can hold; they are encoded with each coordinate as
+    wide as it needs (so the point is one or two bytes too long) and must be
+    refused all the same."""
+    out = []
+    for section, rec, line in _records(_read_lines(path)):
+        if section.get("curve") != curve or "Qx" not in rec:
+            continue
+        x, y = int(rec["Qx"], 16), int(rec["Qy"], 16)
+        width = max(32, (x.bit_length() + 7) // 8, (y.bit_length() + 7) // 8)
+        out.append(SignatureVector(f"{path.name}:{line}", "public-key", b"",
+                                   b"\x04" + x.to_bytes(width, "big") + y.to_bytes(width, "big"),
+                                   valid=rec["Result"].startswith("P")))
+    return out
+
+
 def load_ecdsa_rfc6979(path: Path, title: str = "RFC 6979 P-256", digest: str = "SHA256") -> list[SignatureVector]:
     """OpenSSL evppkey file: PEM keys, then DigestSign/DigestVerify stanzas."""
     from cryptography.hazmat.primitives import serialization
@@ -499,5 +548,8 @@ def signature_vectors() -> list[SignatureVector]:
     return (
         load_ecdsa_sigver(vector_path(*base, "FIPS_186-3", "SigVer.rsp"))
         + load_ecdsa_siggen(vector_path(*base, "FIPS_186-3", "SigGen.txt"))
+        + load_ecdsa_siggen_rsp(vector_path(*base, "FIPS_186-3", "SigGen.rsp"))
+        + load_ecdsa_keypair(vector_path(*base, "FIPS_186-3", "KeyPair.rsp"))
+        + load_ecdsa_pkv(vector_path(*base, "FIPS_186-3", "PKV.rsp"))
         + load_ecdsa_rfc6979(vector_path(*base, "RFC6979", "evppkey_ecdsa_rfc6979.txt"))
     )

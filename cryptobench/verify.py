@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable
 
 from . import _reference as ref
 from . import vectors as V
-from .errors import InvalidInput, InvalidSignature, InvalidTag
+from .errors import InvalidInput, InvalidPoint, InvalidSignature, InvalidTag
 from .registry import KEY_SIZES, Kernel, Registry, default_registry, env_mismatch, select
 
 #: Lengths the differential check always covers (block and buffer boundaries).
@@ -264,9 +264,36 @@ def check_signature_vectors(kernel: Kernel, vecs: Iterable[V.SignatureVector], r
                     result.fail(f"{v.source}: RFC 6979 signature {got.hex()[:40]}... != expected {v.signature.hex()[:40]}...")
                 else:
                     result.ok()
+            elif v.kind == "keypair":
+                got = bytes(impl.private_key(v.d).public_key().encoded)
+                if got != v.public:
+                    result.fail(f"{v.source}: d*G gave {got.hex()[:40]}..., expected {v.public.hex()[:40]}...")
+                else:
+                    result.ok()
+            elif v.kind == "public-key":
+                _check_public_key(impl, v, result)
+            else:
+                raise ValueError(f"unknown signature vector kind {v.kind!r}")
         except Exception as exc:  # noqa: BLE001
             result.fail(f"{v.source}: {_describe(exc)}")
     return result
+
+
+def _check_public_key(impl: Any, v: V.SignatureVector, result: CheckResult) -> None:
+    """SEC 1 §3.2.2 validation: a valid point loads; an invalid one is refused
+    with InvalidPoint (another exception, or acceptance, fails)."""
+    try:
+        impl.public_key(v.public)
+    except InvalidPoint:
+        if v.valid:
+            result.fail(f"{v.source}: a valid public key was refused")
+        else:
+            result.ok()
+        return
+    if v.valid:
+        result.ok()
+    else:
+        result.fail(f"{v.source}: an invalid public key was accepted")
 
 
 def _check_sig_verify(impl: Any, v: V.SignatureVector, result: CheckResult) -> None:

@@ -154,12 +154,72 @@ class _AcceptsAnything:
         return Pub()
 
 
+class _NoPointValidation:
+    """Wraps the openssl ECDSA kernel but takes any 65-byte public key (off the curve:
+    a key that refuses every signature). It signs and verifies correctly, so only
+    the public-key validation vectors (PKV.rsp) can tell."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.supports_given_k = False
+
+    def private_key(self, d):
+        return self.inner.private_key(d)
+
+    def generate(self):
+        return self.inner.generate()
+
+    def public_key(self, sec1):
+        from cryptobench import InvalidPoint, InvalidSignature
+
+        try:
+            return self.inner.public_key(sec1)
+        except InvalidPoint:
+            pass
+
+        class Pub:
+            encoded = bytes(sec1)
+
+            def verify(self, message, signature):
+                raise InvalidSignature("no")
+
+            def verify_raw(self, message, r, s):
+                raise InvalidSignature("no")
+
+        return Pub()
+
+
+class _WrongKeygen(_NoPointValidation):
+    """Validates points, but its private key's public key is (d + 1)*G, not d*G
+    (and an openssl kernel signs no given-k vector, so SigGen.txt cannot see it)."""
+
+    def public_key(self, sec1):
+        return self.inner.public_key(sec1)
+
+    def private_key(self, d):
+        inner, other = self.inner.private_key(d), self.inner.private_key(d % (2**256 - 2**224 - 2) + 1)
+
+        class Priv:
+            def sign(self, message):
+                return inner.sign(message)
+
+            def sign_raw(self, message, k=None):
+                return inner.sign_raw(message, k)
+
+            def public_key(self):
+                return other.public_key()
+
+        return Priv()
+
+
 @pytest.fixture
 def broken_kernels():
     reg = registry.default_registry()
     added = [
         Kernel("aes-128-gcm", "broken-tagflip", True, impl=_TagFlipper(registry.get("aes-128-gcm", "openssl").impl)),
         Kernel("ecdsa-p256-sha256", "broken-acceptall", True, impl=_AcceptsAnything(registry.get("ecdsa-p256-sha256", "openssl").impl)),
+        Kernel("ecdsa-p256-sha256", "broken-nopkv", True, impl=_NoPointValidation(registry.get("ecdsa-p256-sha256", "openssl").impl)),
+        Kernel("ecdsa-p256-sha256", "broken-keygen", True, impl=_WrongKeygen(registry.get("ecdsa-p256-sha256", "openssl").impl)),
     ]
     for k in added:
         reg.add(k)
@@ -177,6 +237,20 @@ def test_accept_anything_kernel_makes_verify_exit_1(broken_kernels, capsys):
     assert main(["verify", "--backend", "broken-acceptall", "--quick"]) == 1
     out = capsys.readouterr().out
     assert "invalid signature was accepted" in out
+
+
+@pytest.mark.parametrize("backend,failing,needle", [
+    # nothing but the PKV vectors sees a missing point validation
+    ("broken-nopkv", {"vectors PKV.rsp"}, "an invalid public key was accepted"),
+    # the differential check sees a wrong key pair too, but openssl signs no given-k vector
+    ("broken-keygen", {"vectors KeyPair.rsp", "differential vs openssl"}, "d*G gave"),
+])
+def test_public_key_and_keygen_faults_are_caught_by_their_vectors(broken_kernels, backend, failing, needle):
+    from cryptobench.verify import verify_kernel
+
+    rep = verify_kernel(registry.get("ecdsa-p256-sha256", backend))
+    assert {c.name for c in rep.checks if c.failed} == failing
+    assert any(needle in m for c in rep.checks for m in c.failures)
 
 
 def test_tag_flipper_really_is_broken(broken_kernels):

@@ -42,8 +42,17 @@ def test_chacha20_rfc_keystream_vectors():
 def test_ecdsa_files_p256_sha256_only():
     vs = V.signature_vectors()
     kinds = Counter(v.kind for v in vs)
-    assert kinds["verify"] == 15 + 4 and kinds["sign-k"] == 15 and kinds["sign-rfc6979"] == 2
-    assert all(len(v.public) == 65 and v.public[0] == 4 for v in vs)
+    assert kinds["verify"] == 15 + 15 + 4 and kinds["sign-k"] == 15 and kinds["sign-rfc6979"] == 2
+    assert kinds["keypair"] == 10 and kinds["public-key"] == 12
+    assert all(len(v.public) == 65 and v.public[0] == 4 for v in vs if v.kind != "public-key")
+    # PKV.rsp [P-256]: 4 valid keys; 8 invalid, 4 of them with a coordinate of 2^256 or more (67 bytes)
+    pkv = [v for v in vs if v.kind == "public-key"]
+    assert Counter((v.valid, len(v.public)) for v in pkv) == Counter({(True, 65): 4, (False, 65): 4, (False, 67): 4})
+    assert all(v.valid for v in vs if v.source.startswith("SigGen.rsp"))
+    # KeyPair.rsp's records sit under "[B.4.2 ...]" after "[P-256]": they must stay P-256's
+    first = next(v for v in vs if v.kind == "keypair")
+    assert first.d == 0xC9806898A0334916C860748880A541F093B579A9B1F32934D86C363C39800357
+    assert first.public.hex().startswith("04d0720dc691aa80096ba32fed1cb97c2b620690d06de0317b8618d5ce65eb728f")
     sigver = [v for v in vs if v.source.startswith("SigVer")]
     assert {v.valid for v in sigver} == {True, False}
     rfc = [v for v in vs if v.source.startswith("evppkey")]
