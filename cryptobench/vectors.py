@@ -3,8 +3,8 @@
 Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
 
 - NIST CAVP GCM ``.rsp`` (``gcmEncryptExtIV*.rsp``, ``gcmDecrypt*.rsp``), FAIL cases kept;
-- the RFC 7539 ChaCha20 file and the ChaCha20-Poly1305 files (OpenSSL- and
-  BoringSSL-derived) of ``cryptography_vectors``;
+- the RFC 7539 ChaCha20 and Poly1305 files and the ChaCha20-Poly1305 files
+  (OpenSSL- and BoringSSL-derived) of ``cryptography_vectors``;
 - NIST CAVP ECDSA (FIPS 186-3) ``SigVer.rsp``; ``SigGen.txt`` (carries k) and
   ``SigGen.rsp`` (the same signatures without d and k: verified);
   ``KeyPair.rsp`` (d to Q) and ``PKV.rsp`` (public key validation);
@@ -217,6 +217,23 @@ def load_chacha20_rfc(path: Path) -> list[StreamVector]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class MACVector:
+    """A one-time Poly1305 tag (RFC 7539 §2.5.2 and A.3, in NIST form)."""
+
+    source: str
+    key: bytes
+    message: bytes
+    tag: bytes
+
+
+def load_poly1305_rfc(path: Path) -> list[MACVector]:
+    """poly1305/rfc7539.txt: KEY, MSG, TAG; A.3's cases 4-11 are the carry and
+    final-reduction edge cases random inputs almost never reach."""
+    return [MACVector(f"{path.name}:{line}", bytes.fromhex(rec["KEY"]), bytes.fromhex(rec["MSG"]), bytes.fromhex(rec["TAG"]))
+            for _, rec, line in _records(_read_lines(path)) if "KEY" in rec]
 
 
 def load_chacha20_poly1305(path: Path) -> list[AEADVector]:
@@ -541,6 +558,10 @@ def aead_vectors(algorithm: str) -> list[AEADVector]:
 
 def chacha20_vectors() -> list[StreamVector]:
     return load_chacha20_rfc(vector_path("ciphers", "ChaCha20", "rfc7539.txt"))
+
+
+def poly1305_vectors() -> list[MACVector]:
+    return load_poly1305_rfc(vector_path("poly1305", "rfc7539.txt"))
 
 
 def signature_vectors() -> list[SignatureVector]:

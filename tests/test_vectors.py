@@ -59,6 +59,34 @@ def test_ecdsa_files_p256_sha256_only():
     assert Counter(v.valid for v in rfc if v.kind == "verify") == Counter({True: 2, False: 2})
 
 
+def _poly1305_without_final_reduction(key: bytes, data: bytes) -> bytes:
+    """RFC 8439 §2.5 Poly1305 that forgets to reduce h mod p before adding s: right
+    unless h lands in [p, 2^130), which random messages essentially never do."""
+    p = (1 << 130) - 5
+    r = int.from_bytes(key[:16], "little") & 0x0FFFFFFC0FFFFFFC0FFFFFFC0FFFFFFF
+    s = int.from_bytes(key[16:], "little")
+    h = 0
+    for i in range(0, len(data), 16):
+        block = data[i:i + 16] + b"\x01"
+        h = (h + int.from_bytes(block, "little")) * r
+        h = (h & ((1 << 130) - 1)) + 5 * (h >> 130)  # partial reduction only
+        h = (h & ((1 << 130) - 1)) + 5 * (h >> 130)
+    return ((h + s) & ((1 << 128) - 1)).to_bytes(16, "little")
+
+
+def test_poly1305_edge_vectors_catch_what_random_inputs_miss():
+    from cryptobench.registry import Kernel
+    from cryptobench.verify import check_hot_path
+
+    vs = V.poly1305_vectors()
+    assert len(vs) == 11 and vs[3].tag == bytes.fromhex("4541669a7eaaee61e708dc7cbcc5eb62")
+    bad = Kernel("chacha20-poly1305", "test-lazy-poly", True,
+                 hot_paths={"poly1305": lambda: _poly1305_without_final_reduction})
+    res = check_hot_path(bad, "poly1305", seed=1, quick=False)
+    assert res.failed and all(f.startswith("rfc7539.txt:") for f in res.failures), res.failures
+    assert res.passed >= 7 + 7  # the random lengths and the ordinary RFC vectors all pass
+
+
 def test_wycheproof_schema_files_parse():
     files = V.wycheproof_files(DATA / "wycheproof")
     assert len(files) == 4
