@@ -22,6 +22,30 @@ def gf128_mul(x: int, y: int) -> int:
     return z
 
 
+def gf128_inv(x: int) -> int:
+    """X^-1 in GF(2^128) (x != 0) as X^(2^128 - 2)."""
+    result, base, e = 1 << 127, x, (1 << 128) - 2  # 1 << 127 is the field's 1 in GCM's bit order
+    while e:
+        if e & 1:
+            result = gf128_mul(result, base)
+        base = gf128_mul(base, base)
+        e >>= 1
+    return result
+
+
+def gcm_iv_for_j0(h: bytes, j0: bytes) -> bytes:
+    """A 16-byte IV whose pre-counter block J0 is ``j0`` under hash key ``h``.
+
+    For a 128-bit IV, SP 800-38D §7.1 gives J0 = GHASH_H(IV || 0^64 || [128]_64)
+    = ((IV • H) ⊕ L) • H with L the length block, which is solved for IV. Lets a
+    check put J0's low 32 bits at the inc32 wrap, which random IVs reach with
+    probability about 2^-32 per block."""
+    hi = int.from_bytes(h, "big")
+    hinv = gf128_inv(hi)
+    length = 128  # 0^64 || [len(IV) in bits]_64
+    return gf128_mul(gf128_mul(int.from_bytes(j0, "big"), hinv) ^ length, hinv).to_bytes(16, "big")
+
+
 def ghash(h: bytes, data: bytes) -> bytes:
     """GHASH_H(X) of SP 800-38D §6.4; len(data) must be a multiple of 16."""
     if len(data) % 16:

@@ -381,7 +381,41 @@ def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, qui
             result.fail(f"{where}: {_describe(exc)}")
             continue
         result.ok()
+    if kernel.family == "aes_gcm":
+        _check_gcm_counter_wrap(kernel, reference, rng, result)
     return result
+
+
+def _check_gcm_counter_wrap(kernel: Kernel, reference: Kernel, rng: random.Random, result: CheckResult) -> None:
+    """inc32 (SP 800-38D §6.2) wraps J0's low 32 bits only. A 96-bit nonce starts
+    them at 1, so only another IV length (J0 from GHASH) can reach the wrap, with
+    probability about 2^-32 per block; here 16-byte IVs are solved for a J0 at
+    the wrap (as Wycheproof's CounterWrap cases), and the kernel must match
+    openssl, which increments correctly."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    if kernel.impl.supports(16, 16) is not None:
+        result.skip("kernel does not take 16-byte IVs, the only way to put J0 at the counter wrap")
+        return
+    key_size = KEY_SIZES[kernel.algorithm]
+    for low in (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFF0):
+        key = rng.randbytes(key_size)
+        h = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(bytes(16))
+        nonce = ref.gcm_iv_for_j0(h, rng.randbytes(12) + low.to_bytes(4, "big"))
+        pt, aad = rng.randbytes(16 * 20 + 7), rng.randbytes(13)
+        where = f"16-byte IV, J0 low word {low:#x} (counter wraps after {0xFFFFFFFF - low} blocks)"
+        try:
+            want = bytes(reference.impl.new(key).encrypt(nonce, pt, aad))
+            ours = kernel.impl.new(key)
+            if bytes(ours.encrypt(nonce, pt, aad)) != want:
+                result.fail(f"{where}: ciphertext||tag differs from openssl")
+            elif bytes(ours.decrypt(nonce, want, aad)) != pt:
+                result.fail(f"{where}: decrypt of openssl's output gave the wrong plaintext")
+            else:
+                result.ok()
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
+
 
 
 def _tamper(rng: random.Random, data: bytes, aad: bytes, nonce: bytes) -> dict[str, tuple[bytes, bytes, bytes]]:
@@ -474,6 +508,13 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
                 data = rng.randbytes(n)
                 want = Cipher(algorithms.AES(key), modes.CTR(block)).encryptor().update(data)
                 yield f"len={n}", (key,), (block, data), want
+            # GCM's inc32 wraps the low 32 bits (SP 800-38D §6.2); OpenSSL's CTR mode would
+            # carry into the nonce, so the keystream comes from ECB on inc32 counter blocks
+            key, nonce, data = rng.randbytes(ks), rng.randbytes(12), rng.randbytes(16 * 6 + 5)
+            ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+            stream = ecb.update(b"".join(nonce + ((0xFFFFFFFD + i) & 0xFFFFFFFF).to_bytes(4, "big") for i in range(7)))
+            start = nonce + (0xFFFFFFFD).to_bytes(4, "big")
+            yield "counter wraps at 2^32", (key,), (start, data), bytes(a ^ b for a, b in zip(data, stream))
         elif name == "ghash":
             for n in (0, 16, 32, 48, 128, 256, 272)[: n_cases + 2]:
                 h = rng.randbytes(16)

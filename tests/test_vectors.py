@@ -115,3 +115,72 @@ def test_wycheproof_bad_inputs_are_usage_errors(tmp_path):
     bad.write_text(json.dumps(good))
     with pytest.raises(UsageError, match=r"Wycheproof schema: tcId \d+: result must be valid, invalid or acceptable, not 'Valid'"):
         V.load_wycheproof(bad)
+
+
+class _GcmWithFullWidthCounter:
+    """AES-GCM whose counter carries into the nonce (OpenSSL CTR mode, a 128-bit
+    increment) instead of inc32: right for every 96-bit nonce and every published
+    vector, wrong only when J0's low 32 bits wrap inside a message."""
+
+    key_size = 16
+
+    def supports(self, nonce_len, tag_len):
+        return None if nonce_len >= 1 and tag_len == 16 else "test kernel"
+
+    def new(self, key, tag_length=16):
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        from cryptobench._reference import ghash
+
+        aes = algorithms.AES(key)
+        h = Cipher(aes, modes.ECB()).encryptor().update(bytes(16))
+
+        def pad(b):
+            return b + bytes(-len(b) % 16)
+
+        def j0(nonce):
+            if len(nonce) == 12:
+                return nonce + b"\x00\x00\x00\x01"
+            return ghash(h, pad(nonce) + (8 * len(nonce)).to_bytes(16, "big"))
+
+        def tag(nonce, aad, ct):
+            s = ghash(h, pad(aad) + pad(ct) + (8 * len(aad)).to_bytes(8, "big") + (8 * len(ct)).to_bytes(8, "big"))
+            e = Cipher(aes, modes.ECB()).encryptor().update(j0(nonce))
+            return bytes(a ^ b for a, b in zip(s, e))
+
+        def ctr(nonce, data):
+            first = (int.from_bytes(j0(nonce), "big") + 1) % (1 << 128)  # the bug: a 128-bit increment
+            return Cipher(aes, modes.CTR(first.to_bytes(16, "big"))).encryptor().update(data)
+
+        class Ctx:
+            def encrypt(self, nonce, pt, aad=b""):
+                ct = ctr(bytes(nonce), bytes(pt))
+                return ct + tag(bytes(nonce), bytes(aad), ct)
+
+            def decrypt(self, nonce, data, aad=b""):
+                from cryptobench import InvalidTag
+
+                ct, t = bytes(data[:-16]), bytes(data[-16:])
+                if tag(bytes(nonce), bytes(aad), ct) != t:
+                    raise InvalidTag("bad tag")
+                return ctr(bytes(nonce), ct)
+
+        return Ctx()
+
+
+def test_a_counter_that_carries_into_the_nonce_is_caught_at_the_wrap():
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from cryptobench import registry
+    from cryptobench.registry import Kernel
+    from cryptobench.verify import check_aead_differential, check_hot_path
+
+    def ctr128(key):
+        return lambda block, data: Cipher(algorithms.AES(key), modes.CTR(block)).encryptor().update(data)
+
+    bad = Kernel("aes-128-gcm", "test-ctr128", True, impl=_GcmWithFullWidthCounter(), hot_paths={"aes-ctr": ctr128})
+    res = check_aead_differential(bad, registry.get("aes-128-gcm", "openssl"), seed=3, quick=True)
+    assert res.failed == 3 and all("J0 low word" in f for f in res.failures), res.failures
+    assert res.passed >= 18  # every ordinary case (96-bit nonces) passes
+    res = check_hot_path(bad, "aes-ctr", seed=3, quick=True)
+    assert res.failures == ["counter wraps at 2^32: wrong result"], res.failures
