@@ -64,15 +64,17 @@ def check_sized(name: str, value: object, size: int, exc: type[InvalidInput] = I
     return bytes(value)  # type: ignore[arg-type]
 
 
-def check_block_counter(counter: object) -> int:
-    """ChaCha20's 32-bit block counter (RFC 8439 §2.3): an int in 0..2^32-1."""
-    if type(counter) is int and 0 <= counter < 1 << 32:  # the common case, inside timed hot paths
-        return counter
+def check_block_counter(counter: object, length: int = 0) -> int:
+    """ChaCha20's 32-bit block counter (RFC 8439 §2.3): an int in 0..2^32-1, and
+    ``length`` bytes of data from it must not run past block 2^32 - 1 (the counter
+    cannot wrap: InvalidLength)."""
+    if type(counter) is int and 0 <= counter < 1 << 32 and counter + ((length + 63) >> 6) <= 1 << 32:
+        return counter  # the common case, inside timed hot paths
     if isinstance(counter, bool) or not isinstance(counter, int):
         raise TypeError(f"counter must be an int, not {type(counter).__name__}")
     if not 0 <= counter < 1 << 32:
         raise InvalidInput(f"counter must be in 0..2^32-1, got {counter}")
-    return counter
+    raise InvalidLength(f"data runs past block counter 2^32 - 1 ({(length + 63) >> 6} blocks from {counter})")
 
 
 class GCMParameters:

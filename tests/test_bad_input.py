@@ -432,6 +432,11 @@ def hot_path_cases(kernel: registry.Kernel) -> list[Case]:
         bytes_arg("chacha20 nonce", lambda n: c20(n, 1, b"data"), bytes(12), (0, 8, 11, 13, 16), InvalidNonce)
         int_arg("chacha20 counter", lambda c: c20(bytes(12), c, b"data"), (-1, 2**32, 2**64), InvalidInput, 2**32 - 1)
         bytes_arg("chacha20 data", lambda d: c20(bytes(12), 1, d), b"data", (), InvalidInput)
+        # the 32-bit block counter cannot wrap (RFC 8439 §2.4); numba and the peer used to run on
+        for counter, n in ((2**32 - 1, 65), (2**32 - 2, 129), (2**32 - 1, 1000)):
+            add(f"chacha20 {n} bytes from counter {counter}", lambda c=counter, n=n: c20(bytes(12), c, bytes(n)),
+                InvalidLength)
+        add("chacha20 64 bytes from counter 2^32-1 (valid)", lambda: c20(bytes(12), 2**32 - 1, bytes(64)), check=_works)
     if "poly1305" in hp:
         p1305 = hp["poly1305"]()
         bytes_arg("poly1305 key", lambda k: p1305(k, b"data"), bytes(range(32)), (0, 16, 31, 33), InvalidKey)

@@ -787,7 +787,7 @@ def _setup_chacha20(tier: str):
         def chacha20(nonce, counter, data):
             check_bytes(nonce=nonce, data=data)
             _check_nonce(nonce)
-            check_block_counter(counter)
+            check_block_counter(counter, len(data))
             out = np.empty(len(data), np.uint8)
             fn(k, _u8(nonce), int(counter), _u8(data), out)
             return out.tobytes()

@@ -82,7 +82,11 @@ def _setup_chacha20(key):
         except (struct.error, ValueError):
             check_block_counter(counter)
             raise InvalidNonce(f"nonce must be 12 bytes, got {len(nonce)}") from None
-        return Cipher(alg, mode=None).encryptor().update(data)
+        try:
+            return Cipher(alg, mode=None).encryptor().update(data)
+        except ValueError:  # cryptography refuses data past block counter 2^32 - 1
+            check_block_counter(counter, len(data))
+            raise
 
     return chacha20
 

@@ -84,7 +84,8 @@ def _setup_chacha20(key):
         check_bytes(nonce=nonce, data=data)
         if len(nonce) != 12:
             raise InvalidNonce("ChaCha20 takes a 12-byte nonce")
-        return bytes(_PeerChaCha(key, bytes(nonce), counter=check_block_counter(counter)).encrypt(bytes(data)))
+        counter = check_block_counter(counter, len(data))  # the package would carry on past block 2^32 - 1
+        return bytes(_PeerChaCha(key, bytes(nonce), counter=counter).encrypt(bytes(data)))
 
     return chacha20
 

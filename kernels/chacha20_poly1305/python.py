@@ -460,10 +460,8 @@ def _setup_chacha20(key):
     def chacha20(nonce, counter, data):
         check_bytes(nonce=nonce, data=data)
         _check_nonce(nonce)
-        check_block_counter(counter)
         n = len(data)
-        if counter + ((n + 63) >> 6) > 1 << 32:
-            raise InvalidLength("the 32-bit block counter would wrap")
+        check_block_counter(counter, n)
         if n == 0:
             return b""
         return _xor(data, _keystream(kw, struct.unpack("<3I", nonce), counter, n), 0)
