@@ -564,6 +564,49 @@ def poly1305_vectors() -> list[MACVector]:
     return load_poly1305_rfc(vector_path("poly1305", "rfc7539.txt"))
 
 
+@lru_cache(maxsize=1)
+def constructed_signature_vectors() -> tuple[SignatureVector, ...]:
+    """ECDSA P-256 cases no published file here has and random keys never reach,
+    built with the slow reference arithmetic (``cryptobench._reference``), in the
+    way Wycheproof builds them: choose R (or the sum) first, then solve for Q.
+
+    - x(R) in [n, p) (probability about 2^-128 for a random R): r = x(R) - n, so
+      verification must compare x(R) mod n, not x(R), with r; x(R) itself as r is
+      out of range, and another message fails.
+    - u1*G + u2*Q is the point at infinity: must be rejected.
+    """
+    import hashlib
+
+    from . import _reference as ref
+    from .kernels._ecdsa_common import B, N, P, encode_point
+
+    def e_of(msg: bytes) -> int:
+        return int.from_bytes(hashlib.sha256(msg).digest(), "big")
+
+    out = []
+    x = N  # the first x >= n on the curve (p = 3 mod 4: the square root is a power)
+    while True:
+        f = (x * x * x - 3 * x + B) % P
+        y = pow(f, (P + 1) // 4, P)
+        if y * y % P == f:
+            break
+        x += 1
+    msg, r, s = b"x(R) >= n", x - N, 0x1234567890ABCDEF
+    w = pow(s, -1, N)
+    u1, u2 = e_of(msg) * w % N, r * w % N
+    minus_u1g = ref.scalar_mul(N - u1, ref.G)
+    q = ref.scalar_mul(pow(u2, -1, N), ref.point_add((x, y), minus_u1g))  # u1 G + u2 Q = R
+    public = encode_point(*q)
+    out.append(SignatureVector("constructed:x(R)>=n", "verify", msg, public, r=r, s=s))
+    out.append(SignatureVector("constructed:x(R)>=n, r = x(R)", "verify", msg, public, r=x, s=s, valid=False))
+    out.append(SignatureVector("constructed:x(R)>=n, other message", "verify", msg + b"!", public, r=r, s=s, valid=False))
+    msg, r, s = b"infinity", 0x42, 0x99
+    d = -e_of(msg) * pow(r, -1, N) % N  # e + r d = 0 (mod n): u1 G + u2 Q = (e + r d)/s G = O
+    out.append(SignatureVector("constructed:sum at infinity", "verify", msg, encode_point(*ref.scalar_mul(d, ref.G)),
+                               r=r, s=s, valid=False))
+    return tuple(out)
+
+
 def signature_vectors() -> list[SignatureVector]:
     base = ("asymmetric", "ECDSA")
     return (

@@ -628,6 +628,7 @@ def vector_sets(kernel: Kernel, wycheproof: Path | str | None = None) -> list[tu
         for v in V.signature_vectors():
             by_file.setdefault(v.source.split(":")[0], []).append(v)
         sets += list(by_file.items())
+        sets.append(("constructed edge cases", list(V.constructed_signature_vectors())))
     if wycheproof is not None:
         for path in V.wycheproof_files(wycheproof):
             vecs = V.load_wycheproof(path)

@@ -17,7 +17,7 @@ import pytest
 
 from cryptobench import InvalidSignature, _reference as ref, registry
 from cryptobench.errors import InvalidInput, InvalidKey, InvalidPoint
-from cryptobench.kernels._ecdsa_common import B, N, P, encode_der, encode_point
+from cryptobench.kernels._ecdsa_common import N, P, encode_der, encode_point
 
 ALGO = "ecdsa-p256-sha256"
 BACKENDS = ["python", "peer-ecdsa", "openssl"]
@@ -42,24 +42,14 @@ def _neg(pt):
 
 
 def _large_x_case():
-    """A valid (Q, msg, r, s) whose R has x(R) in [n, p), so r = x(R) - n."""
-    x = N
-    while True:
-        f = (x * x * x - 3 * x + B) % P
-        y = pow(f, (P + 1) // 4, P)
-        if y * y % P == f:
-            break
-        x += 1
-    assert N <= x < P
-    R = (x, y)
-    r = x - N
-    msg = b"large x"
-    s = 0x1234567890ABCDEF
-    w = pow(s, -1, N)
-    u1, u2 = _e(msg) * w % N, r * w % N
-    q = ref.scalar_mul(pow(u2, -1, N), ref.point_add(R, _neg(ref.scalar_mul(u1, ref.G))))
-    assert q is not None
-    return encode_point(*q), msg, r, s, x
+    """A valid (Q, msg, r, s) whose R has x(R) in [n, p), so r = x(R) - n (the
+    construction verify uses: cryptobench.vectors.constructed_signature_vectors)."""
+    from cryptobench.vectors import constructed_signature_vectors
+
+    v = next(v for v in constructed_signature_vectors() if v.source == "constructed:x(R)>=n")
+    x = v.r + N
+    assert N <= x < P and v.valid
+    return v.public, v.message, v.r, v.s, x
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -78,11 +68,13 @@ def test_x_of_r_at_least_n(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sum_at_infinity_is_rejected(backend):
     impl = _kernel(backend).impl
-    msg = b"infinity"
-    r, s = 0x42, 0x99
+    from cryptobench.vectors import constructed_signature_vectors
+
+    v = next(v for v in constructed_signature_vectors() if v.source == "constructed:sum at infinity")
+    msg, r, s = v.message, v.r, v.s
     d = (-_e(msg) * pow(r, -1, N)) % N  # e + r d = 0, so u1 G + u2 Q = O
-    q = ref.scalar_mul(d, ref.G)
-    pub = impl.public_key(encode_point(*q))
+    assert v.public == encode_point(*ref.scalar_mul(d, ref.G))
+    pub = impl.public_key(v.public)
     with pytest.raises(InvalidSignature):
         pub.verify_raw(msg, r, s)
     with pytest.raises(InvalidSignature):

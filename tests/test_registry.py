@@ -276,3 +276,53 @@ def test_der_codec_rejects_non_canonical():
     ):
         with pytest.raises(InvalidSignature):
             decode_der(bad)
+
+
+class _XOfRNotReduced(_NoPointValidation):
+    """Verifies with the reference arithmetic but compares x(R) itself with r (no
+    reduction mod n) and takes R = O for a point: right on every published vector,
+    wrong on x(R) >= n (probability about 2^-128 for a random signature)."""
+
+    def public_key(self, sec1):
+        from cryptobench import InvalidSignature
+        from cryptobench import _reference as ref
+        from cryptobench.kernels._ecdsa_common import N, decode_point, message_representative
+
+        q = decode_point(sec1)
+
+        class Pub:
+            encoded = bytes(sec1)
+
+            def verify(self, message, signature):
+                from cryptobench.kernels._ecdsa_common import decode_der
+
+                self.verify_raw(message, *decode_der(signature))
+
+            def verify_raw(self, message, r, s):
+                if not (0 < r < N and 0 < s < N):
+                    raise InvalidSignature("out of range")
+                w = pow(s, -1, N)
+                R = ref.double_scalar_mul(message_representative(message) * w % N, r * w % N, q)
+                if R[0] != r:  # the bugs: no "mod n", and R may be None
+                    raise InvalidSignature("no")
+
+        return Pub()
+
+
+def test_constructed_edge_cases_catch_what_published_vectors_miss():
+    from cryptobench.verify import CheckResult, check_signature_vectors, vector_sets
+
+    bad = Kernel("ecdsa-p256-sha256", "test-noreduce", True,
+                 impl=_XOfRNotReduced(registry.get("ecdsa-p256-sha256", "openssl").impl))
+    sets = vector_sets(bad)
+    assert "constructed edge cases" in [name for name, _ in sets]
+    for name, vecs in sets:
+        if "rsp" in name or name == "evppkey_ecdsa_rfc6979.txt":
+            vecs = [v for v in vecs if v.kind == "verify"]
+        res = check_signature_vectors(bad, vecs, CheckResult(name))
+        if name == "constructed edge cases":
+            assert res.failed == 2, res.failures  # x(R) >= n rejected; infinity raised TypeError
+            assert any("a valid signature was rejected" in f for f in res.failures)
+            assert any("verify raised TypeError" in f for f in res.failures)
+        else:
+            assert res.failed == 0, (name, res.failures)
