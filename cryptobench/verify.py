@@ -567,6 +567,12 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
                 yield f"case {i}", (q,), (u1, u2), ref.double_scalar_mul(u1, u2, q)
             q = ref.scalar_mul(5, ref.G)
             yield "sum at infinity", (q,), (N - 5, 1), None
+            # exceptional additions inside a fast double-scalar loop: Q = +-G, so the two
+            # halves' partial sums can meet as P + P or P + (-P); zero scalars
+            neg_g = (ref.G[0], (-ref.G[1]) % P)
+            for qname, q in (("G", ref.G), ("-G", neg_g)):
+                for u1, u2 in ((1, 1), (7, 7), (2, N - 1), (N - 1, N - 1), (0, 5), (5, 0)):
+                    yield f"Q={qname} u1={u1} u2={u2}", (q,), (u1, u2), ref.double_scalar_mul(u1, u2, q)
 
 
 def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool) -> CheckResult:

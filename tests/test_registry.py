@@ -326,3 +326,27 @@ def test_constructed_edge_cases_catch_what_published_vectors_miss():
             assert any("verify raised TypeError" in f for f in res.failures)
         else:
             assert res.failed == 0, (name, res.failures)
+
+
+def test_double_scalar_hot_path_cases_reach_exceptional_additions():
+    """A double-scalar-mul built on the chord rule alone (no P + P or P + (-P) case)
+    is right for random scalars; verify's Q = +-G cases make its sums meet."""
+    from cryptobench import _reference as ref
+    from cryptobench.kernels._ecdsa_common import N, P
+    from cryptobench.verify import check_hot_path
+
+    def chord_only(p1, p2):
+        if p1 is None or p2 is None:
+            return p1 or p2
+        lam = (p2[1] - p1[1]) * pow(p2[0] - p1[0], -1, P) % P  # fails when x1 == x2
+        x3 = (lam * lam - p1[0] - p2[0]) % P
+        return x3, (lam * (p1[0] - x3) - p1[1]) % P
+
+    def setup(q):
+        return lambda u1, u2: chord_only(ref.scalar_mul(u1 % N, ref.G), ref.scalar_mul(u2 % N, q))
+
+    bad = Kernel("ecdsa-p256-sha256", "test-chord-only", True, hot_paths={"double-scalar-mul": setup})
+    res = check_hot_path(bad, "double-scalar-mul", seed=5, quick=True)
+    assert res.failed and all(f.startswith(("Q=G ", "Q=-G ", "sum at infinity")) for f in res.failures), res.failures
+    assert any(f.startswith("Q=G u1=1 u2=1") for f in res.failures)  # G + G: a doubling, not infinity
+    assert res.passed >= 3  # the random cases pass
