@@ -560,6 +560,14 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
         elif name == "fixed-base-mul":
             for k in [1, 2, N - 1] + [rng.randrange(1, N) for _ in range(n_cases)]:
                 yield f"k={'random' if k > 3 and k != N - 1 else k}", (), (k,), ref.scalar_mul(k, ref.G)
+            # window and comb boundaries (every backend's table width is among these) and the
+            # top of the range, where signed recodings carry out of the last window
+            widths = (4, 5, 6, 8, 15, 16, 32, 64, 128, 255) if not quick else (5, 15, 128)
+            for i in widths:
+                for k in (2**i - 1, 2**i, 2**i + 1):
+                    yield f"k=2^{i}{k - 2**i:+d}".replace("+0", ""), (), (k,), ref.scalar_mul(k, ref.G)
+            for k in (N - 2, N - 2**128, (N - 1) // 2):
+                yield f"k={hex(k)[:10]}...", (), (k,), ref.scalar_mul(k, ref.G)
         elif name == "double-scalar-mul":
             for i in range(n_cases):
                 q = ref.scalar_mul(rng.randrange(1, N), ref.G)
