@@ -1,6 +1,14 @@
 """Correctness checks for every kernel: published vectors, a seeded differential
 check against the openssl backend, and the hot paths against reference semantics.
 
+Besides random inputs, each adds the edge cases random inputs never reach
+(probability about 2^-32 to 2^-128), where implementations are known to go
+wrong: AES-GCM IVs solved so the 32-bit counter wraps inside the message, and
+an aes-ctr counter block just before the wrap; the RFC 7539 Poly1305 carry and
+reduction vectors; constructed ECDSA signatures with x(R) >= n and with the
+sum at infinity (``vectors.constructed_signature_vectors``); double-scalar
+sums with Q = +-G; fixed-base scalars at window boundaries.
+
 Pure library code (rule 9): functions take keywords and return
 :class:`KernelReport` objects; only the CLI prints them.
 
