@@ -108,6 +108,9 @@ def print_results(res, algorithm: str | None = None, details: bool = False) -> N
         nt = report.not_timed_table(res, alg)
         if nt is not None:
             con.print(nt)
+    pt = report.peers_table(res, algorithm)
+    if pt is not None:
+        con.print(pt)
     oc = report.one_time_costs_table(res)
     if oc is not None:
         con.print(oc)

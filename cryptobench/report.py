@@ -264,6 +264,49 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
     return t
 
 
+def peers_table(res: Results, algorithm: str | None = None) -> Table | None:
+    """The python backend against the pure-Python libraries it is measured
+    against (``peer-*``), in this run: its AEAD encrypt against a peer's encrypt,
+    or against pyaes's AES-CTR keystream where a peer has no AEAD (at 16 KiB, or
+    the largest size both have), and ECDSA sign and verify. The ratio is the
+    peer's time over python's: above 1, python is faster."""
+    rows = []
+    for alg in algorithms_in(res):
+        if algorithm and alg != algorithm:
+            continue
+        backends = _by_backend(res, alg)
+        if "python" not in backends:
+            continue
+        for peer in sorted(b for b in backends if b.startswith("peer-")):
+            if KINDS[alg] == "signature":
+                for op in ("sign", "verify"):
+                    ours, theirs = res.find(alg, "python", op), res.find(alg, peer, op)
+                    if ours and theirs:
+                        rows.append((f"{alg} {op}", fmt_num(1 / ours.median) + "/s", f"{peer} {op}",
+                                     fmt_num(1 / theirs.median) + "/s", _ratio(theirs, ours)))
+                continue
+            peer_op = "encrypt" if any(m.operation == "encrypt" for m in backends[peer]) else "aes-ctr"
+            ours_by = {m.size: m for m in backends["python"] if m.operation == "encrypt" and m.metadata.get("aad", 13) == 13}
+            theirs_by = {m.size: m for m in backends[peer] if m.operation == peer_op and m.metadata.get("aad", 13) in (13, None)}
+            common = sorted(set(ours_by) & set(theirs_by) - {None})
+            if not common:
+                continue
+            n = 16384 if 16384 in common else common[-1]
+            ours, theirs = ours_by[n], theirs_by[n]
+            what = f"{peer} {peer_op} {_size_label(n)}" + (" (keystream only)" if peer_op == "aes-ctr" else "")
+            rows.append((f"{alg} encrypt {_size_label(n)}", f"{fmt_num(ours.mb_per_s)} MB/s", what,
+                         f"{fmt_num(theirs.mb_per_s)} MB/s", _ratio(theirs, ours)))
+    if not rows:
+        return None
+    t = Table(title="python against the pure-Python libraries (same run; ×: the peer's time over python's)",
+              title_justify="left")
+    for col in ("python", "figure", "peer", "peer figure", "×"):
+        t.add_column(col, justify="left" if col in ("python", "peer") else "right")
+    for ours_label, ours_fig, peer_label, peer_fig, ratio in rows:
+        t.add_row(ours_label, ours_fig, peer_label, peer_fig, fmt_ratio(ratio))
+    return t
+
+
 def _size_label(n: int) -> str:
     return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else f"{n}B"
 

@@ -332,3 +332,37 @@ def test_parallel_copies_are_merged_and_reported_as_aggregate(tmp_path):
 
     (table, *_) = report.algorithm_tables(res, "aes-128-gcm")
     assert "aggregate of 2 parallel copies" in str(table.title)
+
+
+def test_peers_table_shows_the_python_against_peer_ratios():
+    """#4's three ratios, read off one run: python's AEAD encrypt against a peer's
+    encrypt (or pyaes's keystream alone), and ECDSA sign and verify."""
+    from rich.console import Console
+
+    from cryptobench import report
+    from cryptobench.results import Measurement, Results
+
+    def m(alg, backend, op, size, t, aad=13, kind="operation"):
+        meta = {"aad": aad} if aad is not None else {}
+        return Measurement(f"{alg}/{backend}/{op}/{size}", alg, backend, op, size, kind, "p", [t, t], meta)
+
+    ms = [
+        m("aes-128-gcm", "python", "encrypt", 16384, 1e-3), m("aes-128-gcm", "python", "encrypt", 64, 1e-5),
+        m("aes-128-gcm", "peer-pyaes", "aes-ctr", 16384, 2e-2, aad=None, kind="hot-path"),
+        m("chacha20-poly1305", "python", "encrypt", 1024, 1e-4),
+        m("chacha20-poly1305", "peer-chacha20poly1305", "encrypt", 1024, 3e-3),
+        m("ecdsa-p256-sha256", "python", "sign", None, 1e-4, aad=None),
+        m("ecdsa-p256-sha256", "python", "verify", None, 1e-3, aad=None),
+        m("ecdsa-p256-sha256", "peer-ecdsa", "sign", None, 4e-4, aad=None),
+        m("ecdsa-p256-sha256", "peer-ecdsa", "verify", None, 1.5e-3, aad=None),
+        m("ecdsa-p256-sha256", "openssl", "sign", None, 2e-5, aad=None),
+    ]
+    res = Results(None, {}, {}, ms)
+    con = Console(width=200, record=True)
+    con.print(report.peers_table(res))
+    out = con.export_text()
+    assert "aes-128-gcm encrypt 16K" in out and "peer-pyaes aes-ctr 16K (keystream only)" in out and "20.00×" in out
+    assert "chacha20-poly1305 encrypt 1K" in out and "30.00×" in out  # the largest size both have
+    assert "ecdsa-p256-sha256 sign" in out and "4.00×" in out and "1.50×" in out
+    assert "openssl" not in out
+    assert report.peers_table(Results(None, {}, {}, [x for x in ms if not x.backend.startswith("peer")])) is None
