@@ -170,6 +170,10 @@ def load(path: str | Path) -> Results:
         if not isinstance(info.get(key), kind):
             raise ResultsFileError(f"{p}: malformed 'cryptobench' section: {key} must be {_JSON_NAMES[kind]}, "
                                    f"got {info.get(key)!r:.40}")
+    parallel, profile = info["settings"].get("parallel", 1), info["settings"].get("profile", "")
+    if type(parallel) is not int or parallel < 1 or not isinstance(profile, str):
+        raise ResultsFileError(f"{p}: malformed 'cryptobench' section: settings.parallel must be a positive "
+                               f"integer and settings.profile a string, got {parallel!r:.20} and {profile!r:.20}")
     bad = next((name for name, outcome in info["kernels"].items() if not isinstance(outcome, dict)), None)
     if bad is not None:
         raise ResultsFileError(f"{p}: malformed 'cryptobench' section: kernels[{bad!r}] must be an object")
@@ -208,7 +212,7 @@ def settings_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     reasons other than the code: ``--parallel`` copies share the machine, and a
     profile with more values finds a lower minimum."""
     notes = []
-    a, b = int(old.get("parallel") or 1), int(new.get("parallel") or 1)
+    a, b = old.get("parallel", 1), new.get("parallel", 1)  # checked by load(): positive ints
     if a != b:
         notes.append(f"WARNING: different --parallel: {a} vs {b} — copies share the machine, which changes per-copy "
                      "times")

@@ -122,6 +122,10 @@ def _spoil_backend(doc):
     b["metadata"]["backend"] = 7
 
 
+def _spoil_parallel(doc):
+    doc["cryptobench"]["settings"]["parallel"] = "two"  # compare and gate read it (int() raised ValueError)
+
+
 @pytest.mark.parametrize(
     "spoil,needle",
     [
@@ -130,6 +134,7 @@ def _spoil_backend(doc):
         (_spoil_a_kernel, "malformed 'cryptobench' section: kernels['aes-128-gcm/openssl'] must be an object"),
         (_spoil_size, "metadata size must be a positive integer, got 'big'"),
         (_spoil_backend, "metadata backend must be a string, got 7"),
+        (_spoil_parallel, "settings.parallel must be a positive integer and settings.profile a string, got 'two'"),
     ],
 )
 def test_valid_json_with_the_wrong_shape_is_refused(tmp_path, spoil, needle):
