@@ -51,6 +51,9 @@ from .registry import KEY_SIZES, Kernel, Registry, default_registry, env_mismatc
 
 #: Lengths the differential check always covers (block and buffer boundaries).
 DIFF_LENGTHS = (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 2047, 2048)
+#: Past the native kernels' per-thread output buffers (16 KiB + 64 for AES-GCM, 64 KiB + 16
+#: for ChaCha20-Poly1305), where a fresh buffer is allocated instead (not in --quick).
+DIFF_LARGE = (16384 + 65, 65536 + 17, 100_003)
 
 MAX_FAILURE_DETAILS = 5
 
@@ -359,6 +362,8 @@ def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, qui
     lengths = list(DIFF_LENGTHS) + [rng.randrange(0, 2049) for _ in range(8 if quick else 40)]
     if quick:
         lengths = [0, 1, 15, 16, 17, 64, 65, 255, 1024, 2048] + lengths[-8:]
+    else:
+        lengths += DIFF_LARGE
     for n in lengths:
         key = rng.randbytes(key_size)
         nonce = rng.randbytes(12)
