@@ -111,7 +111,7 @@ def print_results(res, algorithm: str | None = None, details: bool = False) -> N
     pt = report.peers_table(res, algorithm)
     if pt is not None:
         con.print(pt)
-    oc = report.one_time_costs_table(res)
+    oc = report.one_time_costs_table(res, algorithm)
     if oc is not None:
         con.print(oc)
     if details:
@@ -227,12 +227,15 @@ def _self_check(profile) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from . import results
+    from . import report, results
     from .registry import ALGORITHMS
 
     if args.algorithm and args.algorithm not in ALGORITHMS:
         raise UsageError(f"unknown algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
     res = results.load(args.file)
+    present = report.algorithms_in(res)
+    if args.algorithm and args.algorithm not in present:
+        raise UsageError(f"{args.file} has no {args.algorithm} benchmarks (it has: {', '.join(present) or 'none'})")
     print_results(res, args.algorithm, args.details)
     return 0
 

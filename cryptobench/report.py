@@ -329,8 +329,9 @@ def not_timed_table(res: Results, algorithm: str | None = None) -> Table | None:
     return t
 
 
-def one_time_costs_table(res: Results) -> Table | None:
-    rows = [(n, o) for n, o in res.kernels.items() if o.get("cold_prepare_s") is not None]
+def one_time_costs_table(res: Results, algorithm: str | None = None) -> Table | None:
+    rows = [(n, o) for n, o in res.kernels.items()
+            if o.get("cold_prepare_s") is not None and (algorithm is None or n.split("/")[0] == algorithm)]
     if not rows:
         return None
     t = Table(title="One-time costs (not in per-operation times)", title_justify="left")

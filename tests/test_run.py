@@ -203,6 +203,14 @@ def test_compare_and_gate_warn_across_settings(tmp_path):
     assert "different --parallel" not in out and "different profile" not in out
 
 
+def test_show_of_an_algorithm_the_file_lacks_is_refused(tmp_path):
+    # it used to print the header and exit 0, as if the algorithm had been shown
+    p = cli(["show", str(DATA / "base.json"), "-a", "ecdsa-p256-sha256"], tmp_path)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "base.json has no ecdsa-p256-sha256 benchmarks (it has: aes-128-gcm)" in p.stderr
+    assert cli(["show", str(DATA / "base.json"), "-a", "aes-128-gcm"], tmp_path).returncode == 0
+
+
 def test_show_golden(tmp_path):
     p = cli(["show", str(DATA / "base.json")], tmp_path)
     assert p.returncode == 0, p.stderr
