@@ -128,18 +128,26 @@ class _TagFlipper:
         return Ctx()
 
 
-class _AcceptsAnything:
-    """Wraps the openssl ECDSA kernel but accepts every signature."""
+class _WrapsOpensslECDSA:
+    """The openssl ECDSA kernel, delegated to; the broken kernels below override one part."""
+
+    supports_given_k = False
 
     def __init__(self, inner):
         self.inner = inner
-        self.supports_given_k = False
 
     def private_key(self, d):
         return self.inner.private_key(d)
 
     def generate(self):
         return self.inner.generate()
+
+    def public_key(self, sec1):
+        return self.inner.public_key(sec1)
+
+
+class _AcceptsAnything(_WrapsOpensslECDSA):
+    """Wraps the openssl ECDSA kernel but accepts every signature."""
 
     def public_key(self, sec1):
         class Pub:
@@ -154,20 +162,10 @@ class _AcceptsAnything:
         return Pub()
 
 
-class _NoPointValidation:
+class _NoPointValidation(_WrapsOpensslECDSA):
     """Wraps the openssl ECDSA kernel but takes any 65-byte public key (off the curve:
     a key that refuses every signature). It signs and verifies correctly, so only
     the public-key validation vectors (PKV.rsp) can tell."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.supports_given_k = False
-
-    def private_key(self, d):
-        return self.inner.private_key(d)
-
-    def generate(self):
-        return self.inner.generate()
 
     def public_key(self, sec1):
         from cryptobench import InvalidPoint, InvalidSignature
@@ -189,15 +187,15 @@ class _NoPointValidation:
         return Pub()
 
 
-class _WrongKeygen(_NoPointValidation):
-    """Validates points, but its private key's public key is (d + 1)*G, not d*G
-    (and an openssl kernel signs no given-k vector, so SigGen.txt cannot see it)."""
-
-    def public_key(self, sec1):
-        return self.inner.public_key(sec1)
+class _WrongKeygen(_WrapsOpensslECDSA):
+    """Validates points, but its private key's public key is (d + 1)*G (1*G for
+    d = n - 1), not d*G (and an openssl kernel signs no given-k vector, so
+    SigGen.txt cannot see it)."""
 
     def private_key(self, d):
-        inner, other = self.inner.private_key(d), self.inner.private_key(d % (2**256 - 2**224 - 2) + 1)
+        from cryptobench.kernels._ecdsa_common import N
+
+        inner, other = self.inner.private_key(d), self.inner.private_key(d % (N - 1) + 1)
 
         class Priv:
             def sign(self, message):
@@ -278,7 +276,7 @@ def test_der_codec_rejects_non_canonical():
             decode_der(bad)
 
 
-class _XOfRNotReduced(_NoPointValidation):
+class _XOfRNotReduced(_WrapsOpensslECDSA):
     """Verifies with the reference arithmetic but compares x(R) itself with r (no
     reduction mod n) and takes R = O for a point: right on every published vector,
     wrong on x(R) >= n (probability about 2^-128 for a random signature)."""
