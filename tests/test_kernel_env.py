@@ -399,3 +399,76 @@ def test_header_and_compare_show_openssl_ia32cap(tmp_path, cap, needle):
     assert any("OPENSSL_ia32cap" in w for w in warnings)
     g = gate.wall_gate(baseline=[gate.load_run(NOAVX_FILE)], current=gate.load_run(f))
     assert any("OPENSSL_ia32cap" in w for w in g.warnings)
+
+
+# ------------------------------------------------- the twin's differential check
+
+
+def _twin_registry(family: str) -> Registry:
+    """openssl and python for one family, plus a kernel sharing openssl's
+    objects (as openssl-noavx512 does), in this process."""
+    reg = Registry()
+    registry._load_module(reg, f"cryptobench.kernels.{family}.openssl")
+    registry._load_module(reg, f"cryptobench.kernels.{family}.python")
+    return reg
+
+
+@pytest.mark.parametrize("algorithm,family", [("aes-128-gcm", "aes_gcm"), ("chacha20-poly1305", "chacha20_poly1305"),
+                                              ("ecdsa-p256-sha256", "ecdsa_p256")])
+def test_openssl_twin_is_compared_with_the_python_backend(algorithm, family):
+    reg = _twin_registry(family)
+    twin = Kernel(algorithm, "twin", True, impl=reg.get(algorithm, "openssl").impl)
+    reg.add(twin)
+    rep = verify_kernel(twin, quick=True, registry=reg)
+    (diff,) = [c for c in rep.checks if c.name.startswith("differential")]
+    assert diff.name == "differential vs python" and diff.passed >= 4 and not diff.failed and not diff.skipped
+
+
+class _TagFlipped:
+    """The python AES-128-GCM with the last tag bit flipped: a reference the twin must disagree with."""
+
+    def __init__(self, inner):
+        self.inner, self.key_size = inner, inner.key_size
+
+    def supports(self, nonce_len, tag_len):
+        return self.inner.supports(nonce_len, tag_len)
+
+    def new(self, key, tag_length=16):
+        ctx = self.inner.new(key, tag_length)
+
+        class Ctx:
+            def encrypt(self, nonce, pt, aad=b""):
+                out = bytearray(ctx.encrypt(nonce, pt, aad))
+                out[-1] ^= 1
+                return bytes(out)
+
+            def decrypt(self, nonce, data, aad=b""):
+                return ctx.decrypt(nonce, data, aad)
+
+        return Ctx()
+
+
+def test_openssl_twin_disagreeing_with_python_fails():
+    reg = Registry()
+    registry._load_module(reg, "cryptobench.kernels.aes_gcm.openssl")
+    from cryptobench.kernels.aes_gcm import python as py_gcm
+
+    inner = Registry()
+    py_gcm.register(inner)
+    reg.add(Kernel("aes-128-gcm", "python", True, impl=_TagFlipped(inner.get("aes-128-gcm", "python").impl)))
+    twin = Kernel("aes-128-gcm", "twin", True, impl=reg.get("aes-128-gcm", "openssl").impl)
+    reg.add(twin)
+    rep = verify_kernel(twin, quick=True, registry=reg)
+    (diff,) = [c for c in rep.checks if c.name.startswith("differential")]
+    assert diff.name == "differential vs python" and diff.failed > 0 and rep.status == "failed"
+    assert any("ciphertext||tag differs from python" in f for f in diff.failures)
+
+
+def test_openssl_twin_without_the_python_backend_is_skipped_with_the_reason():
+    reg = Registry()
+    registry._load_module(reg, "cryptobench.kernels.aes_gcm.openssl")
+    twin = Kernel("aes-128-gcm", "twin", True, impl=reg.get("aes-128-gcm", "openssl").impl)
+    reg.add(twin)
+    rep = verify_kernel(twin, quick=True, registry=reg)
+    (diff,) = [c for c in rep.checks if c.name.startswith("differential")]
+    assert diff.skipped and not diff.passed and "python backend" in " ".join(diff.skip_reasons)
