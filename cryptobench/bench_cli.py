@@ -20,8 +20,9 @@ shown as FAILED and never timed), then time every operation and hot path in
 pyperf worker processes, and write a pyperf-compatible results file
 (results/<UTC timestamp>_<host>.json unless --output is given).
 
-Profiles: default (2 worker processes x 3 values per benchmark, about 3
-minutes for every kernel on 2 cores), --fast (1 x 2, a smoke test),
+Profiles: default (2 worker processes x 3 values per benchmark; all kernels
+in about 1.5 minutes on 2 cores, a minute more on the first run while Numba
+fills its compile cache), --fast (1 x 2, a smoke test),
 --rigorous (6 x 5, longer values: for publication), --ci.
 Figures are medians; cycles are TSC cycles; speedups are against python and
 openssl measured in the same run.

@@ -21,7 +21,7 @@ examples:
   cryptobench verify                               all vectors + differential checks, every kernel
   cryptobench verify --backend native --algorithm aes-128-gcm
   cryptobench verify --wycheproof ~/wycheproof/testvectors_v1 --json verify.json
-  cryptobench run                                  measure every available kernel (~3 min)
+  cryptobench run                                  measure every available kernel (~1.5 min warm)
   cryptobench run --backend python,peer --sizes 16384
   cryptobench show results/<file>.json
   cryptobench compare OLD.json NEW.json --threshold 5%
