@@ -308,6 +308,9 @@ def test_verify_cli_checks_the_row_in_a_child(tmp_path):
     assert "checked in a child process with OPENSSL_ia32cap=:~0x5842DC230000" in p.stdout
     (doc,) = json.loads((tmp_path / "v.json").read_text())["kernels"]
     assert doc["status"] == "passed" and doc["in_child"] and doc["env"] == ENV and doc["passed"] > 0
+    # OpenSSL's non-AVX-512 code, compared in the child with an implementation that shares none of it
+    (diff,) = [c for c in doc["checks"] if c["name"].startswith("differential")]
+    assert diff["name"] == "differential vs python" and diff["passed"] > 0 and not diff["failed"]
 
 
 # ------------------------------------------------------------------ reports
