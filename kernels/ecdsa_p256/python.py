@@ -30,24 +30,25 @@ How it is fast (all variable-time):
   fixed windows of ``_W`` = 15 bits over a table of affine points
   T[i][j] = j * 2^(15 i) * G, j = 1..16384, i = 0..17 (2 in the last
   window; 278 530 points stored as one flat list of coordinates per window,
-  about 45 MB). No doublings: the (at most 18) window terms are added in
-  pairs in affine coordinates (chord rule; one batched inversion,
-  Montgomery's trick), the first two pair sums added affine + affine into
-  Jacobian form and the rest accumulated with at most 7 mixed additions
-  (signing skips Y in the last one: it needs only x). The table is built
-  once, with one batched inversion per window: ``Kernel.prepare`` (about
-  1.8 s), or lazily on first use. (13-bit windows: 15 MB, 0.5 s to build,
-  signing about 7% slower.)
+  about 45 MB). No doublings: of the (at most 18) window terms, the first
+  two are added affine + affine into Jacobian form and the rest accumulated
+  with at most 16 mixed additions (signing skips Y in the last one: it needs
+  only x). The table is built once, with one batched inversion per window:
+  ``Kernel.prepare`` (about 1.8 s), or lazily on first use. (13-bit windows:
+  15 MB, 0.5 s to build, signing about 7% slower.)
 - Signing is then bounded by things this design cannot shrink: two modular
-  inversions (the table terms' batch and Z for x(R)) and k^-1 mod n,
-  10-11 us each with ``pow(x, -1, m)``, and about 130 reduced products
-  (0.25-0.33 us each) for k*G. One inversion modulo p*n in place of the
-  last two costs more than both (about 28 us against 20 us for the two).
+  inversions, Z for x(R) and k^-1 mod n, about 10 us each with
+  ``pow(x, -1, m)``, and about 180 reduced products (0.3-0.37 us each in
+  these loops) for k*G. One inversion modulo p*n in place of the two costs
+  more than both (26-28 us against 20 us). Adding the terms in pairs in
+  affine coordinates first (one batched inversion) does the same work and
+  measured slower here (k*G for random k 66 us against 68.5, 2026-11-27).
 - u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
   Q, 3Q, ..., 15Q (co-Z additions, Meloni's ZADDU), about 256 doublings and
-  43 mixed additions; the u1*G terms are paired as above and added into the
-  same accumulator. One batched inversion makes both the odd multiples and
-  the pair sums affine. The final check compares X with r*Z^2 (and (r+n)*Z^2
+  43 mixed additions; the u1*G terms are added in pairs in affine
+  coordinates (chord rule) and the pair sums into the same accumulator. One
+  batched inversion (Montgomery's trick) makes both the odd multiples and
+  the pair sums affine, so the pairing costs no inversion of its own. The final check compares X with r*Z^2 (and (r+n)*Z^2
   when r + n < p), so it needs no field inversion, only s^-1 mod n.
   Nothing is cached per public key: every verify pays its whole cost.
   The 256 doublings (about 2.4 us each) are about two thirds of it. The
@@ -355,39 +356,36 @@ def _fixed_base_jac(k: int, want_y: bool = True):
     """k*G (0 <= k < n) as a Jacobian triple, (None, None, None) for k = 0;
     with want_y False the Y returned is None (signing needs only x).
 
-    The window terms are first added in pairs in affine coordinates (one
-    batched inversion, 6 multiplications a pair instead of 11); the first two
-    pair sums are added affine + affine into Jacobian form (Z = H, 6
-    multiplications), the rest accumulated with mixed additions, the last one
-    skipping Y when it is not wanted. Raises _Exceptional (caller falls back).
+    The first two window terms are added affine + affine into Jacobian form
+    (Z = H, 6 multiplications), the rest accumulated with mixed additions
+    (madd, 11), the last one skipping Y when it is not wanted. No inversion:
+    pairing the terms in affine first (one batched inversion of its own, as
+    verification does where that inversion is shared) measured 1% slower for
+    a repeated k and 4% for random ones. Raises _Exceptional (the caller
+    falls back).
     """
     xs, ys = _g_terms(k)
     t = len(xs)
     if t < 2:
         return (xs[0], ys[0], 1) if t else (None, None, None)
     p = P
-    pts = _pair_sums(xs, ys, _inv_many(_pair_dx(xs)), 0)
-    X, Y = pts[0]
-    if len(pts) == 1:
-        return X, Y, 1
+    X, Y = xs[0], ys[0]
     # affine + affine -> Jacobian (madd with Z1 = 1)
-    x2, y2 = pts[1]
-    H = x2 - X
+    H = xs[1] - X
     if not H:
         raise _Exceptional
-    R = y2 - Y
+    R = ys[1] - Y
     HH = H * H % p
     HHH = H * HH % p
     V = X * HH % p
     X = (R * R - HHH - V - V) % p
     Y = (R * (V - X) - Y * HHH) % p
     Z = H % p
-    last = len(pts) - 1
-    for j in range(2, last + 1):
-        x2, y2 = pts[j]
+    last = t - 1
+    for j in range(2, t):
         z1z1 = Z * Z % p
-        H = x2 * z1z1 % p - X
-        R = y2 * (Z * z1z1 % p) % p - Y
+        H = xs[j] * z1z1 % p - X
+        R = ys[j] * (Z * z1z1 % p) % p - Y
         if not H:
             raise _Exceptional
         HH = H * H % p
