@@ -42,7 +42,7 @@ How it is fast (all variable-time):
   these loops) for k*G. One inversion modulo p*n in place of the two costs
   more than both (26-28 us against 20 us). Adding the terms in pairs in
   affine coordinates first (one batched inversion) does the same work and
-  measured slower here (k*G for random k 66 us against 68.5, 2026-11-27).
+  measured slower here (k*G for random k 66-67 us against 68-69.5, 2026-11-27).
 - u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
   Q, 3Q, ..., 15Q (co-Z additions, Meloni's ZADDU), about 256 doublings and
   43 mixed additions; the u1*G terms are added in pairs in affine
