@@ -48,8 +48,9 @@ How it is fast (all variable-time):
   43 mixed additions; the u1*G terms are added in pairs in affine
   coordinates (chord rule) and the pair sums into the same accumulator. One
   batched inversion (Montgomery's trick) makes both the odd multiples and
-  the pair sums affine, so the pairing costs no inversion of its own. The final check compares X with r*Z^2 (and (r+n)*Z^2
-  when r + n < p), so it needs no field inversion, only s^-1 mod n.
+  the pair sums affine, so the pairing costs no inversion of its own. The
+  final check compares X with r*Z^2 (and (r+n)*Z^2 when r + n < p), so it
+  needs no field inversion, only s^-1 mod n.
   Nothing is cached per public key: every verify pays its whole cost.
   The 256 doublings (about 2.4 us each) are about two thirds of it. The
   half-size-scalar trick (Antipa et al., SAC 2005: check v*R - w*Q =
