@@ -427,38 +427,16 @@ def test_openssl_twin_is_compared_with_the_python_backend(algorithm, family):
     assert diff.name == "differential vs python" and diff.passed >= 4 and not diff.failed and not diff.skipped
 
 
-class _TagFlipped:
-    """The python AES-128-GCM with the last tag bit flipped: a reference the twin must disagree with."""
-
-    def __init__(self, inner):
-        self.inner, self.key_size = inner, inner.key_size
-
-    def supports(self, nonce_len, tag_len):
-        return self.inner.supports(nonce_len, tag_len)
-
-    def new(self, key, tag_length=16):
-        ctx = self.inner.new(key, tag_length)
-
-        class Ctx:
-            def encrypt(self, nonce, pt, aad=b""):
-                out = bytearray(ctx.encrypt(nonce, pt, aad))
-                out[-1] ^= 1
-                return bytes(out)
-
-            def decrypt(self, nonce, data, aad=b""):
-                return ctx.decrypt(nonce, data, aad)
-
-        return Ctx()
-
-
 def test_openssl_twin_disagreeing_with_python_fails():
+    from test_registry import _TagFlipper  # flips one tag bit on encrypt
+
     reg = Registry()
     registry._load_module(reg, "cryptobench.kernels.aes_gcm.openssl")
     from cryptobench.kernels.aes_gcm import python as py_gcm
 
     inner = Registry()
     py_gcm.register(inner)
-    reg.add(Kernel("aes-128-gcm", "python", True, impl=_TagFlipped(inner.get("aes-128-gcm", "python").impl)))
+    reg.add(Kernel("aes-128-gcm", "python", True, impl=_TagFlipper(inner.get("aes-128-gcm", "python").impl)))
     twin = Kernel("aes-128-gcm", "twin", True, impl=reg.get("aes-128-gcm", "openssl").impl)
     reg.add(twin)
     rep = verify_kernel(twin, quick=True, registry=reg)

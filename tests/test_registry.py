@@ -104,7 +104,7 @@ def test_import_cryptobench_loads_no_backend():
 
 
 class _TagFlipper:
-    """Wraps the openssl AES-GCM kernel and flips one tag bit on encrypt."""
+    """Wraps an AES-GCM kernel (openssl, or python as a broken reference) and flips one tag bit on encrypt."""
 
     def __init__(self, inner):
         self.inner = inner

@@ -35,7 +35,8 @@ How it is fast (all variable-time):
   with at most 16 mixed additions (signing skips Y in the last one: it needs
   only x). The table is built once, with one batched inversion per window:
   ``Kernel.prepare`` (about 1.8 s), or lazily on first use. (13-bit windows:
-  15 MB, 0.5 s to build, signing about 7% slower.)
+  15 MB, 0.5 s to build, signing about 7% slower, measured in an earlier
+  session with the terms paired in affine; not measured again.)
 - Signing is then bounded by things this design cannot shrink: two modular
   inversions, Z for x(R) and k^-1 mod n, about 10 us each with
   ``pow(x, -1, m)``, and about 180 reduced products (0.3-0.37 us each in
