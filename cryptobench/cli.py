@@ -38,10 +38,14 @@ input.
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (and exit status 2, as argparse uses)."""
+    """argparse with one-line errors (and exit status 2, as argparse uses) that
+    name the command whose --help explains it."""
+
+    #: The subcommands' parsers by name (set on the top-level parser only).
+    commands: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _console(stderr: bool = False):
@@ -160,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cryptobench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = sub.choices
 
     p = sub.add_parser(
         "list",
@@ -204,7 +209,12 @@ def _add_later_commands(sub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # argparse reports a subcommand's unknown options from the top-level parser
+    # ("cryptobench: error: ..."); blame the subcommand, whose --help lists its options.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.commands.get(getattr(args, "command", None) or "", parser).error(
+            f"unrecognized arguments: {' '.join(extra)}")
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -89,7 +89,11 @@ def test_verify_json_from_any_directory(tmp_path):
         (["verify", "--backend", "gpu"], "unknown backend 'gpu'; valid:"),
         (["verify", "--wycheproof", "/no/such/dir"], "is not a directory"),
         (["list", "--backend", "gpu"], "unknown backend"),
-        (["verify", "--frobnicate"], "unrecognized arguments"),
+        # the subcommand is named, not just "cryptobench", and so is its --help
+        (["verify", "--frobnicate"],
+         "cryptobench verify: error: unrecognized arguments: --frobnicate (see cryptobench verify --help)"),
+        (["plot", "x.json", "-o", "d"], "cryptobench plot: error: unrecognized arguments: -o d"),
+        (["--frobnicate"], "cryptobench: error: unrecognized arguments: --frobnicate (see cryptobench --help)"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(tmp_path, args, needle):
