@@ -31,9 +31,13 @@ callgrind and the instructions per call are written to --output; given a
 BASELINE count file, any count more than --threshold (default 2%) above it
 fails. Two count files can also be compared without --count.
 
-A wall-time regression seen once may be a busy moment of the machine: the
+A wall-time regression seen once may be a busy moment of the machine, and
+the test is per benchmark (no correction for the hundreds in a full run): the
 nightly workflow re-measures just the regressed benchmarks and their openssl
-references (--emit-filter) and fails only if the second run confirms it.
+references and fails only if the second run confirms it:
+  cryptobench gate BASE NEW.json --emit-filter F ||
+    { cryptobench run --filter "$(cat F)" -o CONFIRM.json &&
+      cryptobench gate BASE CONFIRM.json --filter "$(cat F)"; }
 
 examples:
   cryptobench gate results/baseline/ nightly/results.json
@@ -74,7 +78,8 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--json", type=output_file, metavar="FILE", help="write every verdict as JSON")
     p.add_argument("--emit-filter", type=output_file, metavar="FILE",
                    help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
-                        "benchmarks and their references, to confirm them in a second run")
+                        "benchmarks and their references, to confirm them in a second run (gate that run with the "
+                        "same --filter, or every other baseline benchmark shows as gone)")
     p.add_argument("--all", action="store_true", help="show every benchmark, not only changes")
     p.set_defaults(func=cmd_gate)
 
@@ -161,6 +166,11 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     if rep.regressions:
         con.print(f"[bold red]REGRESSION[/]: {', '.join(v.name for v in rep.regressions[:10])}"
                   + (" ..." if len(rep.regressions) > 10 else ""))
+        if wall:  # alpha is per benchmark, with no correction for how many were tested
+            n = len(compared)
+            con.print(f"note: the test is per benchmark (p < {rep.alpha:g} each, {n} test{'s' if n != 1 else ''}), "
+                      "so unchanged code can show a regression now and then; re-measure the flagged "
+                      "ones before believing it (see --help: --emit-filter)", style="dim")
     else:
         con.print("[green]gate passed[/]")
 
