@@ -60,6 +60,8 @@ class MeasuredCosts:
     date: str
     series: dict[tuple[str, str, str], Series]  # (algorithm, backend, encrypt|decrypt)
     per_op: dict[tuple[str, str, str], float]  # (ecdsa algorithm, backend, sign|verify|keygen)
+    #: Newer results files that "newest" passed over, each with what it lacked.
+    skipped: tuple[str, ...] = ()
 
 
 def record_plan(total_bytes: float, max_record_bytes: int) -> list[tuple[float, int]]:

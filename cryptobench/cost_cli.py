@@ -14,11 +14,15 @@ COST_HELP = """\
 Turn measured CPU time into fleet hardware dollars. Reads a fleet file (TOML:
 hardware generations, money, traffic, scenarios; the bundled example by
 default: see `cryptobench cost --example-fleet`) and the results files it
-names ("newest" = the newest file in results/), then prints, per scenario and
-generation, the crypto CPU at peak, the servers it takes and what they cost,
-and for each scenario against the baseline the cores, servers and dollars a
-year saved, how long hardware purchases are deferred, the net present value
-and the payback time.
+names, then prints, per scenario and generation, the crypto CPU at peak, the
+servers it takes and what they cost, and for each scenario against the
+baseline the cores, servers and dollars a year saved, how long hardware
+purchases are deferred, the net present value and the payback time.
+
+"newest" in the fleet file means the newest file in --results that has every
+measurement the fleet needs: a newer file from a narrower or interrupted run
+is passed over, with a note naming it and what it lacks. A needed kernel that
+FAILED its vectors (or was unavailable) in the newest run stops with an error.
 
 --xlsx writes a workbook whose Model sheet recomputes everything with live
 formulas over the Inputs and Measurements sheets (with sensitivity rows and a
@@ -64,6 +68,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
         raise UsageError(f"--csv {args.csv} is not a directory")
     con = _console()
+    for gen in fleet.generations:
+        m = measured[gen.name]
+        if not gen.borrow_results_from and m.skipped:
+            con.print(f"[yellow]{gen.name}: \"newest\" passed over " + "; ".join(m.skipped)
+                      + f"; using {m.source_file}[/]")
     for t in tables(fleet, measured, result):
         con.print(t)
     for c in result.comparisons:

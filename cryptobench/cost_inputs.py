@@ -3,6 +3,7 @@ of the cost model; :mod:`cryptobench.cost` stays pure)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from . import results
@@ -14,13 +15,18 @@ from .fleet import AEADS, SIGNATURE, Fleet, FleetError, Generation
 MODEL_AAD = 13
 
 
+class _Lacking(FleetError):
+    """A results file lacks a measurement because its run did not make it (the
+    kernel, operation or size was not selected, or the run was interrupted),
+    not because the kernel failed or was unavailable."""
+
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short
+
+
 def _resolve(fleet: Fleet, gen: Generation, results_dir: Path) -> Path:
     key = f"generations[{gen.name}].results"
-    if gen.results == "newest":
-        try:
-            return results.newest(results_dir)
-        except ResultsFileError as exc:
-            raise FleetError(f"{fleet.source}: {key}: \"newest\": {exc}") from None
     p = Path(gen.results)
     if not p.is_absolute():
         beside = Path(fleet.source).parent / p
@@ -46,28 +52,66 @@ def _costs(fleet: Fleet, gen: Generation, res: results.Results) -> MeasuredCosts
                     and m.size and m.metadata.get("aad", MODEL_AAD) == MODEL_AAD
                 )
                 if not pts:
-                    raise FleetError(f"{fleet.source}: {key}: {res.path} lacks {alg}/{backend}/{op} "
-                                     f"(needed by scenario {sc.name!r}){_why(res, alg, backend)}")
+                    raise _lacks(fleet, key, res, sc.name, alg, backend, op)
                 series[(alg, backend, op)] = Series(tuple(p[0] for p in pts), tuple(p[1] for p in pts))
         backend = sc.implementations[SIGNATURE]
         hs = fleet.handshake
         for op in {hs.signature_operation, hs.fixed_base_operation, hs.variable_base_operation}:
             m = res.find(SIGNATURE, backend, op)
             if m is None:
-                raise FleetError(f"{fleet.source}: {key}: {res.path} lacks {SIGNATURE}/{backend}/{op} "
-                                 f"(needed by scenario {sc.name!r}){_why(res, SIGNATURE, backend)}")
+                raise _lacks(fleet, key, res, sc.name, SIGNATURE, backend, op)
             per_op[(SIGNATURE, backend, op)] = m.median
     machine = res.machine.get("cpu_model") or "?"
     return MeasuredCosts(str(res.path), machine, str(res.info.get("created", "?")), series, per_op)
 
 
-def _why(res: results.Results, alg: str, backend: str) -> str:
+def _lacks(fleet: Fleet, key: str, res: results.Results, scenario: str, alg: str, backend: str,
+           op: str) -> FleetError:
+    """The error for a missing measurement: a :class:`_Lacking` when the run did
+    not make it, a plain FleetError when the kernel failed or was unavailable."""
+    what = f"{alg}/{backend}/{op}"
     k = res.kernels.get(f"{alg}/{backend}")
     if k is None:
-        return "; that kernel was not in the run"
-    if k.get("status") != "passed":
-        return f"; that kernel was {k.get('status', '?').upper()} in the run: {k.get('reason', '')}"
-    return ""
+        why = "that kernel was not in the run"
+    elif k.get("status") != "passed":
+        return FleetError(f"{fleet.source}: {key}: {res.path} lacks {what} (needed by scenario {scenario!r}); "
+                          f"that kernel was {k.get('status', '?').upper()} in the run: {k.get('reason', '')}")
+    else:
+        why = "the run did not measure it"
+    return _Lacking(f"{fleet.source}: {key}: {res.path} lacks {what} (needed by scenario {scenario!r}); {why}",
+                    f"{res.path}, which lacks {what} ({why})")
+
+
+def _load(fleet: Fleet, gen: Generation, path: Path) -> results.Results:
+    try:
+        return results.load(path)
+    except ResultsFileError as exc:
+        raise FleetError(f"{fleet.source}: generations[{gen.name}].results: {exc}") from None
+
+
+def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> MeasuredCosts:
+    """\"newest\": the most recent results file in results_dir that has every
+    measurement the fleet needs. A newer file the run of which did not make one
+    (a narrower or interrupted run) is passed over and named in ``skipped``; one
+    in which a needed kernel FAILED or was unavailable stops with that error."""
+    key = f"generations[{gen.name}].results"
+    try:
+        paths = results.newest_first(results_dir)
+    except ResultsFileError as exc:
+        raise FleetError(f"{fleet.source}: {key}: \"newest\": {exc}") from None
+    skipped: list[str] = []
+    first: _Lacking | None = None
+    for path in paths:
+        try:
+            costs = _costs(fleet, gen, _load(fleet, gen, path))
+        except _Lacking as exc:
+            first = first or exc
+            skipped.append(exc.short)
+            continue
+        return dataclasses.replace(costs, skipped=tuple(skipped))
+    assert first is not None
+    more = f" (nor does any of the {len(paths) - 1} older file(s) in {results_dir}/)" if len(paths) > 1 else ""
+    raise FleetError(f"{first}{more}") from None
 
 
 def measured_costs(fleet: Fleet, results_dir: str | Path = "results") -> dict[str, MeasuredCosts]:
@@ -76,12 +120,10 @@ def measured_costs(fleet: Fleet, results_dir: str | Path = "results") -> dict[st
     for gen in fleet.generations:
         if gen.borrow_results_from:
             continue
-        path = _resolve(fleet, gen, Path(results_dir))
-        try:
-            res = results.load(path)
-        except ResultsFileError as exc:
-            raise FleetError(f"{fleet.source}: generations[{gen.name}].results: {exc}") from None
-        out[gen.name] = _costs(fleet, gen, res)
+        if gen.results == "newest":
+            out[gen.name] = _newest_usable(fleet, gen, Path(results_dir))
+        else:
+            out[gen.name] = _costs(fleet, gen, _load(fleet, gen, _resolve(fleet, gen, Path(results_dir))))
     for gen in fleet.generations:
         if gen.borrow_results_from:
             out[gen.name] = out[gen.borrow_results_from]

@@ -192,19 +192,24 @@ def save(path: str | Path, suite, info: dict[str, Any]) -> Path:
     return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
-def newest(directory: str | Path = "results") -> Path:
-    """The most recent results file in a directory: names start with a UTC
-    timestamp; a same-second run gets a -2, -3... suffix, which sorts after."""
+def newest_first(directory: str | Path = "results") -> list[Path]:
+    """The results files in a directory, most recent first: names start with a
+    UTC timestamp; a same-second run gets a -2, -3... suffix, which sorts after."""
     d = Path(directory)
 
     def key(p: Path) -> tuple[str, int]:
         stem, _, n = p.stem.rpartition("-")
         return (stem, int(n)) if n.isdigit() and stem else (p.stem, 1)
 
-    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")), key=key)
+    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")), key=key, reverse=True)
     if not files:
         raise ResultsFileError(f"no results files in {d}/ (run `cryptobench run` first)")
-    return files[-1]
+    return files
+
+
+def newest(directory: str | Path = "results") -> Path:
+    """The most recent results file in a directory (see :func:`newest_first`)."""
+    return newest_first(directory)[0]
 
 
 def settings_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

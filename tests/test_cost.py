@@ -246,6 +246,59 @@ def test_results_lacking_a_benchmark(tmp_path):
         compute(str(fleet), str(RESULTS))
 
 
+def _derived_run(src: Path, dest: Path, *, drop_backend: str | None = None, fail: str | None = None) -> None:
+    """A copy of a results file as a narrower run (without one backend's kernels)
+    or a run in which one kernel FAILED its vectors (and so was never timed)."""
+    doc = json.loads(src.read_text())
+    kernels = doc["cryptobench"]["kernels"]
+    if drop_backend:
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if b["metadata"]["backend"] != drop_backend]
+        doc["cryptobench"]["kernels"] = {k: v for k, v in kernels.items() if k.split("/")[1] != drop_backend}
+    if fail:
+        doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["metadata"]["name"].startswith(fail + "/")]
+        kernels[fail] = dict(kernels[fail], status="failed", reason="vectors: 3 failed")
+    dest.write_text(json.dumps(doc))
+
+
+def test_newest_passes_over_a_newer_narrower_run_and_says_so(tmp_path):
+    (fixture,) = RESULTS.glob("*.json")
+    shutil.copy(fixture, tmp_path / fixture.name)
+    full = compute(None, str(tmp_path))[1]["gen-current"]
+    # a later run of the python backend alone: it lacks openssl, which the baseline scenario needs
+    _derived_run(fixture, tmp_path / "20261128T000000Z_vm.json", drop_backend="openssl")
+    _, measured, _, _ = compute(None, str(tmp_path))
+    m = measured["gen-current"]
+    assert m.source_file == str(tmp_path / fixture.name)
+    assert m.skipped == (f"{tmp_path / '20261128T000000Z_vm.json'}, which lacks aes-128-gcm/openssl/encrypt "
+                         "(that kernel was not in the run)",)
+    assert m.series == full.series and m.per_op == full.per_op
+    assert measured["gen-previous"] is m  # the borrower shares it, and the note is printed once
+    env = dict(os.environ, COLUMNS="400")
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--results", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count('"newest" passed over') == 1
+    assert f'gen-current: "newest" passed over {m.skipped[0]}; using {m.source_file}' in p.stdout
+    # with nothing older to fall back on, the newest file's own error, and that no older one has it
+    (tmp_path / fixture.name).unlink()
+    with pytest.raises(FleetError, match=r"20261128T000000Z_vm.json lacks aes-128-gcm/openssl/encrypt "
+                                         r"\(needed by scenario 'baseline'\); that kernel was not in the run$"):
+        compute(None, str(tmp_path))
+    shutil.copy(tmp_path / "20261128T000000Z_vm.json", tmp_path / "20261129T000000Z_vm.json")
+    with pytest.raises(FleetError, match=r"20261129T000000Z_vm.json lacks .* \(nor does any of the 1 older file"):
+        compute(None, str(tmp_path))
+
+
+def test_newest_stops_at_a_kernel_that_failed_in_the_newest_run(tmp_path):
+    # an older measurement of a kernel that now fails its vectors must not be priced
+    (fixture,) = RESULTS.glob("*.json")
+    shutil.copy(fixture, tmp_path / fixture.name)
+    _derived_run(fixture, tmp_path / "20261128T000000Z_vm.json", fail="aes-128-gcm/openssl")
+    with pytest.raises(FleetError, match=r"20261128T000000Z_vm.json lacks aes-128-gcm/openssl/encrypt .*"
+                                         r"that kernel was FAILED in the run: vectors: 3 failed"):
+        compute(None, str(tmp_path))
+
+
 def test_no_results_at_all(tmp_path):
     with pytest.raises(FleetError, match=r"no results files in"):
         compute(None, str(tmp_path))
