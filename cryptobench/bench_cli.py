@@ -23,7 +23,9 @@ pyperf worker processes, and write a pyperf-compatible results file
 Profiles: default (2 worker processes x 3 values per benchmark; all kernels
 in about 1.5 minutes on 2 cores, a minute more on the first run while Numba
 fills its compile cache), --fast (1 x 2, a smoke test),
---rigorous (6 x 5, longer values: for publication), --ci.
+--rigorous (6 x 5, longer values: for publication), --ci (6 x 3, short
+values: the nightly's profile; six processes give the regression gate's test
+enough to work with, see `cryptobench gate --help`).
 Figures are medians; cycles are TSC cycles; speedups are against python and
 openssl measured in the same run.
 """
@@ -40,7 +42,7 @@ def add_commands(sub, add_selection) -> None:
     prof = p.add_mutually_exclusive_group()
     prof.add_argument("--rigorous", action="store_const", const="rigorous", dest="profile", help="more processes and values (publication)")
     prof.add_argument("--fast", action="store_const", const="fast", dest="profile", help="fewest values (smoke test)")
-    prof.add_argument("--ci", action="store_const", const="ci", dest="profile", help="the nightly CI profile")
+    prof.add_argument("--ci", action="store_const", const="ci", dest="profile", help="the nightly CI profile (6 processes)")
     p.add_argument("--parallel", type=int, default=1, metavar="N", help="run N copies at once and report aggregate throughput (like openssl speed -multi)")
     p.add_argument("-o", "--output", type=output_file, metavar="FILE",
                    help="results file (default: results/<UTC timestamp>_<host>.json); an existing one is not replaced")

@@ -42,6 +42,18 @@ def test_every_command_describes_itself_and_its_arguments():
                 assert action.help, f"cryptobench {name}: positional argument {action.dest!r} has no help"
 
 
+def test_run_help_gives_each_profiles_real_processes_and_values():
+    import re
+
+    from cryptobench.bench_cli import RUN_HELP
+    from cryptobench.run import PROFILES
+
+    text = " ".join(RUN_HELP.split())
+    said = {m[0] or "default": (int(m[1]), int(m[2]))
+            for m in re.findall(r"(?:--(\w+)|default) \((\d+)(?: worker processes)? x (\d+)", text)}
+    assert said == {name: (p.processes, p.values) for name, p in PROFILES.items()}
+
+
 def test_python_dash_m_cryptobench_is_the_same_command(tmp_path):
     from cryptobench import __version__
 
