@@ -347,6 +347,25 @@ def test_parallel_copies_are_merged_and_reported_as_aggregate(tmp_path):
     assert "aggregate of 2 parallel copies" in str(table.title)
 
 
+def test_aead_table_has_one_openssl_column_per_distinct_size():
+    from cryptobench import report
+    from cryptobench.results import Measurement, Results
+
+    def table(sizes):
+        ms = [Measurement(f"aes-128-gcm/{b}/encrypt/{n}", "aes-128-gcm", b, "encrypt", n, "operation", "p",
+                          [t * n, t * n], {"aad": 13})
+              for n in sizes for b, t in (("openssl", 1e-9), ("python", 5e-8))]
+        (t, *_) = report.algorithm_tables(Results(None, {}, {}, ms), "aes-128-gcm")
+        return [str(c.header) for c in t.columns], {str(c.header): list(c._cells) for c in t.columns}
+
+    # --sizes 16: the small-record and large-record ratios are the same column, shown once
+    heads, cells = table((16,))
+    assert [h for h in heads if h.startswith("×openssl")] == ["×openssl 16B"]
+    assert [str(x) for x in cells["×openssl 16B"]] == ["1.00×", "0.02×"]
+    heads, _ = table((16, 16384))
+    assert [h for h in heads if h.startswith("×openssl")] == ["×openssl 16B", "×openssl 16K"]
+
+
 def test_peers_table_shows_the_python_against_peer_ratios():
     """#4's three ratios, read off one run: python's AEAD encrypt against a peer's
     encrypt (or pyaes's keystream alone), and ECDSA sign and verify."""
