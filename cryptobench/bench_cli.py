@@ -59,7 +59,7 @@ def add_commands(sub, add_selection) -> None:
         "measured again.",
     )
     p.add_argument("file", help="results file (JSON written by cryptobench run)")
-    p.add_argument("-a", "--algorithm", help="only this algorithm")
+    p.add_argument("-a", "--algorithm", help="only this algorithm (ecdsa works for ecdsa-p256-sha256)")
     p.add_argument("--details", action="store_true", help="every benchmark: median, stdev, values, cycles, setup cost")
     p.set_defaults(func=cmd_show)
 
@@ -231,10 +231,13 @@ def _self_check(profile) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from . import report, results
-    from .registry import ALGORITHMS
+    from .registry import expand_algorithms
 
-    if args.algorithm and args.algorithm not in ALGORITHMS:
-        raise UsageError(f"unknown algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    if args.algorithm:
+        algos = expand_algorithms(args.algorithm)
+        if len(algos) != 1:
+            raise UsageError(f"show takes one algorithm; {args.algorithm!r} is {', '.join(algos)}")
+        args.algorithm = algos[0]
     res = results.load(args.file)
     present = report.algorithms_in(res)
     if args.algorithm and args.algorithm not in present:

@@ -32,6 +32,8 @@ AVX-512 CPUs: OpenSSL without AVX-512, as on the target machines) and peer-*;
 a base name selects every variant (--backend native = native-vaes,
 native-aesni, ...) unless a backend has that very name (--backend openssl is
 the reference alone), and shell-style globs work ('native-*', 'openssl*').
+Algorithms follow the same rule: --algorithm aes = aes-128-gcm and
+aes-256-gcm, --algorithm ecdsa = ecdsa-p256-sha256.
 Exit status: 0 ok, 1 a check failed or a regression was found, 2 bad usage or
 input.
 """
@@ -148,7 +150,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--algorithm", help="comma-separated algorithms: aes-128-gcm, aes-256-gcm, chacha20-poly1305, ecdsa-p256-sha256")
+    p.add_argument("-a", "--algorithm", help="comma-separated algorithms: aes-128-gcm, aes-256-gcm, chacha20-poly1305, "
+                   "ecdsa-p256-sha256; a prefix to a dash selects a family (aes, ecdsa), and globs work")
     p.add_argument("-b", "--backend", help="comma-separated backends or globs: python, numba, native, openssl, peer, native-vaes, 'native-*' ...")
 
 

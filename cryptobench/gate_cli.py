@@ -104,10 +104,10 @@ def _console():
 
 
 def _name_filter(pattern: str | None, algorithms: str | None, backends: str | None):
-    from .registry import backend_matches, split_list
+    from .registry import backend_matches, expand_algorithms, split_list
 
     pats = [p.strip() for p in (pattern or "").split(",") if p.strip()]
-    algos = split_list(algorithms)
+    algos = expand_algorithms(algorithms)
     bks = split_list(backends)
 
     def ok(name: str) -> bool:

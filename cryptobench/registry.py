@@ -294,6 +294,21 @@ def split_list(value: str | Iterable[str] | None) -> list[str]:
     return [i.strip() for i in items if i.strip()]
 
 
+def expand_algorithms(value: str | Iterable[str] | None) -> list[str]:
+    """The algorithms a selection names, by the rule backends follow: an exact
+    name, a family ending at a dash (``aes``: aes-128-gcm and aes-256-gcm;
+    ``ecdsa``; ``aes-128``), or a shell-style glob (``'*gcm'``). Raises
+    :class:`UsageError` naming the valid ones for a pattern that matches none."""
+    out: list[str] = []
+    for pattern in split_list(value):
+        hit = [a for a in ALGORITHMS if backend_matches(a, pattern)]
+        if not hit:
+            raise UsageError(f"unknown algorithm {pattern!r}; valid: {', '.join(ALGORITHMS)} "
+                             "(or a prefix ending at a dash, such as aes or ecdsa, or a glob)")
+        out += [a for a in hit if a not in out]
+    return out
+
+
 def select(
     algorithms: str | Iterable[str] | None = None,
     backends: str | Iterable[str] | None = None,
@@ -305,7 +320,8 @@ def select(
 
     A backend pattern selects its family (``native``: every ``native-*``)
     unless a backend has exactly that name (``openssl``, ``python``): then
-    only that one; globs (``'openssl*'``) select by shape.
+    only that one; globs (``'openssl*'``) select by shape. Algorithms follow
+    the same rule (:func:`expand_algorithms`).
 
     Raises :class:`UsageError` naming the valid choices when a selection matches
     nothing that exists, and when every name exists but no kernel has them
@@ -313,10 +329,7 @@ def select(
     """
     reg = registry or default_registry()
     everything = reg.all()
-    algos = split_list(algorithms)
-    for a in algos:
-        if a not in ALGORITHMS:
-            raise UsageError(f"unknown algorithm {a!r}; valid: {', '.join(ALGORITHMS)}")
+    algos = expand_algorithms(algorithms)
     pats = split_list(backends)
     known = sorted({k.backend for k in everything})
     for p in pats:

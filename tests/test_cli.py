@@ -101,6 +101,8 @@ def test_verify_json_from_any_directory(tmp_path):
         (["verify", "--backend", "gpu"], "unknown backend 'gpu'; valid:"),
         (["verify", "--wycheproof", "/no/such/dir"], "is not a directory"),
         (["list", "--backend", "gpu"], "unknown backend"),
+        (["list", "--algorithm", "chacha"], "unknown algorithm 'chacha'; valid:"),
+        (["show", "x.json", "-a", "aes"], "show takes one algorithm; 'aes' is aes-128-gcm, aes-256-gcm"),
         # the subcommand is named, not just "cryptobench", and so is its --help
         (["verify", "--frobnicate"],
          "cryptobench verify: error: unrecognized arguments: --frobnicate (see cryptobench verify --help)"),

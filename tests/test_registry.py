@@ -3,6 +3,7 @@ deliberately broken kernel makes `cryptobench verify` exit 1."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import types
@@ -80,6 +81,29 @@ def test_select_refuses_unknown_names_listing_valid_ones():
         registry.select("aes-512-gcm")
     with pytest.raises(UsageError, match="unknown backend 'nosuch'.*openssl"):
         registry.select(None, "nosuch")
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("ecdsa", ["ecdsa-p256-sha256"]),
+        ("aes", ["aes-128-gcm", "aes-256-gcm"]),
+        ("aes-256", ["aes-256-gcm"]),
+        ("chacha20", ["chacha20-poly1305"]),
+        ("*gcm", ["aes-128-gcm", "aes-256-gcm"]),
+        ("aes-128-gcm,aes", ["aes-128-gcm", "aes-256-gcm"]),  # each once, in the order named
+        (None, []),
+    ],
+)
+def test_algorithms_are_selected_by_the_rule_backends_follow(value, expected):
+    assert registry.expand_algorithms(value) == expected
+
+
+def test_an_algorithm_prefix_must_end_at_a_dash():
+    for bad in ("chacha", "aes-12", "gcm", "x*"):
+        with pytest.raises(UsageError, match=f"unknown algorithm '{re.escape(bad)}'; valid: aes-128-gcm"):
+            registry.expand_algorithms(bad)
+    assert {k.algorithm for k in registry.select("ecdsa", "python")} == {"ecdsa-p256-sha256"}
 
 
 def test_select_refuses_names_that_exist_but_never_together():
