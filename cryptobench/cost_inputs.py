@@ -91,9 +91,9 @@ def _load(fleet: Fleet, gen: Generation, path: Path) -> results.Results:
 
 def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> MeasuredCosts:
     """\"newest\": the most recent results file in results_dir that has every
-    measurement the fleet needs. A newer file the run of which did not make one
-    (a narrower or interrupted run) is passed over and named in ``skipped``; one
-    in which a needed kernel FAILED or was unavailable stops with that error."""
+    measurement the fleet needs. A newer file whose run did not make one (a
+    narrower or interrupted run) is passed over and named in ``skipped``; one in
+    which a needed kernel FAILED or was unavailable stops with that error."""
     key = f"generations[{gen.name}].results"
     try:
         paths = results.newest_first(results_dir)
