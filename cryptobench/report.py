@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Collection, Iterable
 
 from rich.table import Table
 from rich.text import Text
@@ -265,15 +265,21 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
     return t
 
 
-def peers_table(res: Results, algorithm: str | None = None) -> Table | None:
+def _wanted(algorithm: str | Collection[str] | None) -> Collection[str] | None:
+    """An algorithm filter as a collection of names (None: every algorithm)."""
+    return (algorithm,) if isinstance(algorithm, str) else (algorithm or None)
+
+
+def peers_table(res: Results, algorithm: str | Collection[str] | None = None) -> Table | None:
     """The python backend against the pure-Python libraries it is measured
     against (``peer-*``), in this run: its AEAD encrypt against a peer's encrypt,
     or against pyaes's AES-CTR keystream where a peer has no AEAD (at 16 KiB, or
     the largest size both have), and ECDSA sign and verify. The ratio is the
     peer's time over python's: above 1, python is faster."""
     rows = []
+    wanted = _wanted(algorithm)
     for alg in algorithms_in(res):
-        if algorithm and alg != algorithm:
+        if wanted and alg not in wanted:
             continue
         backends = _by_backend(res, alg)
         if "python" not in backends:
@@ -330,9 +336,10 @@ def not_timed_table(res: Results, algorithm: str | None = None) -> Table | None:
     return t
 
 
-def one_time_costs_table(res: Results, algorithm: str | None = None) -> Table | None:
+def one_time_costs_table(res: Results, algorithm: str | Collection[str] | None = None) -> Table | None:
+    wanted = _wanted(algorithm)
     rows = [(n, o) for n, o in res.kernels.items()
-            if o.get("cold_prepare_s") is not None and (algorithm is None or n.split("/")[0] == algorithm)]
+            if o.get("cold_prepare_s") is not None and (not wanted or n.split("/")[0] in wanted)]
     if not rows:
         return None
     t = Table(title="One-time costs (not in per-operation times)", title_justify="left")
@@ -345,13 +352,14 @@ def one_time_costs_table(res: Results, algorithm: str | None = None) -> Table | 
     return t
 
 
-def details_table(res: Results, algorithm: str | None = None) -> Table:
+def details_table(res: Results, algorithm: str | Collection[str] | None = None) -> Table:
     tsc = res.tsc_mhz
     t = Table(title="All benchmarks", title_justify="left")
     for col in ("benchmark", "path", "median", "±stdev", "values", "MB/s", "ops/s", "TSC cyc/B", "TSC cyc/op", "setup"):
         t.add_column(col, justify="left" if col in ("benchmark", "path") else "right")
+    wanted = _wanted(algorithm)
     for m in res.measurements:
-        if algorithm and m.algorithm != algorithm:
+        if wanted and m.algorithm not in wanted:
             continue
         t.add_row(
             m.name, m.code_path, fmt_time(m.median), fmt_time(m.stdev), str(len(m.values)),
