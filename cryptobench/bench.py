@@ -13,7 +13,6 @@ metadata, so scripts select benchmarks without parsing names.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import random
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import UsageError
-from .registry import KEY_SIZES, Kernel
+from .registry import KEY_SIZES, Kernel, name_matches
 
 #: The sizes of `openssl speed` (bytes).
 DEFAULT_SIZES: tuple[int, ...] = (16, 64, 256, 1024, 8192, 16384)
@@ -127,8 +126,7 @@ def specs_for(
             else:
                 out.append(Spec(a, b, hp, hot_path=True))
     if pattern:
-        pats = [p.strip() for p in pattern.split(",") if p.strip()]
-        out = [s for s in out if any(fnmatch.fnmatchcase(s.name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats)]
+        out = [s for s in out if name_matches(s.name, pattern)]
     return out
 
 

@@ -77,6 +77,8 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("new", help="the later results file")
     p.add_argument("--threshold", type=percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
     p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
+    add_selection(p)
+    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (as for run)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
@@ -246,13 +248,21 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from . import report, results
 
+    from .registry import name_filter
+
+    include = name_filter(args.filter, args.algorithm, args.backend)
     old, new = results.load(args.old), results.load(args.new)
     changes, warnings = report.compare(old, new)
+    if not changes:
+        raise UsageError("the two files have no benchmark in common")
+    changes = [c for c in changes if include(c.name)]
+    if not changes:
+        from .gate_cli import _selection
+
+        raise UsageError(f"no benchmark of the selection ({_selection(args)}) is in both files")
     con = _console()
     for w in warnings:
         con.print(f"[bold yellow]{w}[/]")
-    if not changes:
-        raise UsageError("the two files have no benchmark in common")
     shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
     if shown:
         con.print(report.compare_table(shown, args.threshold))

@@ -7,7 +7,6 @@ Argument parsing and printing only; the work is in gate.py and history.py
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import math
 import os
@@ -103,26 +102,6 @@ def _console():
     return c()
 
 
-def _name_filter(pattern: str | None, algorithms: str | None, backends: str | None):
-    from .registry import backend_matches, expand_algorithms, split_list
-
-    pats = [p.strip() for p in (pattern or "").split(",") if p.strip()]
-    algos = expand_algorithms(algorithms)
-    bks = split_list(backends)
-
-    def ok(name: str) -> bool:
-        parts = name.split("/")
-        if algos and parts[0] not in algos:
-            return False
-        if bks and (len(parts) < 2 or not any(backend_matches(parts[1], b) for b in bks)):
-            return False
-        if pats and not any(fnmatch.fnmatchcase(name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats):
-            return False
-        return True
-
-    return ok
-
-
 def _fmt_pct(v) -> str:
     return "-" if v.percent is None else f"{v.percent:+.1f}%"
 
@@ -177,8 +156,9 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from . import bench, gate
+    from .registry import name_filter
 
-    include_name = _name_filter(args.filter, args.algorithm, args.backend)
+    include_name = name_filter(args.filter, args.algorithm, args.backend)
     if args.count:
         if args.current:
             raise UsageError("with --count give at most one file, the baseline; the current counts are measured")
@@ -276,8 +256,9 @@ def _thr(args, default: float) -> float:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from . import history
+    from .registry import name_filter
 
-    include = _name_filter(args.filter, args.algorithm, args.backend)
+    include = name_filter(args.filter, args.algorithm, args.backend)
     h = history.collect(directory=args.directory, include=include,
                         metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()

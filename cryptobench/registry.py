@@ -309,6 +309,30 @@ def expand_algorithms(value: str | Iterable[str] | None) -> list[str]:
     return out
 
 
+def name_matches(name: str, pattern: str | None) -> bool:
+    """Whether a benchmark name matches ``--filter``: comma-separated patterns,
+    each a shell-style glob if it has a glob character, else a substring."""
+    pats = [p.strip() for p in (pattern or "").split(",") if p.strip()]
+    return not pats or any(fnmatch.fnmatchcase(name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats)
+
+
+def name_filter(pattern: str | None, algorithms: str | None, backends: str | None) -> Callable[[str], bool]:
+    """A predicate on benchmark names (``algorithm/backend/...``) for the
+    ``--filter``, ``-a`` and ``-b`` options of commands that read results files."""
+    algos = expand_algorithms(algorithms)
+    bks = split_list(backends)
+
+    def ok(name: str) -> bool:
+        parts = name.split("/")
+        if algos and parts[0] not in algos:
+            return False
+        if bks and (len(parts) < 2 or not any(backend_matches(parts[1], b) for b in bks)):
+            return False
+        return name_matches(name, pattern)
+
+    return ok
+
+
 def select(
     algorithms: str | Iterable[str] | None = None,
     backends: str | Iterable[str] | None = None,

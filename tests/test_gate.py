@@ -95,7 +95,7 @@ def test_confirm_filter_selects_exactly_the_regressed_benchmarks_and_references(
 def test_confirm_run_gated_with_the_same_filter_compares_only_what_it_remeasured():
     # the nightly's confirm step: a run of just the flagged benchmark and its
     # reference, gated against the full baseline with the --emit-filter value
-    from cryptobench.gate_cli import _name_filter
+    from cryptobench.registry import name_filter
 
     rng = random.Random(7)
     numba = "chacha20-poly1305/numba-hw/encrypt/1024"
@@ -107,7 +107,7 @@ def test_confirm_run_gated_with_the_same_filter_compares_only_what_it_remeasured
     confirm = _pair(rng, 120e-6, 1e-6, "confirm")  # numba-hw was not re-measured
     unfiltered = gate.wall_gate(baseline=[base], current=confirm)
     assert [(v.name, v.status) for v in unfiltered.verdicts if v.status == "gone"] == [(numba, "gone")]
-    ok = _name_filter(flt, None, None)
+    ok = name_filter(flt, None, None)
     rep = gate.wall_gate(baseline=[base], current=confirm, include=lambda s: ok(s.name))
     assert [(v.name, v.status) for v in rep.verdicts] == [("chacha20-poly1305/python/encrypt/1024", "slower")]
 

@@ -181,6 +181,19 @@ def test_compare_slowdown_under_threshold_passes(tmp_path):
     assert p.returncode == 0
 
 
+def test_compare_selection_narrows_what_is_compared_and_judged(tmp_path):
+    base, slower = str(DATA / "base.json"), str(DATA / "slower.json")
+    # the slowdown is in openssl's 16 KiB encrypt: selecting python leaves it out
+    p = cli(["compare", base, slower, "-b", "python"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1 benchmarks compared" in p.stdout
+    p = cli(["compare", base, slower, "-a", "aes", "--filter", "encrypt/16384"], tmp_path)
+    assert p.returncode == 1 and "2 benchmarks compared" in p.stdout and "SLOWER" in p.stdout
+    p = cli(["compare", base, slower, "-a", "ecdsa"], tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.strip() == "cryptobench compare: error: no benchmark of the selection (-a ecdsa) is in both files"
+
+
 def test_compare_warns_across_machines(tmp_path):
     doc = json.loads((DATA / "same.json").read_text())
     doc["cryptobench"]["machine"]["cpu_model"] = "Another CPU"
