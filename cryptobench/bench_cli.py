@@ -102,26 +102,26 @@ def _console(stderr: bool = False):
 def print_results(res, algorithms: list[str] | None = None, details: bool = False) -> None:
     from . import report
 
-    algorithm = algorithms or None  # the report functions' filter: None is every algorithm
+    wanted = algorithms or None  # None: every algorithm
     con = _console()
     for line in report.header_lines(res):
         con.print(line)
     for alg in report.algorithms_in(res):
-        if algorithm and alg not in algorithm:
+        if wanted and alg not in wanted:
             continue
         for t in report.algorithm_tables(res, alg):
             con.print(t)
         nt = report.not_timed_table(res, alg)
         if nt is not None:
             con.print(nt)
-    pt = report.peers_table(res, algorithm)
+    pt = report.peers_table(res, wanted)
     if pt is not None:
         con.print(pt)
-    oc = report.one_time_costs_table(res, algorithm)
+    oc = report.one_time_costs_table(res, wanted)
     if oc is not None:
         con.print(oc)
     if details:
-        con.print(report.details_table(res, algorithm))
+        con.print(report.details_table(res, wanted))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -247,7 +247,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from . import report, results
-
     from .registry import name_filter
 
     include = name_filter(args.filter, args.algorithm, args.backend)
