@@ -43,8 +43,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (and exit status 2, as argparse uses) that
     name the command whose --help explains it."""
 
-    #: The subcommands' parsers by name (set on the top-level parser only).
-    commands: dict[str, argparse.ArgumentParser] = {}
+    #: The subcommands' parsers by name (set by build_parser on the top-level parser only).
+    commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
