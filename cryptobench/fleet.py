@@ -7,9 +7,10 @@ example (``cryptobench/data/fleet.toml``) is the default.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,34 @@ class _Reader:
             raise self.fail(full, f"must be a whole number, got {v!r}")
         return int(v) if integer else float(v)
 
+    def item(self, v: Any, where: str) -> dict:
+        """One entry of an array of tables ([[generations]], [[scenarios]])."""
+        if not isinstance(v, dict):
+            raise self.fail(where, f"must be a table ([[...]] section), got {v!r}")
+        return v
+
+    def known(self, tab: dict, where: str, keys: tuple[str, ...]) -> None:
+        """A misspelt key would silently fall back to a default or be ignored: refuse it."""
+        for k in tab:
+            if k not in keys:
+                close = difflib.get_close_matches(k, keys, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"valid: {', '.join(keys)}"
+                full = f"{where}.{k}" if where else k
+                raise self.fail(full, f"unknown key; {hint}")
+
+    def name(self, tab: dict, where: str) -> str:
+        """A generation or scenario name: also a spreadsheet criterion and a cell of
+        text in the workbook, so no wildcard, quote or leading '='."""
+        v = self.text(tab, "name", where)
+        if v is None:
+            raise self.fail(f"{where}.name", "missing value")
+        bad = sorted(set(v) & set(_NAME_FORBIDDEN))
+        if bad or v.startswith("="):
+            what = " ".join(bad) if bad else "a leading ="
+            raise self.fail(f"{where}.name", f"{v!r} contains {what}, which spreadsheet formulas read as wildcards "
+                                             "or syntax; use letters, digits, spaces and - _ . ( ) / +")
+        return v
+
     def text(self, tab: dict, key: str, where: str, default: str | None = None) -> str | None:
         v = tab.get(key, default)
         if v is None:
@@ -152,6 +181,15 @@ class _Reader:
         if not isinstance(v, str) or not v.strip():
             raise self.fail(f"{where}.{key}", f"must be a non-empty string, got {v!r}")
         return v
+
+
+#: Characters a name may not hold: * ? ~ are SUMIFS/MATCH wildcards, " ends a formula string.
+_NAME_FORBIDDEN = '*?~"'
+
+_TOP_KEYS = ("economics", "traffic", "handshake", "generations", "scenarios")
+_GEN_KEYS = ("name", "servers", "cores_per_server", "price_usd_per_server", "amortization_years", "power_w",
+             "results", "borrow_results_from", "speed_factor")
+_SCEN_KEYS = ("name", "engineer_months", "implementations")
 
 
 def _comments(text: str) -> dict[str, str]:
@@ -169,11 +207,14 @@ def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | Non
     p = Path(path) if path is not None else example_fleet_path()
     source = str(p)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FleetError(f"{source}: no such fleet file") from None
     except OSError as exc:
         raise FleetError(f"{source}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise FleetError(f"{source}: line {line}: not UTF-8 (TOML files are UTF-8; re-save it as UTF-8)") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -184,7 +225,9 @@ def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | Non
 def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str, str] | None = None,
                 known_backends: set[str] | None = None) -> Fleet:
     r = _Reader(source)
+    r.known(doc, "", _TOP_KEYS)
     e = r.table(doc, "economics")
+    r.known(e, "economics", tuple(f.name for f in fields(Economics)))
     econ = Economics(
         electricity_usd_per_kwh=r.number(e, "electricity_usd_per_kwh", "economics"),
         pue=r.number(e, "pue", "economics", lo=1.0),
@@ -195,6 +238,7 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         engineer_month_usd=r.number(e, "engineer_month_usd", "economics"),
     )
     t = r.table(doc, "traffic")
+    r.known(t, "traffic", tuple(f.name for f in fields(Traffic)))
     mix_raw = t.get("cipher_mix")
     if not isinstance(mix_raw, dict):
         raise r.fail("traffic.cipher_mix", "missing table of AEAD shares")
@@ -221,7 +265,8 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         raise r.fail("traffic", f"full_handshake_share + resumed_handshake_share + reused_connection_share = {shares:.6g}, not 1")
     if traffic.average_requests_per_s > traffic.peak_requests_per_s:
         raise r.fail("traffic.average_requests_per_s", "is above peak_requests_per_s")
-    h = doc.get("handshake", {})
+    h = r.table(doc, "handshake") if "handshake" in doc else {}
+    r.known(h, "handshake", tuple(f.name for f in fields(Handshake)))
     ops = ("sign", "verify", "keygen")
     hs = Handshake(*(r.text(h, k, "handshake", d) for k, d in (
         ("signature_operation", "sign"), ("fixed_base_operation", "keygen"), ("variable_base_operation", "verify"))))
@@ -236,10 +281,10 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
     gens = []
     for i, g in enumerate(gens_raw):
         where = f"generations[{i}]"
-        name = r.text(g, "name", where)
-        if name is None:
-            raise r.fail(f"{where}.name", "missing value")
+        g = r.item(g, where)
+        name = r.name(g, where)
         where = f"generations[{name}]"
+        r.known(g, where, _GEN_KEYS)
         borrow = r.text(g, "borrow_results_from", where)
         res = r.text(g, "results", where)
         if borrow and res:
@@ -273,10 +318,10 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         raise r.fail("scenarios", "list at least two [[scenarios]]: a baseline and a candidate")
     scenarios = []
     for i, s in enumerate(sc_raw):
-        name = r.text(s, "name", f"scenarios[{i}]")
-        if name is None:
-            raise r.fail(f"scenarios[{i}].name", "missing value")
+        s = r.item(s, f"scenarios[{i}]")
+        name = r.name(s, f"scenarios[{i}]")
         where = f"scenarios[{name}]"
+        r.known(s, where, _SCEN_KEYS)
         impl = s.get("implementations")
         if not isinstance(impl, dict):
             raise r.fail(f"{where}.implementations", "missing table algorithm = backend")

@@ -207,6 +207,16 @@ def _edit(text: str, old: str, new: str) -> str:
         ("planning_horizon_years = 3", "planning_horizon_years = 1000000000", "economics.planning_horizon_years: must be at most 100"),
         ("servers = 30000", "servers = 1e308", "generations[gen-current].servers: must be at most 1e+15 (is its unit right?)"),
         ("price_usd_per_server = 18000", "price_usd_per_server = 1e300", "price_usd_per_server: must be at most 1e+15"),
+        # a misspelt key fell back to its default (speed factor 1.0, no engineer cost) or was ignored, silently
+        ("speed_factor = 0.8", "speedfactor = 0.8", "generations[gen-previous].speedfactor: unknown key; did you mean speed_factor?"),
+        ("engineer_months = 6", "engineer_month = 6", "scenarios[native AES-GCM].engineer_month: unknown key; did you mean engineer_months?"),
+        ('signature_operation = "sign"', 'signature_op = "verify"', "handshake.signature_op: unknown key; did you mean signature_operation?"),
+        ("[handshake]", "[handshak]", "handshak: unknown key; did you mean handshake?"),
+        ("pue = 1.3", "pue = 1.3\nwibble = 2", "economics.wibble: unknown key; valid: electricity_usd_per_kwh"),
+        # names that spreadsheet formulas read as wildcards, string ends or formulas
+        ('name = "native P-256"', 'name = "native*"', "scenarios[2].name: 'native*' contains *, which spreadsheet"),
+        ('name = "gen-previous"', 'name = "gen \\"old\\""', 'generations[1].name: \'gen "old"\' contains "'),
+        ('name = "baseline"', 'name = "=1+1"', "scenarios[0].name: '=1+1' contains a leading ="),
     ],
 )
 def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
@@ -220,6 +230,28 @@ def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
     assert len(lines) == 1 and str(fleet) in lines[0] and needle in lines[0], p.stderr
     assert not out.exists() and not (tmp_path / "csv").exists()
     assert [f.name for f in tmp_path.iterdir()] == ["fleet.toml"]  # nothing half-written
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("handshake", "sign", "handshake: must be a table"),
+    ("generations", [1, 2], "generations[0]: must be a table ([[...]] section), got 1"),
+    ("scenarios", ["a", "b"], "scenarios[0]: must be a table ([[...]] section), got 'a'"),
+])
+def test_wrongly_shaped_sections_are_one_line(key, value, needle):
+    # these gave AttributeError tracebacks from inside the parser
+    import tomllib
+
+    doc = dict(tomllib.loads(example_fleet_text()), **{key: value})
+    with pytest.raises(FleetError) as exc:
+        parse_fleet(doc, source="f.toml")
+    assert str(exc.value) == f"f.toml: {needle}"
+
+
+def test_a_fleet_file_that_is_not_utf8_is_one_line(tmp_path):
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_bytes(b"# co\xfbt \x80\n" + example_fleet_text().encode())
+    with pytest.raises(FleetError, match=r"fleet.toml: line 1: not UTF-8"):
+        compute(str(fleet), str(RESULTS))
 
 
 def test_the_largest_figures_accepted_still_give_finite_answers(tmp_path):
