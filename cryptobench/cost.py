@@ -13,7 +13,7 @@ Definitions (docs/cost-model.md has the worked example):
   two measured sizes around b, times b; outside the measured range the time
   per byte of the nearest measured size is used and the figure is flagged as
   extrapolated.
-- Crypto seconds per request = sum over AEADs of mix share x (decrypt of the
+- Crypto seconds per request = sum over the AEADs of the mix of their share x (decrypt of the
   request's records + encrypt of the response's records)
   + full-handshake share x (signature + fixed-base + variable-base multiplication)
   + resumed-handshake share x (fixed-base + variable-base multiplication),
@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .fleet import AEADS, SIGNATURE, Fleet, Generation, Scenario
+from .fleet import SIGNATURE, Fleet, Generation, Scenario
 
 HOURS_PER_YEAR = 8760.0
 
@@ -112,8 +112,8 @@ def request_cost(fleet: Fleet, costs: MeasuredCosts, scenario: Scenario, speed_f
     t = fleet.traffic
     aead: dict[str, float] = {}
     flagged: list[str] = []
-    for alg in AEADS:
-        share = t.cipher_mix.get(alg, 0.0)
+    for alg in fleet.aeads:
+        share = t.cipher_mix[alg]
         backend = scenario.implementations[alg]
         total = 0.0
         for op, nbytes in (("decrypt", t.request_bytes), ("encrypt", t.response_bytes)):

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import results
 from .cost import MeasuredCosts, Series
 from .errors import ResultsFileError
-from .fleet import AEADS, SIGNATURE, Fleet, FleetError, Generation
+from .fleet import SIGNATURE, Fleet, FleetError, Generation
 
 #: The AAD of the AEAD measurements the model uses (a TLS 1.2 record header).
 MODEL_AAD = 13
@@ -41,9 +41,7 @@ def _costs(fleet: Fleet, gen: Generation, res: results.Results) -> MeasuredCosts
     series: dict[tuple[str, str, str], Series] = {}
     per_op: dict[tuple[str, str, str], float] = {}
     for sc in fleet.scenarios:
-        for alg in AEADS:
-            if fleet.traffic.cipher_mix.get(alg, 0.0) == 0.0 and alg not in sc.implementations:
-                continue
+        for alg in fleet.aeads:
             backend = sc.implementations[alg]
             for op in ("encrypt", "decrypt"):
                 pts = sorted(

@@ -97,6 +97,12 @@ class Fleet:
     source: str = "<fleet>"
     notes: dict[str, str] = field(default_factory=dict)  # key -> the comment beside it (source/assumption)
 
+    @property
+    def aeads(self) -> tuple[str, ...]:
+        """The AEADs the model prices: those the cipher mix names (a share of 0
+        included), in registry order. Scenarios must name a backend for each."""
+        return tuple(a for a in AEADS if a in self.traffic.cipher_mix)
+
     def generation(self, name: str) -> Generation:
         return next(g for g in self.generations if g.name == name)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cost import SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelResult, interpolate, record_plan
-from .fleet import AEADS, SIGNATURE, Fleet
+from .fleet import SIGNATURE, Fleet
 
 ECON_ROWS = [
     ("electricity_usd_per_kwh", "USD/kWh"),
@@ -150,9 +150,9 @@ class _Writer:
         ws.write_row(row, 0, ["Cipher-suite mix", "share", "unit", "source / note"], self.head)
         row += 1
         mix_first = row
-        for alg in AEADS:
+        for alg in f.aeads:
             ws.write(row, 0, alg)
-            ws.write_number(row, 1, f.traffic.cipher_mix.get(alg, 0.0), self.inp)
+            ws.write_number(row, 1, f.traffic.cipher_mix[alg], self.inp)
             ws.write(row, 2, "fraction of requests")
             ws.write(row, 3, f.notes.get(alg, ""), self.wrap)
             ws.data_validation(row, 1, row, 1, {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 1})
@@ -191,7 +191,7 @@ class _Writer:
             ws.write(row, len(GEN_COLS) + 1, src, self.warn if g.estimate else None)
             row += 1
         row += 1
-        ws.write_row(row, 0, ["Scenario", "engineer_months"] + list(AEADS) + [SIGNATURE], self.head)
+        ws.write_row(row, 0, ["Scenario", "engineer_months"] + list(f.aeads) + [SIGNATURE], self.head)
         ws.write(row - 1, 0, "Scenarios: which backend serves each algorithm (the first is the baseline)", self.bold)
         row += 1
         backends = sorted({k[1] for m in self.measured.values() for k in list(m.series) + list(m.per_op)})
@@ -200,7 +200,7 @@ class _Writer:
             ws.write(row, 0, sc.name)
             ws.write_number(row, 1, sc.engineer_months, self.inp)
             self.name(f"scen{s_i}_engineer_months", _abs("Inputs", row, 1))
-            for j, alg in enumerate(list(AEADS) + [SIGNATURE], 2):
+            for j, alg in enumerate(list(f.aeads) + [SIGNATURE], 2):
                 ws.write_string(row, j, sc.implementations[alg], self.inp)
                 ws.data_validation(row, j, row, j, {"validate": "list", "source": backends[:40]})
                 self.scenario_cells[(s_i, alg)] = _abs("Inputs", row, j)
@@ -299,7 +299,7 @@ class _Writer:
                 h = blk["header_row"]
                 S = f"'Measurements'!$J${h + 1}:${_col(9 + len(sizes) - 1)}${h + 1}"
                 V = f"'Measurements'!$J$1:${_col(9 + len(sizes) - 1)}${self.meas_last_row + 1}"
-                for alg in AEADS:
+                for alg in f.aeads:
                     backend = sc.implementations[alg]
                     for op, bytes_name in (("decrypt", "request_bytes"), ("encrypt", "response_bytes")):
                         nbytes = getattr(f.traffic, bytes_name)

@@ -403,6 +403,18 @@ def _close(a, b) -> bool:
     return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
 
 
+def _mismatches(cached: dict, lo: dict) -> list:
+    """Formula cells whose LibreOffice value is not the Python model's (relative 1e-9)."""
+    # the "change vs base" columns of Sensitivity subtract nearly equal numbers: compare
+    # them at 1e-9 of the savings they are differences of, not of their own size
+    scale = max(abs(v) for k, v in cached.items() if re.match(r"Sensitivity![BC]\d", k))
+    return [
+        (k, cached[k], lo[k]) for k in cached
+        if not (_close(cached[k], lo[k])
+                or (re.match(r"Sensitivity![FG]\d", k) and abs(cached[k] - lo[k]) <= 1e-9 * scale))
+    ]
+
+
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory):
     from cryptobench.cost_cli import _write_xlsx
@@ -427,14 +439,7 @@ def test_workbook_recalculated_by_libreoffice_matches_python(workbook, recalcula
     errors = {k: v for k, v in lo.items() if isinstance(v, dict)}
     assert not errors, f"formula errors: {list(errors.items())[:5]}"
     assert set(lo) == set(cached)
-    # the "change vs base" columns of Sensitivity subtract nearly equal numbers: compare
-    # them at 1e-9 of the savings they are differences of, not of their own size
-    scale = max(abs(v) for k, v in cached.items() if re.match(r"Sensitivity![BC]\d", k))
-    bad = [
-        (k, cached[k], lo[k]) for k in cached
-        if not (_close(cached[k], lo[k])
-                or (re.match(r"Sensitivity![FG]\d", k) and abs(cached[k] - lo[k]) <= 1e-9 * scale))
-    ]
+    bad = _mismatches(cached, lo)
     assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
     # and the cached values are the model's: spot-check the headline figures
     c = res.comparisons[0]
@@ -457,6 +462,39 @@ def test_changing_an_input_in_the_workbook_changes_outputs_as_the_model_predicts
             assert any(_close(v, want) for v in vals), (c.scenario, want)
     # and it really changed (not the cached numbers)
     assert any(not _close(before[k], lo[k]) for k in before if k.startswith("Summary!"))
+
+
+def _without_chacha(text: str, *, keep_zero_share: bool) -> str:
+    text = _edit(text, "aes-128-gcm = 0.70", "aes-128-gcm = 0.85")
+    text = _edit(text, "chacha20-poly1305 = 0.15\n", "chacha20-poly1305 = 0.0\n" if keep_zero_share else "")
+    if not keep_zero_share:
+        text = text.replace('chacha20-poly1305 = "openssl"\n', "").replace('chacha20-poly1305 = "python"\n', "")
+        assert "chacha" not in text
+    return text
+
+
+def test_a_mix_without_an_aead_needs_no_backend_for_it(tmp_path):
+    # "we don't serve ChaCha": this gave KeyError: 'chacha20-poly1305' from cost.request_cost
+    without = tmp_path / "without.toml"
+    without.write_text(_without_chacha(example_fleet_text(), keep_zero_share=False))
+    zero = tmp_path / "zero.toml"
+    zero.write_text(_without_chacha(example_fleet_text(), keep_zero_share=True))
+    _, _, res_without, _ = compute(str(without), str(RESULTS))
+    _, _, res_zero, _ = compute(str(zero), str(RESULTS))
+    a = [(s.scenario, g.cores_busy_cores) for s in res_without.scenarios for g in s.generations]
+    b = [(s.scenario, g.cores_busy_cores) for s in res_zero.scenarios for g in s.generations]
+    assert a == b and all(c > 0 for _, c in a)
+    book = tmp_path / "book.xlsx"
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--fleet", str(without), "--results", str(RESULTS),
+                        "--xlsx", str(book)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    with zipfile.ZipFile(book) as z:
+        assert b"chacha" not in z.read("xl/sharedStrings.xml")
+    cached = _cached_values(book)
+    lo = _libreoffice(book)
+    assert set(lo) == set(cached)
+    bad = _mismatches(cached, lo)
+    assert not bad, bad[:5]
 
 
 def test_sensitivity_rows_match_the_model(workbook, recalculated):
