@@ -5,7 +5,7 @@ and :class:`MeasuredCosts` in, :class:`ModelResult` out; no I/O, no printing.
 Every output field carries its unit in its name. The spreadsheet export
 (:mod:`cryptobench.xlsx`) writes the same computation as live formulas.
 
-Definitions (docs/cost-model.md has the worked example):
+Definitions (docs/cost-model.md; the README has a worked example):
 
 - Records: a message of B bytes is floor(B / max_record) full records plus
   one record of the remainder (none when the remainder is 0).
@@ -123,7 +123,8 @@ def request_cost(fleet: Fleet, costs: MeasuredCosts, scenario: Scenario, speed_f
                     continue
                 secs, extra = interpolate(series, size)
                 if extra:
-                    flagged.append(f"{alg}/{backend}/{op} at {size:g} B")
+                    flagged.append(f"{alg}/{backend}/{op} at {size:g} B "
+                                   f"(measured {series.sizes[0]}-{series.sizes[-1]} B)")
                 total += count * secs
         aead[alg] = share * total / speed_factor
     hs = fleet.handshake
@@ -133,6 +134,17 @@ def request_cost(fleet: Fleet, costs: MeasuredCosts, scenario: Scenario, speed_f
     var = costs.per_op[(SIGNATURE, backend, hs.variable_base_operation)] / speed_factor
     handshake = t.full_handshake_share * (sig + fixed + var) + t.resumed_handshake_share * (fixed + var)
     return RequestCost(aead, sig, fixed, var, handshake, sum(aead.values()) + handshake, flagged)
+
+
+def extrapolations(fleet: Fleet, costs: MeasuredCosts) -> list[str]:
+    """The record sizes the traffic needs that lie outside what ``costs``
+    measured, over every scenario (empty when the measurements cover them)."""
+    out: list[str] = []
+    for sc in fleet.scenarios:
+        for f in request_cost(fleet, costs, sc, 1.0).extrapolated:
+            if f not in out:
+                out.append(f)
+    return out
 
 
 @dataclass

@@ -20,9 +20,11 @@ baseline the cores, servers and dollars a year saved, how long hardware
 purchases are deferred, the net present value and the payback time.
 
 "newest" in the fleet file means the newest file in --results that has every
-measurement the fleet needs: a newer file from a narrower or interrupted run
-is passed over, with a note naming it and what it lacks. A needed kernel that
-FAILED its vectors (or was unavailable) in the newest run stops with an error.
+measurement the fleet needs, at message sizes that cover the traffic's TLS
+records: a newer file from a narrower or interrupted run (say `run -b python`
+or `run --sizes 16,64`) is passed over, with a note naming it and what it
+lacks. A needed kernel that FAILED its vectors (or was unavailable) in the
+newest run stops with an error.
 
 --xlsx writes a workbook whose Model sheet recomputes everything with live
 formulas over the Inputs and Measurements sheets (with sensitivity rows and a

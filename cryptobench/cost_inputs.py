@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from . import results
-from .cost import MeasuredCosts, Series
+from .cost import MeasuredCosts, Series, extrapolations
 from .errors import ResultsFileError
 from .fleet import SIGNATURE, Fleet, FleetError, Generation
 
@@ -89,9 +89,12 @@ def _load(fleet: Fleet, gen: Generation, path: Path) -> results.Results:
 
 def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> MeasuredCosts:
     """\"newest\": the most recent results file in results_dir that has every
-    measurement the fleet needs. A newer file whose run did not make one (a
-    narrower or interrupted run) is passed over and named in ``skipped``; one in
-    which a needed kernel FAILED or was unavailable stops with that error."""
+    measurement the fleet needs, at sizes that cover the traffic's records. A
+    newer file whose run did not make one (a narrower or interrupted run) or
+    measured too few sizes (``run --sizes 16,64``) is passed over and named in
+    ``skipped``; one in which a needed kernel FAILED or was unavailable stops
+    with that error. When no file covers the sizes, the newest complete one is
+    used and its extrapolations are flagged as usual."""
     key = f"generations[{gen.name}].results"
     try:
         paths = results.newest_first(results_dir)
@@ -99,6 +102,7 @@ def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> Measured
         raise FleetError(f"{fleet.source}: {key}: \"newest\": {exc}") from None
     skipped: list[str] = []
     first: _Lacking | None = None
+    narrow: tuple[MeasuredCosts, int] | None = None  # the newest complete file that would extrapolate
     for path in paths:
         try:
             costs = _costs(fleet, gen, _load(fleet, gen, path))
@@ -106,7 +110,22 @@ def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> Measured
             first = first or exc
             skipped.append(exc.short)
             continue
+        except FleetError:
+            if narrow is None:
+                raise
+            # a kernel that passed in the newer (narrow) run failed in this older one: superseded
+            skipped.append(f"{path}, in which a needed kernel failed or was unavailable")
+            continue
+        outside = extrapolations(fleet, costs)
+        if outside:
+            narrow = narrow or (costs, len(skipped))
+            skipped.append(f"{path}, which would extrapolate {outside[0]}"
+                           + (f" and {len(outside) - 1} more" if len(outside) > 1 else ""))
+            continue
         return dataclasses.replace(costs, skipped=tuple(skipped))
+    if narrow is not None:
+        costs, before = narrow
+        return dataclasses.replace(costs, skipped=tuple(skipped[:before]))
     assert first is not None
     more = f" (nor does any of the {len(paths) - 1} older file(s) in {results_dir}/)" if len(paths) > 1 else ""
     raise FleetError(f"{first}{more}") from None

@@ -321,6 +321,37 @@ def test_newest_passes_over_a_newer_narrower_run_and_says_so(tmp_path):
         compute(None, str(tmp_path))
 
 
+def test_newest_passes_over_a_newer_run_at_too_few_sizes(tmp_path):
+    # `run --sizes 16,64,256` after a full run: "newest" used it and priced 16 KiB records at
+    # the 256 B time per byte, a 29x larger saving, with only a footnote
+    (fixture,) = RESULTS.glob("*.json")
+    shutil.copy(fixture, tmp_path / fixture.name)
+    doc = json.loads(fixture.read_text())
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["metadata"].get("size") or b["metadata"]["size"] <= 256]
+    small = tmp_path / "20261128T000000Z_vm.json"
+    small.write_text(json.dumps(doc))
+    full = compute(None, str(RESULTS))
+    fleet, measured, res, _ = compute(None, str(tmp_path))
+    m = measured["gen-current"]
+    assert m.source_file == str(tmp_path / fixture.name)
+    (note,) = m.skipped
+    assert note.startswith(f"{small}, which would extrapolate aes-128-gcm/openssl/") and "(measured 16-256 B)" in note
+    assert [c.usd_saved_per_year for c in res.comparisons] == [c.usd_saved_per_year for c in full[2].comparisons]
+    assert not any(g.request.extrapolated for s in res.scenarios for g in s.generations)
+    # with nothing that covers the sizes, the narrow file is used, and every extrapolation flagged
+    (tmp_path / fixture.name).unlink()
+    _, measured, res, _ = compute(None, str(tmp_path))
+    assert measured["gen-current"].source_file == str(small) and measured["gen-current"].skipped == ()
+    flagged = {f for s in res.scenarios for g in s.generations for f in g.request.extrapolated}
+    assert "aes-128-gcm/openssl/encrypt at 16384 B (measured 16-256 B)" in flagged
+    # an older file in which a kernel FAILED that passed in the newer narrow run is superseded, not an error
+    _derived_run(fixture, tmp_path / "20261127T000000Z_vm.json", fail="aes-128-gcm/openssl")
+    shutil.copy(fixture, tmp_path / "20261126T000000Z_vm.json")
+    m = compute(None, str(tmp_path))[1]["gen-current"]
+    assert m.source_file == str(tmp_path / "20261126T000000Z_vm.json")
+    assert m.skipped[1] == f"{tmp_path / '20261127T000000Z_vm.json'}, in which a needed kernel failed or was unavailable"
+
+
 def test_newest_stops_at_a_kernel_that_failed_in_the_newest_run(tmp_path):
     # an older measurement of a kernel that now fails its vectors must not be priced
     (fixture,) = RESULTS.glob("*.json")
