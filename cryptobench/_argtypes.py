@@ -70,3 +70,21 @@ def output_dir(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
     _check_creatable(path, text)
     return text
+
+
+def xlsx_file(text: str) -> str:
+    """A workbook to write: named .xlsx, and not an existing file of another kind
+    (``--xlsx fleet.toml`` would have replaced the fleet file it was reading)."""
+    text = output_file(text)
+    path = Path(text)
+    if path.suffix.lower() != ".xlsx":
+        raise argparse.ArgumentTypeError(f"{text}: name the workbook FILE.xlsx (spreadsheet programs go by the suffix)")
+    if path.is_file() and path.stat().st_size:
+        try:
+            with path.open("rb") as f:
+                magic = f.read(4)
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"{text}: cannot read it to check what it is: {exc.strerror}") from None
+        if magic != b"PK\x03\x04":
+            raise argparse.ArgumentTypeError(f"{text} exists and is not an .xlsx workbook; not replacing it")
+    return text

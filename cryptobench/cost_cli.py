@@ -8,7 +8,7 @@ import io
 import sys
 from pathlib import Path
 
-from ._argtypes import output_dir, output_file
+from ._argtypes import output_dir, xlsx_file
 
 COST_HELP = """\
 Turn measured CPU time into fleet hardware dollars. Reads a fleet file (TOML:
@@ -37,7 +37,8 @@ def add_commands(sub, add_selection) -> None:
                        description=COST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fleet", metavar="TOML", help="fleet file (default: the bundled example)")
     p.add_argument("--results", metavar="DIR", default="results", help="where \"newest\" looks (default: results/)")
-    p.add_argument("--xlsx", type=output_file, metavar="FILE", help="write the live-formula workbook")
+    p.add_argument("--xlsx", type=xlsx_file, metavar="FILE.xlsx",
+                   help="write the live-formula workbook (replaces an earlier workbook, never another kind of file)")
     p.add_argument("--csv", type=output_dir, metavar="DIR", help="write the tables as CSV files into DIR")
     p.add_argument("--example-fleet", action="store_true", help="print the bundled example fleet file and exit")
     p.set_defaults(func=cmd_cost)
@@ -65,10 +66,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
         sys.stdout.write(example_fleet_text())
         return 0
     fleet, measured, result, sens = compute(args.fleet, args.results)
-    from .errors import UsageError
-
-    if args.csv and Path(args.csv).exists() and not Path(args.csv).is_dir():
-        raise UsageError(f"--csv {args.csv} is not a directory")
+    # every output is built before anything is printed or written, and written all or nothing
+    files = _outputs(args, fleet, measured, result, sens)
     con = _console()
     for gen in fleet.generations:
         m = measured[gen.name]
@@ -83,13 +82,25 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if flagged:
         con.print("[yellow]extrapolated beyond the measured sizes (nearest size's time per byte used): "
                   + "; ".join(flagged) + "[/]")
-    if args.xlsx:
-        _write_xlsx(args.xlsx, fleet, measured, result, sens)
-        con.print(f"wrote {args.xlsx}")
-    if args.csv:
-        for name in write_csv(args.csv, fleet, measured, result, sens):
-            con.print(f"wrote {name}")
+    if files:
+        from ._io import atomic_write_many
+
+        for path in atomic_write_many(files):
+            con.print(f"wrote {path}")
     return 0
+
+
+def _outputs(args: argparse.Namespace, fleet, measured, result, sens) -> list[tuple[str, bytes]]:
+    """(path, contents) of the --xlsx workbook and the --csv files, built in memory."""
+    files: list[tuple[str, bytes]] = []
+    if args.xlsx:
+        from .xlsx import export_xlsx
+
+        files.append((args.xlsx, export_xlsx(fleet, measured, result, sens)))
+    if args.csv:
+        for name, text in csv_texts(fleet, measured, result, sens).items():
+            files.append((str(Path(args.csv) / name), text.encode()))
+    return files
 
 
 def _write_xlsx(path: str, fleet, measured, result, sens) -> None:
@@ -168,14 +179,11 @@ def csv_tables(fleet, measured, result, sens) -> dict[str, list[list]]:
     return {"scenarios.csv": scen, "comparisons.csv": comp, "measurements.csv": meas, "sensitivity.csv": sen}
 
 
-def write_csv(directory: str, fleet, measured, result, sens) -> list[str]:
-    from ._io import atomic_write_text
-
-    written = []
+def csv_texts(fleet, measured, result, sens) -> dict[str, str]:
+    """Each CSV file's name and text."""
+    out = {}
     for name, rows in csv_tables(fleet, measured, result, sens).items():
         buf = io.StringIO()
         csv.writer(buf).writerows(rows)
-        path = Path(directory) / name
-        atomic_write_text(path, buf.getvalue())
-        written.append(str(path))
-    return written
+        out[name] = buf.getvalue()
+    return out

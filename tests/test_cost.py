@@ -386,6 +386,45 @@ def test_cost_cli_default_fleet_and_csv(tmp_path):
     assert (tmp_path / "csv" / "measurements.csv").read_text().count("\n") > 100
 
 
+def _cost_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--results", str(RESULTS), *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_outputs_are_written_all_or_none(tmp_path):
+    # the workbook was written before a CSV failed, and the CSVs one at a time: a half-written set
+    (tmp_path / "part" / "measurements.csv").mkdir(parents=True)
+    p = _cost_cli("--xlsx", "book.xlsx", "--csv", "part", cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == ["cryptobench cost: error: cannot write part/measurements.csv: Is a directory"]
+    assert sorted(f.name for f in tmp_path.rglob("*")) == ["measurements.csv", "part"]
+    # a directory that had to be created for the workbook is removed again
+    p = _cost_cli("--xlsx", "new/dir/book.xlsx", "--csv", "part", cwd=tmp_path)
+    assert p.returncode == 2 and not (tmp_path / "new").exists(), p.stderr
+    p = _cost_cli("--xlsx", "ok.xlsx", "--csv", "fresh", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in (tmp_path / "fresh").iterdir()) == [
+        "comparisons.csv", "measurements.csv", "scenarios.csv", "sensitivity.csv"]
+    assert zipfile.is_zipfile(tmp_path / "ok.xlsx")
+
+
+def test_xlsx_never_replaces_another_kind_of_file(tmp_path):
+    # `--xlsx fleet.toml` replaced the fleet file being read with a workbook
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(example_fleet_text())
+    p = _cost_cli("--fleet", "fleet.toml", "--xlsx", "fleet.toml", cwd=tmp_path)
+    assert p.returncode == 2 and "fleet.toml: name the workbook FILE.xlsx" in p.stderr, p.stderr
+    (tmp_path / "notes.xlsx").write_text("my notes\n")
+    p = _cost_cli("--xlsx", "notes.xlsx", cwd=tmp_path)
+    assert p.returncode == 2 and "notes.xlsx exists and is not an .xlsx workbook; not replacing it" in p.stderr, p.stderr
+    assert fleet.read_text() == example_fleet_text() and (tmp_path / "notes.xlsx").read_text() == "my notes\n"
+    # an earlier workbook is replaced (the nightly re-export)
+    assert _cost_cli("--xlsx", "book.xlsx", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "book.xlsx").stat().st_mtime_ns
+    assert _cost_cli("--xlsx", "book.xlsx", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "book.xlsx").stat().st_mtime_ns != before
+
+
 # ------------------------------------------------------------------ the workbook, recalculated by LibreOffice
 
 
