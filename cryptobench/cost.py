@@ -206,7 +206,7 @@ class Comparison:
         defer = (
             f"defers purchases by {_days(d)}" if d is not None and d >= 0
             else f"brings purchases forward by {_days(-d)}" if d is not None
-            else "removes the need for the whole fleet's crypto capacity"
+            else "saves more cores than the whole fleet has in use at peak (the baseline could not fit in it)"
         )
         sign = 1 if self.usd_saved_per_year >= 0 else -1
         return (

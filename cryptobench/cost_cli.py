@@ -76,6 +76,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
                       + f"; using {m.source_file}[/]")
     for t in tables(fleet, measured, result):
         con.print(t)
+    for line in over_capacity(fleet, result):
+        con.print(f"[bold red]{line}[/]")
     for c in result.comparisons:
         con.print(("[bold]" if c.usd_saved_per_year >= 0 else "[bold red]") + c.sentence() + "[/]")
     flagged = sorted({f for s in result.scenarios for g in s.generations for f in g.request.extrapolated})
@@ -109,6 +111,21 @@ def _write_xlsx(path: str, fleet, measured, result, sens) -> None:
     from .xlsx import export_xlsx
 
     atomic_write_bytes(path, export_xlsx(fleet, measured, result, sens))
+
+
+def over_capacity(fleet, result) -> list[str]:
+    """A warning for each scenario and generation whose crypto alone needs more
+    servers than the generation has: the model's figures then describe a fleet
+    that could not carry the traffic (shares above 100%, deferrals of years)."""
+    out = []
+    for s in result.scenarios:
+        for g in s.generations:
+            have = fleet.generation(g.generation).servers
+            if g.servers_for_crypto_servers > have:
+                out.append(f"scenario {s.scenario!r} needs {g.servers_for_crypto_servers:,.0f} {g.generation} servers "
+                           f"for crypto alone at peak, more than the {have:,.0f} it has: this fleet could not carry "
+                           "the traffic, and the comparisons with it are only arithmetic")
+    return out
 
 
 def _usd(x: float) -> str:

@@ -391,6 +391,25 @@ def _cost_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def test_a_fleet_too_small_for_its_crypto_is_flagged(tmp_path):
+    # 10 servers a generation: pure Python needed 1,557 of them, shown as a -7612% share of the
+    # fleet and purchases "brought forward by 7,108 days", without a word
+    small = re.sub(r"^servers = \d+ ", "servers = 10 ", example_fleet_text(), flags=re.M)
+    assert small.count("servers = 10 ") == 2
+    (tmp_path / "fleet.toml").write_text(small)
+    fleet, _, res, _ = compute(str(tmp_path / "fleet.toml"), str(RESULTS))
+    from cryptobench.cost_cli import over_capacity
+
+    warnings = over_capacity(fleet, res)
+    need = {(s.scenario, g.generation) for s in res.scenarios for g in s.generations if g.servers_for_crypto_servers > 10}
+    assert ("pure Python everywhere", "gen-current") in need and len(warnings) == len(need)
+    assert any(w.startswith("scenario 'pure Python everywhere' needs ") and "gen-current servers for crypto alone at "
+               "peak, more than the 10 it has" in w for w in warnings)
+    assert over_capacity(*compute(None, str(RESULTS))[::2]) == []
+    p = _cost_cli("--fleet", "fleet.toml", cwd=tmp_path)
+    assert p.returncode == 0 and "could not carry" in p.stdout, p.stderr
+
+
 def test_outputs_are_written_all_or_none(tmp_path):
     # the workbook was written before a CSV failed, and the CSVs one at a time: a half-written set
     (tmp_path / "part" / "measurements.csv").mkdir(parents=True)
