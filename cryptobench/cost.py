@@ -30,6 +30,8 @@ Definitions (docs/cost-model.md; the README has a worked example):
 - NPV (timing convention): the saving of year t (t = 1..H) is the first
   year's saving grown by demand, S x (1 + g)^(t-1), received at the END of
   year t and discounted by (1 + r)^t.
+- NPV net of the work = that NPV - engineer-months x cost of an
+  engineer-month (the work is paid for now, at t = 0).
 - Payback = engineer-months x cost of an engineer-month / annual saving.
 """
 
@@ -193,11 +195,16 @@ class Comparison:
     fleet_cores_in_use_at_peak_cores: float
     fleet_share_saved_fraction: float
     purchase_deferral_days: float | None  # None when s >= 1
-    npv_usd: float
+    npv_usd: float  # of the saving alone
     engineer_cost_usd: float
     payback_months: float | None  # None when nothing is saved
     estimate: bool
     changes: list[str]
+
+    @property
+    def npv_net_of_work_usd(self) -> float:
+        """NPV of the saving minus the cost of the work (spent now, undiscounted)."""
+        return self.npv_usd - self.engineer_cost_usd
 
     def sentence(self) -> str:
         what = ", ".join(self.changes) or "nothing"
@@ -239,6 +246,7 @@ UNITS = {
     "fleet_share_saved_fraction": "fraction of fleet cores in use at peak",
     "purchase_deferral_days": "days",
     "npv_usd": "USD",
+    "npv_net_of_work_usd": "USD",
     "payback_months": "months",
     "capacity_share": "fraction of fleet cores",
 }

@@ -17,7 +17,9 @@ default: see `cryptobench cost --example-fleet`) and the results files it
 names, then prints, per scenario and generation, the crypto CPU at peak, the
 servers it takes and what they cost, and for each scenario against the
 baseline the cores, servers and dollars a year saved, how long hardware
-purchases are deferred, the net present value and the payback time.
+purchases are deferred, the net present value of the saving over the
+planning horizon, the same less the cost of the work (engineer-months), and
+the payback time.
 
 "newest" in the fleet file means the newest file in --results that has every
 measurement the fleet needs, at message sizes that cover the traffic's TLS
@@ -153,13 +155,15 @@ def tables(fleet, measured, result):
                   _usd(s.crypto_cost_usd_per_year), "")
         out.append(t)
     t = Table(title=f"Against the baseline ({fleet.scenarios[0].name}); positive = saved", title_justify="left")
-    for col in ("scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV (USD)", "payback (months)"):
+    for col in ("scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV of saving (USD)",
+                "cost of work (USD)", "NPV net of work (USD)", "payback (months)"):
         t.add_column(col, justify="left" if col == "scenario" else "right")
     for c in result.comparisons:
         d = c.purchase_deferral_days
         t.add_row(c.scenario + (" [ESTIMATE]" if c.estimate else ""), f"{c.cores_saved_cores:,.1f}",
                   f"{c.servers_saved_servers:,.2f}", _usd(c.usd_saved_per_year), f"{c.fleet_share_saved_fraction:.4%}",
-                  "n/a" if d is None else f"{d:,.1f}", _usd(c.npv_usd),
+                  "n/a" if d is None else f"{d:,.1f}", _usd(c.npv_usd), _usd(c.engineer_cost_usd),
+                  _usd(c.npv_net_of_work_usd),
                   "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}")
     out.append(t)
     return out
@@ -176,13 +180,17 @@ def csv_tables(fleet, measured, result, sens) -> dict[str, list[list]]:
                          g.crypto_cost_usd_per_year])
     comp = [["scenario", "baseline", "estimate", "cores_saved_cores", "servers_saved_servers", "usd_saved_per_year",
              "fleet_cores_in_use_at_peak_cores", "fleet_share_saved_fraction", "purchase_deferral_days", "npv_usd",
-             "engineer_cost_usd", "payback_months", "summary"]]
+             "engineer_cost_usd", "npv_net_of_work_usd", "payback_months", "summary"]]
     for c in result.comparisons:
         comp.append([c.scenario, c.baseline, c.estimate, c.cores_saved_cores, c.servers_saved_servers,
                      c.usd_saved_per_year, c.fleet_cores_in_use_at_peak_cores, c.fleet_share_saved_fraction,
-                     c.purchase_deferral_days, c.npv_usd, c.engineer_cost_usd, c.payback_months, c.sentence()])
+                     c.purchase_deferral_days, c.npv_usd, c.engineer_cost_usd, c.npv_net_of_work_usd,
+                     c.payback_months, c.sentence()])
     meas = [["generation", "file", "machine", "date", "algorithm", "backend", "operation", "size_bytes", "seconds_per_op"]]
-    for gname, mc in measured.items():
+    for gen in fleet.generations:
+        if gen.estimate:
+            continue  # its lender's rows are the measurements; scenarios.csv flags it as an estimate
+        gname, mc = gen.name, measured[gen.name]
         for (alg, backend, op), ser in sorted(mc.series.items()):
             for size, secs in zip(ser.sizes, ser.seconds):
                 meas.append([gname, mc.source_file, mc.machine, mc.date, alg, backend, op, size, secs])

@@ -297,6 +297,9 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
             raise r.fail(where, "give either results or borrow_results_from, not both")
         if not borrow and not res:
             raise r.fail(f"{where}.results", "missing: a results file (or \"newest\"), or borrow_results_from")
+        if res and "speed_factor" in g:
+            raise r.fail(f"{where}.speed_factor", "only a generation that borrows results has one (it scales the "
+                                                 "borrowed times); this one has its own measurements")
         gens.append(Generation(
             name=name,
             servers=r.number(g, "servers", where, positive=True),

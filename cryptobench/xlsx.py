@@ -54,7 +54,26 @@ GEN_COLS = [
     ("power_w", "W"),
     ("speed_factor", "ratio"),
 ]
-SHARES = {"full_handshake_share", "resumed_handshake_share", "reused_connection_share", "target_cpu_utilization"}
+_FRACTION = {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 1}
+_POSITIVE = {"validate": "decimal", "criteria": ">", "value": 0}
+#: Data validation of the input cells: the ranges fleet.parse_fleet accepts (anything
+#: not listed: a number >= 0).
+_VALIDATION = {
+    "pue": {"validate": "decimal", "criteria": ">=", "value": 1},
+    "discount_rate_per_year": _FRACTION,
+    "demand_growth_per_year": {"validate": "decimal", "criteria": "between", "minimum": 1e-12, "maximum": 10},
+    "target_cpu_utilization": {"validate": "decimal", "criteria": "between", "minimum": 1e-12, "maximum": 1},
+    "planning_horizon_years": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 100},
+    "peak_requests_per_s": _POSITIVE,
+    "full_handshake_share": _FRACTION,
+    "resumed_handshake_share": _FRACTION,
+    "reused_connection_share": _FRACTION,
+    "max_record_bytes": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 16384},
+    "servers": _POSITIVE,
+    "cores_per_server": _POSITIVE,
+    "amortization_years": _POSITIVE,
+    "speed_factor": _POSITIVE,
+}
 
 
 def _col(n: int) -> str:
@@ -155,7 +174,7 @@ class _Writer:
             ws.write_number(row, 1, f.traffic.cipher_mix[alg], self.inp)
             ws.write(row, 2, "fraction of requests")
             ws.write(row, 3, f.notes.get(alg, ""), self.wrap)
-            ws.data_validation(row, 1, row, 1, {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 1})
+            ws.data_validation(row, 1, row, 1, _FRACTION)
             self.name(mix_name(alg), _abs("Inputs", row, 1))
             row += 1
         ws.write(row, 0, "check: mix sums to 1", self.bold)
@@ -184,7 +203,7 @@ class _Writer:
             ws.write(row, 0, g.name)
             for j, (key, _) in enumerate(GEN_COLS, 1):
                 ws.write_number(row, j, getattr(g, key), self.inp)
-                ws.data_validation(row, j, row, j, {"validate": "decimal", "criteria": ">", "value": 0})
+                self._validate(ws, row, j, key)
                 self.name(f"gen{i}_{key}", _abs("Inputs", row, j))
             src = (f"ESTIMATE: borrows {g.borrow_results_from}'s measurements, times divided by speed_factor"
                    if g.estimate else f"measured: {self.measured[g.name].source_file}")
@@ -209,14 +228,8 @@ class _Writer:
         ws.write(row, 0, "Definitions used in formulas: 8,760 hours per year; 1,000 W per kW; 365 days per year; 12 months per year.")
 
     def _validate(self, ws, row: int, col: int, key: str) -> None:
-        if key in SHARES:
-            ws.data_validation(row, col, row, col, {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 1})
-        elif key == "pue":
-            ws.data_validation(row, col, row, col, {"validate": "decimal", "criteria": ">=", "value": 1})
-        elif key in ("planning_horizon_years", "max_record_bytes"):
-            ws.data_validation(row, col, row, col, {"validate": "integer", "criteria": ">", "value": 0})
-        else:
-            ws.data_validation(row, col, row, col, {"validate": "decimal", "criteria": ">=", "value": 0})
+        """The range the fleet file allows for ``key`` (fleet.parse_fleet), as data validation."""
+        ws.data_validation(row, col, row, col, _VALIDATION.get(key, {"validate": "decimal", "criteria": ">=", "value": 0}))
 
     # ------------------------------------------------------------ Measurements
 
@@ -427,7 +440,7 @@ class _Writer:
         row += 1
         cols = ["scenario", "cores saved", "servers saved", "USD/year saved", "fleet cores in use at peak",
                 "share of fleet saved (s)", "purchase deferral (days)", "NPV of saving (USD)", "engineer cost (USD)",
-                "payback (months)"]
+                "payback (months)", "NPV net of the work (USD)"]
         ws.write_row(row, 0, cols, self.head)
         row += 1
         ws.write(row - 2, 6, "NPV: year t's saving = first-year saving x (1+growth)^(t-1), received at the END of year t, "
@@ -453,8 +466,9 @@ class _Writer:
             ws.write_formula(row, 8, f"=scen{s_i}_engineer_months*engineer_month_usd", self.usd, cmp.engineer_cost_usd)
             pb = cmp.payback_months
             ws.write_formula(row, 9, f'=IF(D{r1}>0,I{r1}/D{r1}*12,"n/a")', self.num, pb if pb is not None else "n/a")
+            ws.write_formula(row, 10, f"=H{r1}-I{r1}", self.usd, cmp.npv_net_of_work_usd)
             for c, key in enumerate(["scenario", "cores_saved", "servers_saved", "usd_saved", "fleet_in_use", "s",
-                                     "deferral_days", "npv", "engineer_cost", "payback_months"]):
+                                     "deferral_days", "npv", "engineer_cost", "payback_months", "npv_net"]):
                 self.cell_of[f"D|{s_i}|{key}"] = _abs("Model", row, c)
             row += 1
         self.hs_rows = hs_rows
@@ -474,6 +488,7 @@ class _Writer:
                   ("deferral_days", "hardware purchases deferred by", "days", self.num),
                   ("npv", "net present value of the saving", "USD", self.usd),
                   ("engineer_cost", "cost of the work", "USD", self.usd),
+                  ("npv_net", "net present value less the cost of the work", "USD", self.usd),
                   ("payback_months", "payback", "months", self.num)]
         for s_i, sc in enumerate(f.scenarios[1:], 2):
             cmp = self.result.comparisons[s_i - 2]
@@ -484,12 +499,13 @@ class _Writer:
                 val = {"cores_saved": cmp.cores_saved_cores, "servers_saved": cmp.servers_saved_servers,
                        "usd_saved": cmp.usd_saved_per_year, "s": cmp.fleet_share_saved_fraction,
                        "deferral_days": cmp.purchase_deferral_days, "npv": cmp.npv_usd,
-                       "engineer_cost": cmp.engineer_cost_usd, "payback_months": cmp.payback_months}[key]
+                       "engineer_cost": cmp.engineer_cost_usd, "npv_net": cmp.npv_net_of_work_usd,
+                       "payback_months": cmp.payback_months}[key]
                 ws.write(row, 0, label)
                 ws.write_formula(row, 1, "=" + self.cell_of[f"D|{s_i}|{key}"], fmt, val if val is not None else "n/a")
                 ws.write(row, 2, unit)
                 row += 1
-            ws.write(row, 0, cmp.sentence(), self.wrap)
+            ws.write(row, 0, "As exported (text, not recalculated): " + cmp.sentence(), self.wrap)
             if cmp.estimate:
                 ws.write(row + 1, 0, "ESTIMATE: includes generations priced from borrowed measurements.", self.warn)
                 row += 1

@@ -3,6 +3,7 @@ contract, the CSV export, and the workbook recalculated by LibreOffice."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -151,6 +152,7 @@ def test_small_fleet_by_hand():
     S = c.usd_saved_per_year
     assert c.npv_usd == pytest.approx(S / 1.1 + S * 1.2 / 1.1**2)
     assert c.engineer_cost_usd == 30000
+    assert c.npv_net_of_work_usd == pytest.approx(S / 1.1 + S * 1.2 / 1.1**2 - 30000)
     assert c.payback_months == pytest.approx(30000 / S * 12)
     assert "saves" in c.sentence() and "aes-128-gcm: A -> B" in c.sentence()
 
@@ -217,6 +219,9 @@ def _edit(text: str, old: str, new: str) -> str:
         ('name = "native P-256"', 'name = "native*"', "scenarios[2].name: 'native*' contains *, which spreadsheet"),
         ('name = "gen-previous"', 'name = "gen \\"old\\""', 'generations[1].name: \'gen "old"\' contains "'),
         ('name = "baseline"', 'name = "=1+1"', "scenarios[0].name: '=1+1' contains a leading ="),
+        # it silently divided measured times, still labelled as measured
+        ('results = "newest"', 'results = "newest"\nspeed_factor = 2', "generations[gen-current].speed_factor: only a "
+                                                                      "generation that borrows results has one"),
     ],
 )
 def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
@@ -383,7 +388,12 @@ def test_cost_cli_default_fleet_and_csv(tmp_path):
     rows = (tmp_path / "csv" / "comparisons.csv").read_text().splitlines()
     assert rows[0].startswith("scenario,baseline,estimate,cores_saved_cores")
     assert f"{c.usd_saved_per_year!r}" in rows[1]
-    assert (tmp_path / "csv" / "measurements.csv").read_text().count("\n") > 100
+    meas = list(csv.reader((tmp_path / "csv" / "measurements.csv").open()))
+    assert len(meas) > 100
+    # the borrowing generation repeated its lender's rows as if it had measured them
+    assert {r[0] for r in meas[1:]} == {"gen-current"}
+    scen = list(csv.DictReader((tmp_path / "csv" / "scenarios.csv").open()))
+    assert {(r["generation"], r["estimate"]) for r in scen} == {("gen-current", "False"), ("gen-previous", "True")}
 
 
 def _cost_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -535,6 +545,7 @@ def test_workbook_recalculated_by_libreoffice_matches_python(workbook, recalcula
     summary = {k: v for k, v in lo.items() if k.startswith("Summary!B")}
     assert any(_close(v, c.usd_saved_per_year) for v in summary.values())
     assert any(_close(v, c.npv_usd) for v in summary.values())
+    assert any(_close(v, c.npv_usd - c.engineer_cost_usd) for v in summary.values())
 
 
 def test_changing_an_input_in_the_workbook_changes_outputs_as_the_model_predicts(workbook):
