@@ -179,12 +179,7 @@ def load_run(path: str | Path) -> RunSamples:
     from . import results
 
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ResultsFileError(f"{p}: no such file") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsFileError(f"{p}: not a readable JSON file: {exc}") from None
+    doc = results.read_json(p, "results file")
     if isinstance(doc, dict) and "cryptobench" in doc:
         return samples_from_results(results.load(p))
     if isinstance(doc, dict) and "benchmarks" in doc and "machine_info" in doc:
@@ -195,34 +190,62 @@ def load_run(path: str | Path) -> RunSamples:
     raise ResultsFileError(f"{p}: neither a cryptobench results file nor pytest-benchmark JSON")
 
 
-def load_runs(path: str | Path, *, kind: str | None = None) -> list[RunSamples]:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def load_runs(path: str | Path, *, kind: str | None = None, current: str | Path | None = None,
+              notes: list[str] | None = None) -> list[RunSamples]:
     """A file, or every results file in a directory (pooled as one baseline).
 
-    ``kind`` ("cryptobench" or "pytest-benchmark") keeps only files of that kind
-    when ``path`` is a directory; instruction-count files are always skipped there.
+    ``kind`` ("cryptobench" or "pytest-benchmark"): a baseline file of another
+    kind is an error; in a directory, files of another kind and instruction-count
+    files are passed over. ``current``, when it lies in the directory, is left
+    out of the pool: pooled with itself, a run makes the spread between the
+    baseline and itself the noise, and nothing is significant. Files left out
+    (that one, and unreadable ones) are said in ``notes``.
     """
     p = Path(path)
+    notes = notes if notes is not None else []
     if not p.is_dir():
-        return [load_run(p)]
+        if current is not None and _same_file(p, Path(current)):
+            raise UsageError(f"{p} is both the baseline and the current run")
+        run = load_run(p)
+        if kind is not None and run.source != kind:
+            raise UsageError(f"the baseline {p} is {run.source} JSON and the current run is {kind} JSON; "
+                             "compare files of one kind")
+        return [run]
     runs = []
+    unreadable = 0
     for f in sorted(p.glob("*.json")):
+        if current is not None and _same_file(f, Path(current)):
+            notes.append(f"note: left {f} out of the baseline: it is the current run")
+            continue
         if _is_icount_file(f):
             continue
         try:
             r = load_run(f)
-        except ResultsFileError:
+        except ResultsFileError as exc:
+            unreadable += 1
+            notes.append(f"note: left out of the baseline: {exc}")
             continue
         if kind is None or r.source == kind:
             runs.append(r)
     if not runs:
-        raise ResultsFileError(f"{p}/: no results files" + (f" of kind {kind}" if kind else ""))
+        raise ResultsFileError(f"{p}/: no results files" + (f" of kind {kind}" if kind else "")
+                               + (f" ({unreadable} unreadable: see the notes)" if unreadable else ""))
     return runs
 
 
 def _is_icount_file(p: Path) -> bool:
+    from . import results
+
     try:
-        doc = json.loads(p.read_text())
-    except (OSError, ValueError):
+        doc = results.read_json(p)
+    except ResultsFileError:
         return False
     return isinstance(doc, dict) and doc.get("schema") == ICOUNT_SCHEMA
 
@@ -489,6 +512,10 @@ def wall_gate(
 
     for note in dict.fromkeys(n for r in base for n in settings_notes(r.settings, current.settings)):
         warnings.append(note)
+    single = [r.label for r in [*base, current] if r.source == "cryptobench" and r.settings.get("processes") == 1]
+    if single:
+        warnings.append(f"note: {', '.join(single)} ran one worker process (--fast): its values are not independent, "
+                        "so the p-values overstate significance; gate runs of the default profile or --ci")
     verdicts = []
     for name, s in sorted(current.samples.items()):
         if s.backend == reference or s.kind == "overhead" or not include(s):
@@ -831,13 +858,10 @@ def save_counts(path: str | Path, doc: Mapping[str, Any]) -> Path:
 
 
 def load_counts(path: str | Path) -> dict[str, Any]:
+    from . import results
+
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ResultsFileError(f"{p}: no such instruction-count file") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsFileError(f"{p}: not a readable JSON file: {exc}") from None
+    doc = results.read_json(p, "instruction-count file")
     if not isinstance(doc, dict) or doc.get("schema") != ICOUNT_SCHEMA:
         raise ResultsFileError(f"{p}: not an instruction-count file (schema {ICOUNT_SCHEMA})")
     counts = doc.get("counts")

@@ -19,7 +19,8 @@ Fail (exit 1) on a significant slowdown of any kernel against a baseline.
 
 Wall time (the default): BASELINE is a results file, a pytest-benchmark JSON
 file, or a directory of them (several runs are pooled; runs on the same CPU
-model as CURRENT are preferred). Each benchmark's time is divided by openssl's
+model as CURRENT are preferred; CURRENT itself, if it is in the directory, and
+unreadable files are left out, with a note). Each benchmark's time is divided by openssl's
 time measured in the same run, and the ratio is compared with Welch's t-test:
 a regression is a change with p < --alpha that is slower by more than
 --threshold (default 5%).
@@ -33,10 +34,11 @@ fails. Two count files can also be compared without --count.
 A wall-time regression seen once may be a busy moment of the machine, and
 the test is per benchmark (no correction for the hundreds in a full run): the
 nightly workflow re-measures just the regressed benchmarks and their openssl
-references and fails only if the second run confirms it:
-  cryptobench gate BASE NEW.json --emit-filter F ||
-    { cryptobench run --filter "$(cat F)" -o CONFIRM.json &&
-      cryptobench gate BASE CONFIRM.json --filter "$(cat F)"; }
+references and fails only if the second run confirms it (exit 1 is a
+regression; exit 2, bad usage, must not start a re-run):
+  cryptobench gate BASE NEW.json --emit-filter F; rc=$?
+  if [ $rc -eq 1 ]; then cryptobench run --ci --filter "$(cat F)" -o CONFIRM.json &&
+    cryptobench gate BASE CONFIRM.json --filter "$(cat F)"; else exit $rc; fi
 
 examples:
   cryptobench gate results/baseline/ nightly/results.json
@@ -217,10 +219,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                         baseline_label=args.baseline, current_label=args.current)
         else:
             current = gate.load_run(args.current)
-            baseline = gate.load_runs(args.baseline, kind=current.source)
+            left_out: list[str] = []
+            baseline = gate.load_runs(args.baseline, kind=current.source, current=args.current, notes=left_out)
             rep = gate.wall_gate(baseline=baseline, current=current, reference=args.reference,
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
+            rep.warnings[:0] = left_out
     if not rep.verdicts:
         sel = _selection(args)
         raise UsageError(f"no benchmark of the selection ({sel}) is in both the baseline and the current run" if sel

@@ -20,13 +20,15 @@ non-JSON or other-schema file; :func:`save` writes atomically.
 
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ._io import atomic_write_text
+from ._io import atomic_write_bytes, atomic_write_text
 from .errors import ResultsFileError
 
 SCHEMA_VERSION = 1
@@ -142,22 +144,44 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
 _JSON_NAMES = {dict: "an object", str: "a string", bool: "true or false"}
 
 
-def load(path: str | Path) -> Results:
-    """Load and check a results file; ResultsFileError (one line) when it is not one."""
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_json(path: str | Path, what: str = "results file") -> Any:
+    """The JSON document in a file (gzip-compressed too, as pyperf writes
+    ``*.json.gz``); ResultsFileError, one line, for anything that is not one:
+    missing, unreadable, empty, not UTF-8, not JSON, or nested too deeply."""
     p = Path(path)
-    if not p.exists():
-        raise ResultsFileError(f"{p}: no such results file")
     try:
-        text = p.read_text()
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ResultsFileError(f"{p}: no such {what}") from None
     except OSError as exc:
         raise ResultsFileError(f"{p}: cannot read: {exc.strerror}") from None
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ResultsFileError(f"{p}: a damaged gzip file: {exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(f"{p}: not a {what}: not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
         raise ResultsFileError(f"{p}: empty file (an interrupted write?)")
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         hint = " (truncated?)" if exc.pos >= len(text) - 2 else ""
         raise ResultsFileError(f"{p}: not valid JSON{hint}: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise ResultsFileError(f"{p}: not a {what}: JSON nested too deeply") from None
+
+
+def load(path: str | Path) -> Results:
+    """Load and check a results file; ResultsFileError (one line) when it is not one."""
+    p = Path(path)
+    doc = read_json(p)
     if not isinstance(doc, dict) or "cryptobench" not in doc or "benchmarks" not in doc:
         raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)")
     info = doc["cryptobench"]
@@ -189,7 +213,10 @@ def save(path: str | Path, suite, info: dict[str, Any]) -> Path:
     doc = suite._as_json() if suite is not None else {"version": "1.0", "benchmarks": []}
     info = dict(info, schema=SCHEMA_VERSION)
     doc["cryptobench"] = info
-    return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    if str(path).endswith(".gz"):  # as pyperf does: `pyperf show x.json.gz` reads it
+        return atomic_write_bytes(path, gzip.compress(text.encode(), mtime=0))
+    return atomic_write_text(path, text)
 
 
 def newest_first(directory: str | Path = "results") -> list[Path]:

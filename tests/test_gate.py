@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -271,6 +272,16 @@ def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
     # one benchmark flagged among hundreds may be noise: the report says how to confirm it
     assert "the test is per benchmark (p < 0.01 each, 1 test)" in " ".join(out.split())
     assert "(see --help: --emit-filter)" in out
+    # CURRENT inside the BASELINE directory: pooled with itself it made the gap to the
+    # baseline part of the noise, and the gate passed ("0 regression(s)")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    shutil.copy(base, pool / "base.json")
+    shutil.copy(slow, pool / "slow.json")
+    assert main(["gate", str(pool), str(pool / "slow.json")]) == 1
+    assert f"note: left {pool / 'slow.json'} out of the baseline: it is the current run" in capsys.readouterr().out
+    assert main(["gate", str(pool / "slow.json"), str(pool / "slow.json")]) == 2
+    assert "is both the baseline and the current run" in capsys.readouterr().err
 
 
 def test_gate_cli_refuses_bad_input(tmp_path, capsys):
@@ -308,7 +319,74 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert [v.status for v in rep.verdicts] == ["slower"]
 
 
+def test_a_one_process_run_is_noted():
+    # --fast runs one worker process: its values stand in for processes, and p overstates significance
+    rng = random.Random(3)
+    base, new = _pair(rng, 1e-4, 1e-6, "base.json"), _pair(rng, 1e-4, 1e-6, "fast.json")
+    assert not any("one worker process" in w for w in gate.wall_gate(baseline=[base], current=new).warnings)
+    new.settings["processes"] = 1
+    (w,) = [w for w in gate.wall_gate(baseline=[base], current=new).warnings if "one worker process" in w]
+    assert w.startswith("note: fast.json ran one worker process (--fast)")
+
+
+def test_gate_refuses_a_baseline_file_of_the_other_kind(tmp_path, capsys):
+    # a pytest-benchmark baseline against a results file was compared, benchmark by benchmark
+    pb = tmp_path / "pb.json"
+    pb.write_text(json.dumps({"machine_info": {}, "benchmarks": [_PB_ONE]}))
+    assert main(["gate", str(pb), "tests/data/results/base.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"the baseline {pb} is pytest-benchmark JSON and the current run is cryptobench JSON; "
+                        "compare files of one kind"), err
+
+
+def test_unreadable_files_in_a_baseline_directory_are_named(tmp_path, capsys):
+    d = tmp_path / "base"
+    d.mkdir()
+    shutil.copy("tests/data/results/base.json", d / "good.json")
+    (d / "cut.json").write_text('{"cryptobench": {')
+    (d / "bin.json").write_bytes(b"\xd0\xcf\x11\xe0 not text")
+    main(["gate", str(d), "tests/data/results/same.json"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"note: left out of the baseline: {d / 'bin.json'}: not a results file: not UTF-8 text (byte 0)" in out
+    assert f"note: left out of the baseline: {d / 'cut.json'}: not valid JSON (truncated?)" in out
+    (d / "good.json").unlink()
+    assert main(["gate", str(d), "tests/data/results/same.json"]) == 2
+    assert "no results files of kind cryptobench (2 unreadable: see the notes)" in capsys.readouterr().err
+
+
 _PB_ONE = {"name": "t", "extra_info": {"algorithm": "aes-128-gcm", "backend": "openssl"}, "stats": {"data": [1e-6]}}
+
+
+@pytest.mark.parametrize("data,needle", [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xcf", "not UTF-8 text (byte 8)"),
+    (b"\xff\xfe{\x00}\x00", "not UTF-8 text (byte 0)"),
+    (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+    (b"\x1f\x8b\x08\x00garbage", "a damaged gzip file"),
+])
+def test_files_that_are_not_json_text_are_one_line(tmp_path, capsys, data, needle):
+    """UnicodeDecodeError and RecursionError came out as tracebacks with exit 1 (for the gate: 'a regression')."""
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(data)
+    for argv in (["gate", str(bad), "tests/data/results/same.json"], ["gate", "tests/data/results/base.json", str(bad)],
+                 ["show", str(bad)], ["gate", "--count", str(bad)]):
+        if argv[1] == "--count" and not gate.valgrind_path():
+            continue
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert needle in err and len(err.splitlines()) == 1, (argv, err)
+
+
+def test_gzipped_results_files_read_and_write_like_pyperf(tmp_path, capsys):
+    import gzip
+
+    gz = tmp_path / "base.json.gz"
+    gz.write_bytes(gzip.compress(Path("tests/data/results/base.json").read_bytes()))
+    assert main(["show", str(gz)]) == 0
+    assert results.load(gz).measurements == results.load("tests/data/results/base.json").measurements
+    out = tmp_path / "copy.json.gz"
+    res = results.load(gz)
+    results.save(out, None, res.info)
+    assert gzip.decompress(out.read_bytes()).startswith(b"{")
 
 
 @pytest.mark.parametrize(
