@@ -226,6 +226,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
             rep.warnings[:0] = left_out
     if not rep.verdicts:
+        from .registry import split_list
+
+        if args.backend and not args.count and set(split_list(args.backend)) <= {args.reference}:
+            raise UsageError(f"-b {args.backend}: {args.reference} is the reference every benchmark is divided by, "
+                             "so it is not gated itself; select the backends to gate")
         sel = _selection(args)
         raise UsageError(f"no benchmark of the selection ({sel}) is in both the baseline and the current run" if sel
                          else "no benchmark in common between the baseline and the current run")

@@ -318,15 +318,25 @@ def name_matches(name: str, pattern: str | None) -> bool:
 
 def name_filter(pattern: str | None, algorithms: str | None, backends: str | None) -> Callable[[str], bool]:
     """A predicate on benchmark names (``algorithm/backend/...``) for the
-    ``--filter``, ``-a`` and ``-b`` options of commands that read results files."""
+    ``--filter``, ``-a`` and ``-b`` options of commands that read results files.
+
+    ``-b`` follows :func:`select`'s rule, so ``-b openssl`` means the reference
+    alone, not ``openssl-noavx512`` too; a backend name that matches no
+    registered backend is an error, as it is for ``run``."""
     algos = expand_algorithms(algorithms)
     bks = split_list(backends)
+    known: list[str] = []
+    if bks:
+        known = sorted({k.backend for k in default_registry().all()})
+        for b in bks:
+            if not any(backend_matches(k, b) for k in known):
+                raise UsageError(f"unknown backend {b!r}; valid: {', '.join(known)}")
 
     def ok(name: str) -> bool:
         parts = name.split("/")
         if algos and parts[0] not in algos:
             return False
-        if bks and (len(parts) < 2 or not any(backend_matches(parts[1], b) for b in bks)):
+        if bks and (len(parts) < 2 or not any(backend_matches(parts[1], b, exact=known) for b in bks)):
             return False
         return name_matches(name, pattern)
 

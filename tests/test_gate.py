@@ -319,6 +319,11 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert [v.status for v in rep.verdicts] == ["slower"]
 
 
+def test_gating_the_reference_alone_says_why_it_is_not_gated(capsys):
+    assert main(["gate", "tests/data/results/base.json", "tests/data/results/same.json", "-b", "openssl"]) == 2
+    assert "openssl is the reference every benchmark is divided by, so it is not gated itself" in capsys.readouterr().err
+
+
 def test_a_one_process_run_is_noted():
     # --fast runs one worker process: its values stand in for processes, and p overstates significance
     rng = random.Random(3)

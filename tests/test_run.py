@@ -192,6 +192,20 @@ def test_compare_selection_narrows_what_is_compared_and_judged(tmp_path):
     p = cli(["compare", base, slower, "-a", "ecdsa"], tmp_path)
     assert p.returncode == 2
     assert p.stderr.strip() == "cryptobench compare: error: no benchmark of the selection (-a ecdsa) is in both files"
+    p = cli(["compare", base, slower, "-b", "bogus"], tmp_path)
+    assert p.returncode == 2 and p.stderr.startswith("cryptobench compare: error: unknown backend 'bogus'; valid: ")
+
+
+def test_backend_selection_of_results_follows_runs_rule(tmp_path):
+    # -b openssl selected openssl-noavx512 too in compare, gate and history (64 extra benchmarks)
+    from cryptobench.registry import name_filter
+
+    ok = name_filter(None, None, "openssl")
+    assert ok("aes-128-gcm/openssl/encrypt/64") and not ok("aes-128-gcm/openssl-noavx512/encrypt/64")
+    ok = name_filter(None, None, "openssl*")
+    assert ok("aes-128-gcm/openssl/encrypt/64") and ok("aes-128-gcm/openssl-noavx512/encrypt/64")
+    ok = name_filter(None, None, "native")
+    assert ok("aes-128-gcm/native-vaes/encrypt/64") and not ok("aes-128-gcm/numba-hw/encrypt/64")
 
 
 def test_compare_warns_across_machines(tmp_path):
