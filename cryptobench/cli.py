@@ -51,14 +51,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _console(stderr: bool = False):
-    """A rich console; 140 columns when writing to a file or pipe (unless COLUMNS is set)."""
+    """A rich console; 140 columns when writing to a file or pipe (unless COLUMNS is set).
+
+    When the reader goes away (``| head``), output stops but the command goes
+    on to its own exit status: rich's default exits 1, which for compare and
+    gate means "a regression was found"."""
     import os
 
     from rich.console import Console
 
-    con = Console(stderr=stderr, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+
+    con = _Console(stderr=stderr, highlight=False)
     if not con.is_terminal and "COLUMNS" not in os.environ:
-        con = Console(stderr=stderr, highlight=False, width=140)
+        con = _Console(stderr=stderr, highlight=False, width=140)
     return con
 
 

@@ -208,6 +208,16 @@ def test_backend_selection_of_results_follows_runs_rule(tmp_path):
     assert ok("aes-128-gcm/native-vaes/encrypt/64") and not ok("aes-128-gcm/numba-hw/encrypt/64")
 
 
+@pytest.mark.parametrize("new,status", [("same.json", 0), ("slower.json", 1)])
+def test_a_closed_pipe_keeps_the_exit_status(tmp_path, new, status):
+    # `compare ... | head` exited 1 ("a regression") whatever the comparison found: rich's default
+    p = subprocess.Popen([sys.executable, "-m", "cryptobench", "compare", str(DATA / "base.json"), str(DATA / new), "--all"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    p.stdout.close()  # the reader is gone before the first line
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == status and "Traceback" not in err, err
+
+
 def test_compare_warns_across_machines(tmp_path):
     doc = json.loads((DATA / "same.json").read_text())
     doc["cryptobench"]["machine"]["cpu_model"] = "Another CPU"
