@@ -214,17 +214,19 @@ def _spark(values: list[float]) -> str:
 
 
 def plot(h: History, out_dir: str | Path) -> list[Path]:
-    """``history-<algorithm>.png``: one line per benchmark over the runs, steps marked."""
+    """``history-<algorithm>.png``: one line per benchmark over the runs, steps
+    marked; written all or none (OutputError names the file that could not be)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker  # noqa: F401 - matplotlib.ticker below
 
-    from ._io import make_dir
+    from ._io import atomic_write_many
+    from .plot import _png
 
-    out = make_dir(out_dir)
-    written = []
+    out = Path(out_dir)
+    files: list[tuple[Path, bytes]] = []
     labels = [f"#{i} {r.created[:10]}\n{r.commit}" for i, r in enumerate(h.runs)]
     for algorithm in sorted({s.algorithm for s in h.series.values()}):
         sers = [s for s in h.series.values() if s.algorithm == algorithm]
@@ -250,8 +252,5 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         if len(sers) <= 30:
             ax.legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
-        p = out / f"history-{algorithm}.png"
-        fig.savefig(p, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        written.append(p)
-    return written
+        files.append((out / f"history-{algorithm}.png", _png(plt, fig)))
+    return atomic_write_many(files) if files else []  # all or none, like `cryptobench plot`

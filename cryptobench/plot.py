@@ -7,19 +7,63 @@
   GHASH, ChaCha20 vs Poly1305), the rest shown as "other" (glue, tag,
   allocation, call overhead);
 - ``ecdsa.png``: sign and verify operations per second per backend.
+
+Throughput and operations per second are, like the terminal tables, the
+aggregate of the run's ``--parallel`` copies (the title says so). Every chart is
+rendered in memory first, then all are written at once (all or none).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from ._io import atomic_write_many
 from .registry import KINDS
+from .report import _parallel
 from .results import Results
 
 HOT_PARTS = {"aes_gcm": ("aes-ctr", "ghash"), "chacha20_poly1305": ("chacha20", "poly1305")}
 
 
+def _copies(res: Results) -> str:
+    """The title's note on ``--parallel``: what the tables' titles say."""
+    par = _parallel(res)
+    return f" (aggregate of {par} copies)" if par > 1 else ""
+
+
+def throughput_series(res: Results, algorithm: str) -> dict[str, list[tuple[int, float]]]:
+    """Per backend, (size, encrypt MB/s) with AAD 13 bytes, by size; the
+    aggregate of the run's ``--parallel`` copies, as the tables show it."""
+    par = _parallel(res)
+    enc = [m for m in res.measurements
+           if m.algorithm == algorithm and m.operation == "encrypt" and m.metadata.get("aad", 13) == 13]
+    return {b: sorted((m.size, m.mb_per_s * par) for m in enc if m.backend == b) for b in sorted({m.backend for m in enc})}
+
+
+def signature_rows(res: Results, algorithm: str) -> list[tuple[str, float, float]]:
+    """Per backend, (backend, sign/s, verify/s) (0 when not measured); the
+    aggregate of the run's ``--parallel`` copies, as the tables show it."""
+    par = _parallel(res)
+    rows = []
+    for backend in sorted({m.backend for m in res.measurements if m.algorithm == algorithm}):
+        s = res.find(algorithm, backend, "sign")
+        v = res.find(algorithm, backend, "verify")
+        if s or v:
+            rows.append((backend, s.ops_per_s * par if s else 0, v.ops_per_s * par if v else 0))
+    return rows
+
+
+def _png(plt, fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def plot(res: Results, out_dir: str | Path) -> list[Path]:
+    """Write the charts into ``out_dir``, all or none (OutputError when one
+    cannot be written: nothing is then changed); the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,42 +71,31 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
 
     from .registry import ALGORITHMS
 
-    from ._io import make_dir
-
-    out = make_dir(out_dir)
-    written: list[Path] = []
+    out = Path(out_dir)
+    files: list[tuple[Path, bytes]] = []
     for algorithm in ALGORITHMS:
         ms = [m for m in res.measurements if m.algorithm == algorithm]
         if not ms:
             continue
         if KINDS[algorithm] == "aead":
-            enc = [m for m in ms if m.operation == "encrypt" and m.metadata.get("aad", 13) == 13]
-            if enc:
+            series = throughput_series(res, algorithm)
+            if series:
                 fig, ax = plt.subplots(figsize=(8, 5))
-                for backend in sorted({m.backend for m in enc}):
-                    pts = sorted((m.size, m.mb_per_s) for m in enc if m.backend == backend)
+                for backend, pts in series.items():
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=backend)
                 ax.set_xscale("log", base=2)
                 ax.set_yscale("log")
                 ax.set_xlabel("message size (bytes)")
                 ax.set_ylabel("encrypt throughput (MB/s)")
-                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes — {res.machine.get('cpu_model', '')}")
+                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes{_copies(res)} — {res.machine.get('cpu_model', '')}")
                 ax.grid(True, which="both", alpha=0.3)
                 ax.legend(fontsize=8)
-                p = out / f"throughput-{algorithm}.png"
-                fig.savefig(p, dpi=100, bbox_inches="tight")
-                plt.close(fig)
-                written.append(p)
-            p = _hot_path_breakdown(plt, res, algorithm, ms, out)
-            if p:
-                written.append(p)
+                files.append((out / f"throughput-{algorithm}.png", _png(plt, fig)))
+            png = _hot_path_breakdown(plt, algorithm, ms)
+            if png:
+                files.append((out / f"hotpaths-{algorithm}.png", png))
         else:
-            rows = []
-            for backend in sorted({m.backend for m in ms}):
-                s = res.find(algorithm, backend, "sign")
-                v = res.find(algorithm, backend, "verify")
-                if s or v:
-                    rows.append((backend, s.ops_per_s if s else 0, v.ops_per_s if v else 0))
+            rows = signature_rows(res, algorithm)
             if rows:
                 fig, ax = plt.subplots(figsize=(8, 5))
                 xs = range(len(rows))
@@ -71,16 +104,13 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
                 ax.set_xticks(list(xs), [r[0] for r in rows], rotation=30, ha="right")
                 ax.set_yscale("log")
                 ax.set_ylabel("operations per second")
-                ax.set_title(f"{algorithm} — {res.machine.get('cpu_model', '')}")
+                ax.set_title(f"{algorithm}{_copies(res)} — {res.machine.get('cpu_model', '')}")
                 ax.legend()
-                p = out / "ecdsa.png"
-                fig.savefig(p, dpi=100, bbox_inches="tight")
-                plt.close(fig)
-                written.append(p)
-    return written
+                files.append((out / "ecdsa.png", _png(plt, fig)))
+    return atomic_write_many(files) if files else []
 
 
-def _hot_path_breakdown(plt, res: Results, algorithm: str, ms, out: Path) -> Path | None:
+def _hot_path_breakdown(plt, algorithm: str, ms) -> bytes | None:
     from .registry import ALGORITHMS
 
     parts = HOT_PARTS[ALGORITHMS[algorithm]]
@@ -115,7 +145,4 @@ def _hot_path_breakdown(plt, res: Results, algorithm: str, ms, out: Path) -> Pat
     ax.set_title(f"{algorithm}: where an encrypt's time goes\n(above the dashed line: the AEAD fuses or interleaves its hot paths)")
     ax.legend()
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
-    p = out / f"hotpaths-{algorithm}.png"
-    fig.savefig(p, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return p
+    return _png(plt, fig)

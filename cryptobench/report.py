@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Collection, Iterable
 
 from rich.table import Table
@@ -25,33 +26,55 @@ from .registry import ALGORITHMS, KINDS
 from .results import Measurement, Results, geometric_mean, settings_notes
 
 
+def _sig(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant figures in plain decimal: ``.3g`` alone
+    writes 1000 as 1e+03 and 0.00001 as 1e-05."""
+    text = f"{x:.{digits}g}"
+    return format(Decimal(text), "f") if "e" in text else text
+
+
 def fmt_time(s: float | None) -> str:
+    """Seconds in ns, µs, ms or s, three significant figures; the unit is
+    chosen after rounding (999.96 µs is 1 ms, not 1e+03 µs)."""
     if s is None or math.isnan(s):
         return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
+    r = float(f"{s:.3g}")
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if abs(r) >= scale:
+            return f"{_sig(r / scale)} {unit}"
+    return f"{_sig(r / 1e-9)} ns"
 
 
 def fmt_num(x: float | None, digits: int = 3) -> str:
+    """``digits`` significant figures below 100, whole numbers below 10 000,
+    then k, M, G, T; the unit is chosen after rounding (999 600 is 1M, not 1e+03k)."""
     if x is None or math.isnan(x):
         return "-"
-    if x >= 1e6:
-        return f"{x / 1e6:.{digits}g}M"
-    if x >= 1e4:
-        return f"{x / 1e3:.{digits}g}k"
-    if x >= 100:
+    if x < 0:
+        return "-" + fmt_num(-x, digits)
+    r = float(f"{x:.{digits}g}")
+    if r < 100:
+        return _sig(x, digits)
+    if float(f"{x:.0f}") < 1e4:
         return f"{x:.0f}"
-    return f"{x:.{digits}g}"
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6)):
+        if r >= scale:
+            return _sig(r / scale, digits) + unit
+    return _sig(r / 1e3, digits) + "k"
 
 
 def fmt_ratio(x: float | None) -> Text:
+    """Two decimals from 0.10×, whole numbers from 100×, two significant
+    figures below 0.1×; the format is chosen after rounding (99.996 is 100×)."""
     if x is None or math.isnan(x):
         return Text("-")
     style = "green" if x >= 1.0 else "red" if x < 0.5 else ""
-    text = f"{x:.0f}×" if x >= 100 else f"{x:.2f}×" if x >= 0.1 else f"{x:.2g}×"
-    return Text(text, style=style)
+    text = _sig(x, 2)
+    if float(text) >= 0.1:
+        text = f"{x:.2f}"
+    if float(text) >= 100:
+        text = f"{x:.0f}"
+    return Text(text + "×", style=style)
 
 
 def _ratio(ref: Measurement | None, m: Measurement | None) -> float | None:
@@ -112,7 +135,7 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
     title = f"{algorithm}: encrypt throughput, MB/s" + (f" (aggregate of {par} parallel copies)" if par > 1 else "") + ", AAD 13 bytes"
     t = Table(title=title, title_justify="left")
     t.add_column("backend", no_wrap=True, min_width=max(map(len, rows), default=0))
-    t.add_column("path", style="dim")
+    t.add_column("path", style="dim", overflow="fold")
     for n in sizes:
         t.add_column(_size_label(n), justify="right")
     t.add_column(f"cyc/B {_size_label(big)} (TSC)", justify="right")
@@ -152,6 +175,7 @@ def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Meas
     t = Table(title=f"{algorithm}: operations per second" + (f" (aggregate of {par} copies)" if par > 1 else ""), title_justify="left")
     for col in ("backend", "path", "sign/s", "verify/s", "keygen/s", "sign kcyc (TSC)", "×python sign", "×python verify", "×openssl sign", "×openssl verify"):
         t.add_column(col, justify="left" if col in ("backend", "path") else "right", style="dim" if col == "path" else None,
+                     overflow="fold" if col == "path" else "ellipsis",
                      no_wrap=col == "backend", min_width=max(map(len, rows)) if col == "backend" else None)
     for b in rows:
         s, v, k = get(b, "sign"), get(b, "verify"), get(b, "keygen")
@@ -197,7 +221,7 @@ def _aead_noavx512_table(res: Results, algorithm: str, backends: dict[str, list[
     rows.sort(key=lambda b: find(b, "encrypt", big).median)
     t = _noavx512_table_shell(res, algorithm, "encrypt")
     t.add_column("backend", no_wrap=True)
-    t.add_column("path", style="dim")
+    t.add_column("path", style="dim", overflow="fold")
     for n in sizes:
         t.add_column(_size_label(n), justify="right")
     t.add_column(f"decrypt {_size_label(big)}", justify="right")
@@ -224,7 +248,7 @@ def _signature_noavx512_table(res: Results, algorithm: str, backends: dict[str, 
     rows.sort(key=lambda b: (get(b, "sign") or get(b, "verify")).median)
     t = _noavx512_table_shell(res, algorithm, "operations")
     t.add_column("backend", no_wrap=True)
-    t.add_column("path", style="dim")
+    t.add_column("path", style="dim", overflow="fold")
     for op in ("sign", "verify", "keygen"):
         t.add_column(op, justify="right")
     for b in rows:
@@ -355,12 +379,15 @@ def one_time_costs_table(res: Results, algorithm: str | Collection[str] | None =
 def details_table(res: Results, algorithm: str | Collection[str] | None = None) -> Table:
     tsc = res.tsc_mhz
     t = Table(title="All benchmarks", title_justify="left")
-    for col in ("benchmark", "path", "median", "±stdev", "values", "MB/s", "ops/s", "TSC cyc/B", "TSC cyc/op", "setup"):
-        t.add_column(col, justify="left" if col in ("benchmark", "path") else "right")
     wanted = _wanted(algorithm)
-    for m in res.measurements:
-        if wanted and m.algorithm not in wanted:
-            continue
+    ms = [m for m in res.measurements if not wanted or m.algorithm in wanted]
+    # the benchmark name is never cut (it is what one greps for); the path folds
+    name_width = max((len(m.name) for m in ms), default=0)
+    for col in ("benchmark", "path", "median", "±stdev", "values", "MB/s", "ops/s", "TSC cyc/B", "TSC cyc/op", "setup"):
+        t.add_column(col, justify="left" if col in ("benchmark", "path") else "right",
+                     no_wrap=col == "benchmark", min_width=name_width if col == "benchmark" else None,
+                     overflow="fold" if col == "path" else "ellipsis")
+    for m in ms:
         t.add_row(
             m.name, m.code_path, fmt_time(m.median), fmt_time(m.stdev), str(len(m.values)),
             fmt_num(m.mb_per_s), fmt_num(m.ops_per_s), fmt_num(m.cycles_per_byte(tsc)), fmt_num(m.cycles(tsc)),

@@ -97,6 +97,14 @@ def test_history_cli_table_and_plot(results_dir, tmp_path, capsys):
     assert re.search(r"#2: \+(1[7-9]|2[0-3])\.\d% \(c3c3c3c3c3\)", out), out
     assert "1 significant step(s)" in out
     assert (plots / "history-chacha20-poly1305.png").stat().st_size > 1000
+    # a chart that cannot be written: one line, exit 2, nothing half-written (was an IsADirectoryError traceback)
+    blocked = tmp_path / "blocked"
+    (blocked / "history-chacha20-poly1305.png").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["history", str(results_dir), "--plot", str(blocked), "-b", "python"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("history-chacha20-poly1305.png: Is a directory") and len(err.splitlines()) == 1, err
+    assert [p.name for p in blocked.iterdir()] == ["history-chacha20-poly1305.png"]
     assert main(["history", str(results_dir), "--steps-only", "--filter", "*/poly1305/*"]) == 0
     assert "0 significant step(s)" in capsys.readouterr().out
 
