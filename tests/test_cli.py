@@ -63,6 +63,20 @@ def test_python_dash_m_cryptobench_is_the_same_command(tmp_path):
     assert p.returncode == 2 and p.stderr.strip() == "cryptobench show: error: missing.json: no such results file"
 
 
+def test_python_dash_m_cryptobench_works_in_the_repository_root():
+    # the README's commands leave you in the checkout, whose cryptobench/ (no kernels/, no
+    # built extension) shadowed the installed package: ModuleNotFoundError 'cryptobench.kernels'
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "cryptobench").is_dir() and not (root / "cryptobench" / "kernels").exists()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONSAFEPATH"}  # conftest sets it for every other test
+    here = subprocess.run([sys.executable, "-m", "cryptobench", "list", "-a", "aes-128-gcm"], cwd=root,
+                          capture_output=True, text=True, timeout=120, env=env)
+    script = subprocess.run([str(Path(sys.executable).with_name("cryptobench")), "list", "-a", "aes-128-gcm"],
+                            cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    assert here.returncode == 0, here.stderr
+    assert here.stdout == script.stdout and "aes-128-gcm" in here.stdout
+
+
 def test_show_algorithm_takes_families_and_lists(tmp_path):
     fixture = str(Path(__file__).parent / "data" / "cost" / "results" / "20261127T000000Z_fixture.json")
 
