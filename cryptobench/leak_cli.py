@@ -8,6 +8,18 @@ import json
 from ._argtypes import output_file, seconds
 from .errors import UsageError
 
+
+def _seed(text: str) -> int:
+    """A seed for numpy's default_rng: an integer, 0 or more (refused while parsing, not deep in the run)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"an integer, 0 or more, not {text!r}")
+    return value
+
+
 HELP = """\
 A dudect-style constant-time test. For each kernel and secret input (AEAD:
 plaintext and key; ECDSA: the nonce k and the private key d), time calls on a
@@ -37,15 +49,14 @@ def add_commands(sub, add_selection) -> None:
                    help="stop each test after this long even if short of --measurements; 0 = no limit (default: %(default)s)")
     p.add_argument("--no-evict", action="store_true", help="do not read 64 KiB before each C-timed call")
     p.add_argument("--no-control", action="store_true", help="skip the deliberately leaky T-table AES")
-    p.add_argument("--seed", type=int, default=20261127, help="seed of the class and input draws (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=20261127,
+                   help="seed of the class and input draws, 0 or more (default: %(default)s)")
     p.add_argument("--json", type=output_file, metavar="FILE", help="also write the results as JSON (atomically)")
     p.set_defaults(func=cmd_leakcheck)
 
 
 def cmd_leakcheck(args: argparse.Namespace) -> int:
     import os
-
-    from rich.table import Table
 
     from . import leakcheck as L
     from ._io import atomic_write_text
@@ -84,22 +95,10 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         budget_s=args.budget or None, evict=not args.no_evict, control=not args.no_control, seed=args.seed,
         on_start=on_start, on_result=rows.append,
     )
-    table = Table(title=f"leakcheck: Welch's t, fixed vs random secret (|t| >= {L.THRESHOLD} is a leak)")
-    for col, just in (("kernel", "left"), ("path", "left"), ("claim", "left"), ("secret", "left"),
-                      ("timer", "left"), ("measurements", "right"), ("max |t|", "right"), ("at", "left"),
-                      ("|t| raw", "right"), ("mean fixed / random", "right"), ("verdict", "left")):
-        table.add_column(col, justify=just, no_wrap=col in ("kernel", "measurements", "max |t|"))
-    for r in results:
-        style = "bold red" if r.failed else ("yellow" if r.leaks and not r.control else "")
-        unit = "cyc" if r.timer.startswith("TSC") else "ns"
-        table.add_row(
-            r.kernel, r.path, "CT" if r.constant_time else "var", r.test, r.timer,
-            f"{r.measurements:,}", f"{r.max_t:.2f}", r.at, f"{r.t_all:.2f}",
-            f"{r.mean_fixed:,.0f} / {r.mean_random:,.0f} {unit}" if r.measurements else "-",
-            (r.verdict + (f": {r.error}" if r.error else "")),
-            style=style,
-        )
+    table, left_out = leak_table(results, con.width)
     con.print(table)
+    if left_out:
+        con.print(f"[dim]left out to fit: {', '.join(left_out)}[/]")
     loads = [x for r in results for x in r.load]
     if loads:
         con.print(f"load average during the run: {min(loads):.1f} .. {max(loads):.1f} on {os.cpu_count()} CPUs")
@@ -108,8 +107,100 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
                "results": [r.to_dict() for r in results]}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
         con.print(f"wrote {args.json}")
-    failed = [r for r in results if r.failed]
-    if failed:
-        con.print("[bold red]FAILED:[/] " + ", ".join(f"{r.kernel} ({r.test}): {r.verdict}" for r in failed))
-        return 1
-    return 0
+    line = summary(results)
+    con.print(line, style="bold red" if line.startswith("FAILED") else None, markup=False, soft_wrap=True)
+    return 1 if any(r.failed for r in results) else 0
+
+
+#: The table's columns. When the console is too narrow for all of them, those in
+#: _LEAVE_OUT go, first ones first; kernel, secret, max |t| and verdict always stay
+#: and are never cut (narrower still, each verdict goes on a line under its kernel).
+_COLUMNS = (("kernel", "left"), ("path", "left"), ("claim", "left"), ("secret", "left"), ("timer", "left"),
+            ("measurements", "right"), ("max |t|", "right"), ("at", "left"), ("|t| raw", "right"),
+            ("mean fixed / random", "right"), ("verdict", "left"))
+_LEAVE_OUT = ("timer", "|t| raw", "mean fixed / random", "claim", "measurements", "path", "at")
+
+
+def _cells(r) -> dict[str, str]:
+    unit = "cyc" if r.timer.startswith("TSC") else "ns"
+    return {"kernel": r.kernel, "path": r.path, "claim": "CT" if r.constant_time else "var", "secret": r.test,
+            "timer": r.timer, "measurements": f"{r.measurements:,}", "max |t|": f"{r.max_t:.2f}", "at": r.at,
+            "|t| raw": f"{r.t_all:.2f}",
+            "mean fixed / random": f"{r.mean_fixed:,.0f} / {r.mean_random:,.0f} {unit}" if r.measurements else "-",
+            "verdict": r.verdict}
+
+
+def leak_table(results, width: int):
+    """The results table for a console ``width`` columns wide, and the names of the columns left out to fit."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    from .leakcheck import THRESHOLD
+
+    rows = [_cells(r) for r in results]
+
+    def layout(stacked: bool, left_out: tuple[str, ...]) -> dict[str, int]:
+        """Each column shown and the width of its widest cell (error messages may wrap, so not counted)."""
+        cols = [c for c, _ in _COLUMNS if c not in left_out and not (stacked and c == "verdict")]
+        w = {c: max(cell_len(x) for x in [c, *(row[c] for row in rows)]) for c in cols}
+        if stacked:
+            w["kernel"] = max([w["kernel"], *(2 + cell_len(row["verdict"]) for row in rows)])
+        return w
+
+    def fits(w: dict[str, int]) -> bool:  # a rule and two spaces of padding per column, and the right edge
+        return sum(w.values()) + 3 * len(w) + 1 <= width
+
+    choices = [(stacked, _LEAVE_OUT[:i]) for stacked in (False, True) for i in range(len(_LEAVE_OUT) + 1)]
+    stacked, left_out = next((c for c in choices if fits(layout(*c))), choices[-1])
+    widths = layout(stacked, left_out)
+    ok = fits(widths)
+    holder = "kernel" if stacked else "verdict"  # the column that holds the verdict, and any error message
+    table = Table(title=f"leakcheck: Welch's t, fixed vs random secret (|t| >= {THRESHOLD} is a leak)")
+    for col, just in _COLUMNS:
+        if col in widths:  # fitting: only the error messages may wrap; too narrow for that: fold, never cut
+            table.add_column("kernel\n  verdict" if stacked and col == "kernel" else col, justify=just,
+                             no_wrap=ok and col != holder, min_width=widths[col] if ok else None,
+                             overflow="ellipsis" if ok else "fold")
+    for r, row in zip(results, rows):
+        row["verdict"] += f": {r.error}" if r.error else ""
+        if stacked:
+            row["kernel"] += "\n  " + row["verdict"]
+        style = "bold red" if r.failed else ("yellow" if r.leaks and not r.control else "")
+        table.add_row(*(Text(row[c]) for c in widths), style=style)
+    return table, left_out
+
+
+def summary(results) -> str:
+    """One line: passed or FAILED (as the exit status says), and the figures it was decided on."""
+    from .leakcheck import THRESHOLD
+
+    parts = [f"{len(results)} target{'s' if len(results) != 1 else ''}"]
+    few = sum(r.verdict == "too few measurements" and not r.control for r in results)
+    judged = [r for r in results if r.constant_time and not r.control and r.verdict != "too few measurements"
+              and not r.error]
+    if judged:
+        top = max(judged, key=lambda r: r.max_t)
+        leaks = [f"{r.kernel} {r.test}" for r in judged if r.leaks]
+        parts.append(f"max |t| {top.max_t:.2f} ({top.kernel} {top.test}) over the {len(judged)} that claim constant "
+                     "time: " + (f"{len(leaks)} at or above {THRESHOLD} ({', '.join(leaks)})" if leaks
+                                 else f"none at or above {THRESHOLD}"))
+    else:
+        parts.append("no kernel that claims constant time was judged")
+    errors = sum(bool(r.error) and not r.control for r in results)
+    if few:
+        parts.append(f"{few} with too few measurements to judge")
+    if errors:
+        parts.append(f"{errors} not measured (error)")
+    control = next((r for r in results if r.control), None)
+    if control is None:
+        parts.append("no control (--no-control): nothing shows the test could see a leak")
+    elif control.error:
+        parts.append(f"control not run ({control.error})")
+    else:
+        parts.append(f"control {'flagged' if control.leaks else 'NOT flagged, so the run is inconclusive'} "
+                     f"(|t| {control.max_t:.2f})")
+    line = "; ".join(parts)
+    if any(r.failed for r in results):
+        return "FAILED: " + line
+    return "passed: " + line

@@ -16,7 +16,8 @@ DATE 2017, and their dudect tool):
    cropped copies (only times below the 1 - 0.5^(10 (i+1)/100) percentile of
    a discarded first batch, as dudect crops the long tail of interrupts and
    cache misses), and a second-order test (squared distance from the class
-   mean) once 10^4 measurements are in. The figure reported is the largest
+   mean) fed from the first batch after the fixed class has more than 10^4
+   measurements (about 2·10^4 in all). The figure reported is the largest
    |t| over tests with enough measurements in each class.
 4. |t| >= 4.5 (the usual threshold, as in TVLA) means the timing depends on
    the secret: evidence of a leak. |t| below it over 10^6 measurements is
@@ -443,7 +444,10 @@ def measure_target(
         per_call = max((time.perf_counter() - t0) / first, 1e-8)
         tt.calibrate(times)
         if batch is None:
-            batch = int(min(100_000, max(20, 0.5 / per_call)))  # about half a second per batch
+            # about half a second per batch, or a quarter of a smaller budget: the budget is
+            # checked between batches, so a test overruns it by at most one batch
+            batch_s = min(0.5, 0.25 * budget_s) if budget_s else 0.5
+            batch = int(min(100_000, max(20, batch_s / per_call)))
         done = 0
         while done < measurements:
             if budget_s and time.perf_counter() - start > budget_s:

@@ -8,14 +8,17 @@ measurements while the T-table control is flagged — is ``-m slow``
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
+from cryptobench import leak_cli
 from cryptobench import leakcheck as L
 from cryptobench import native
 from conftest import kernel_params
@@ -77,6 +80,38 @@ def test_a_small_shift_in_the_bulk_is_found_by_cropping():
     t, at = tt.max_t()
     assert abs(tt.t_values()[L.T_ALL]) < L.THRESHOLD < t
     assert L.describe_test(at).startswith("crop")
+
+
+def test_second_order_starts_after_the_fixed_class_passes_enough():
+    """As docs/leakcheck.md says: fed from the first batch after the fixed class has more than 10^4."""
+    rng = np.random.default_rng(5)
+    tt = L.TTests()
+    tt.calibrate(rng.normal(300, 3, 1000))
+    fixed_before = []
+    for _ in range(10):
+        c = rng.integers(0, 2, 3000).astype(np.uint8)
+        fixed_before.append(tt.n[L.T_ALL, 0])
+        tt.add(rng.normal(300, 3, 3000), c)
+        if fixed_before[-1] > L.ENOUGH:
+            assert tt.n[L.T_SECOND].sum() > 0
+        else:
+            assert tt.n[L.T_SECOND].sum() == 0, (fixed_before[-1], tt.n[L.T_SECOND])
+    first = next(i for i, n in enumerate(fixed_before) if n > L.ENOUGH)
+    assert 1.6 * L.ENOUGH < 3000 * first < 2.6 * L.ENOUGH  # about 2*10^4 in all before it starts
+    assert tt.n[L.T_SECOND].sum() == 3000 * (10 - first)
+
+
+def test_budget_bounds_the_batches():
+    """A small --budget is kept to within about a batch (a batch used to be 0.5 s whatever the budget)."""
+    def measure(inputs, times):
+        time.sleep(len(inputs) * 50e-6)  # 50 us a call
+        times[:] = 300 + np.arange(len(inputs)) % 7
+        return 0
+
+    t = L.Target("synthetic", "sleep", "key", True, "ns in Python", 16, bytes(16), L._random_bytes(16), measure)
+    r = L.measure_target(t, measurements=1_000_000, budget_s=0.1)
+    assert not r.error, r.error
+    assert 0 < r.measurements < 0.3 / 50e-6 and r.seconds < 0.3, (r.measurements, r.seconds)
 
 
 # ------------------------------------------------------------------ the leaky AES
@@ -151,8 +186,10 @@ def test_cli_leakcheck_reports_and_writes_json(tmp_path):
     assert {("chacha20-poly1305/native-portable", "plaintext"), ("chacha20-poly1305/native-portable", "key"),
             ("chacha20-poly1305/openssl", "plaintext"), ("chacha20-poly1305/openssl", "key")} <= set(rows)
     assert rows[("chacha20-poly1305/native-portable", "key")]["timer"] == "TSC in C"
+    last = p.stdout.strip().splitlines()[-1]
+    assert last.startswith("passed: " if p.returncode == 0 else "FAILED: "), last
     if p.returncode == 1:  # only a constant-time kernel over the threshold may fail the run (noise)
-        assert "FAILED" in p.stdout and "control" not in p.stdout.split("FAILED")[1]
+        assert "control flagged" in last and "LEAK (claims constant-time)" in {r["verdict"] for r in doc["results"]}
 
 
 def test_cli_refuses_bad_arguments(tmp_path):
@@ -161,10 +198,92 @@ def test_cli_refuses_bad_arguments(tmp_path):
                          # these two used to time the control alone and exit 0
                          (["--test", "nonce"], "unknown --test 'nonce'; valid: plaintext, key, sign-k, sign-d"),
                          (["-a", "aes-128-gcm", "--test", "sign-k"],
-                          "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;")):
+                          "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;"),
+                         # numpy's default_rng refused it after the arguments, with a traceback and exit 1
+                         (["--seed", "-1"], "argument --seed: an integer, 0 or more, not '-1'"),
+                         (["--seed", "1.5"], "argument --seed: an integer, 0 or more, not '1.5'")):
         p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "leakcheck", *args], capture_output=True,
                            text=True, timeout=120)
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def _result(kernel, test, ct, max_t, *, control=False, error="", n=100_000):
+    return L.LeakResult(kernel, "some-code-path", test, ct, "TSC in C", n, max_t, "crop p98.1", max_t / 2,
+                        1234.0, 1240.0, 1.0, control=control, error=error)
+
+
+_ROWS = [
+    _result("aes-128/leaky-ttable (control)", "block", False, 60.0, control=True),
+    _result("chacha20-poly1305/peer-chacha20poly1305", "key", False, 203.7),
+    _result("ecdsa-p256-sha256/openssl-noavx512", "sign-d", True, 1.5),
+    _result("chacha20-poly1305/native-portable", "plaintext", True, 2.5),
+    _result("aes-128-gcm/numba-hw", "key", True, 0.0, n=0, error="RuntimeError: the measured function returned "
+            "error 3 [while timing] and a long explanation that has to wrap somewhere"),
+]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 160, 250])
+def test_table_never_cuts_kernel_secret_t_or_verdict(width):
+    """At 80 columns and more (the longest kernel name has 39 characters) these four are whole;
+    narrower still they are folded, never cut short."""
+    from rich.console import Console
+
+    con = Console(width=width, record=True, file=io.StringIO())
+    table, left_out = leak_cli.leak_table(_ROWS, width)
+    con.print(table)
+    text = con.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    if width < 80:
+        first = "".join(line.split("│")[1].replace(" ", "") for line in text.splitlines() if line.startswith("│"))
+        assert all(r.kernel.replace(" ", "") in first for r in _ROWS), text
+        return
+    for r in _ROWS:
+        for cell in (r.kernel, r.test, f"{r.max_t:.2f}", r.verdict):
+            assert cell in text, (width, cell, text)
+    assert "[while" in text and "timing]" in text  # an error message is not taken for markup
+    if width >= 250:
+        assert not left_out and "mean fixed / random" in text
+
+
+def test_summary_says_passed_or_failed_as_the_exit_status_does():
+    ok = leak_cli.summary(_ROWS)
+    assert ok.startswith("passed: 5 targets; max |t| 2.50 (chacha20-poly1305/native-portable plaintext) over the 2 "
+                         "that claim constant time: none at or above 4.5; 1 not measured (error); control flagged "
+                         "(|t| 60.00)"), ok
+    assert "\n" not in ok
+    leak = [*_ROWS, _result("aes-128-gcm/native-vaes", "key", True, 7.25)]
+    assert any(r.failed for r in leak)
+    assert leak_cli.summary(leak).startswith(
+        "FAILED: 6 targets; max |t| 7.25 (aes-128-gcm/native-vaes key) over the 3 that claim constant time: "
+        "1 at or above 4.5 (aes-128-gcm/native-vaes key)")
+    blind = [_result("aes-128/leaky-ttable (control)", "block", False, 2.0, control=True), *_ROWS[1:]]
+    assert leak_cli.summary(blind).startswith("FAILED: ") and "control NOT flagged" in leak_cli.summary(blind)
+    assert "no control (--no-control)" in leak_cli.summary(_ROWS[1:])
+    few = [*_ROWS, _result("aes-128-gcm/native-aesni", "key", True, 0.5, n=500)]
+    assert "1 with too few measurements to judge" in leak_cli.summary(few)
+
+
+def test_cli_table_at_80_columns_and_summary(tmp_path):
+    """The table used to squeeze path, claim, secret, timer, at and verdict to nothing at 80 columns."""
+    _need_leakcheck_ext()
+    p = subprocess.run(
+        [sys.executable, "-m", "cryptobench.cli", "leakcheck", "-a", "chacha20-poly1305",
+         "-b", "native-portable,python", "-n", "2000", "--budget", "0.5", "--json", str(tmp_path / "leak.json")],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, COLUMNS="80"),
+    )
+    assert p.returncode in (0, 1), p.stderr
+    out = p.stdout
+    rows = json.loads((tmp_path / "leak.json").read_text())["results"]
+    assert {r["kernel"] for r in rows} == {"aes-128/leaky-ttable (control)", "chacha20-poly1305/python",
+                                           "chacha20-poly1305/native-portable"}
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert "…" not in out and table and max(len(line) for line in table) <= 80, out
+    for r in rows:  # each row's kernel and whole verdict, on one line of its own
+        assert any(r["kernel"] in line and r["test"] in line and f"{r['max_t']:.2f}" in line
+                   for line in out.splitlines()), (r, out)
+        assert r["verdict"] in out, (r["verdict"], out)
+    last = p.stdout.strip().splitlines()[-1]
+    assert last.startswith("passed: 5 targets; " if p.returncode == 0 else "FAILED: 5 targets; "), last
 
 
 # ------------------------------------------------------------------ the evidence (long)
