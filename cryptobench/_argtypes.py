@@ -39,6 +39,17 @@ def seconds(text: str) -> float:
     return _number(text, lambda v: 0 <= v < math.inf, "a finite number of seconds, 0 or more")
 
 
+def positive_int(text: str) -> int:
+    """A whole number of 1 or more (a count of calls, processes, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of 1 or more, not {text!r}")
+    return value
+
+
 def _check_creatable(path: Path, text: str) -> None:
     """The nearest existing ancestor of ``path`` is a directory we may create files in."""
     p = path.absolute()

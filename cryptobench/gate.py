@@ -109,6 +109,7 @@ class RunSamples:
     created: str = ""
     source: str = "cryptobench"  # or "pytest-benchmark"
     settings: dict[str, Any] = field(default_factory=dict)  # the results file's profile, --parallel, ...
+    complete: bool = True  # False: an interrupted run (Ctrl-C), which lacks what it did not reach
 
 
 def samples_from_results(res) -> RunSamples:
@@ -124,7 +125,7 @@ def samples_from_results(res) -> RunSamples:
         out[m.name] = Sample(m.name, m.algorithm, m.backend, m.operation, m.size, aad, m.kind,
                              tuple(float(v) for v in m.values), m.code_path, by_process.get(m.name, ()))
     return RunSamples(str(res.path), out, dict(res.machine), str(res.info.get("created", "")),
-                      settings=dict(res.info.get("settings") or {}))
+                      settings=dict(res.info.get("settings") or {}), complete=res.info.get("complete", True))
 
 
 def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamples:
@@ -512,6 +513,9 @@ def wall_gate(
 
     for note in dict.fromkeys(n for r in base for n in settings_notes(r.settings, current.settings)):
         warnings.append(note)
+    if not current.complete:
+        warnings.append(f"note: {current.label} is an interrupted run: the benchmarks it did not reach are "
+                        "listed as gone")
     single = [r.label for r in [*base, current] if r.source == "cryptobench" and r.settings.get("processes") == 1]
     if single:
         warnings.append(f"note: {', '.join(single)} ran one worker process (--fast): its values are not independent, "
@@ -660,9 +664,15 @@ def count_instructions(
         cmd = [exe, "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=ffi_call",
                "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet",
                sys.executable, "-P", "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=timeout)
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=timeout)
+            except BaseException:  # a timeout, Ctrl-C or SIGTERM: stop callgrind and reap it before going on
+                proc.kill()
+                proc.wait()
+                raise
         if proc.returncode != 0 or not info.exists():
-            tail = (proc.stderr or "").strip().splitlines()[-3:]
+            tail = (stderr or "").strip().splitlines()[-3:]
             raise RuntimeError(f"callgrind child failed (exit {proc.returncode}): " + " | ".join(tail))
         meta = json.loads(info.read_text())
         parts = sorted(Path(d).glob("callgrind.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))

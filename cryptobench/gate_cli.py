@@ -11,7 +11,7 @@ import json
 import math
 import os
 
-from ._argtypes import output_dir, output_file, percent, probability
+from ._argtypes import output_dir, output_file, percent, positive_int, probability
 from .errors import UsageError
 
 GATE_HELP = """\
@@ -71,7 +71,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--any-cpu", action="store_true", help="pool every baseline run, not only those on this CPU model")
     p.add_argument("--count", action="store_true", help="count instructions now with valgrind (python and native kernels by default)")
     p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
-    p.add_argument("--calls", type=int, default=20, help="with --count: calls per benchmark under callgrind (default 20)")
+    p.add_argument("--calls", type=positive_int, default=20, help="with --count: calls per benchmark under callgrind (default 20)")
     p.add_argument("--sizes", default="64", help="with --count: message sizes (default 64; callgrind is ~50x slower)")
     p.add_argument("--no-hot-paths", action="store_true", help="with --count: whole operations only")
     p.add_argument("--register", action="append", default=[], metavar="MODULE",
@@ -142,8 +142,14 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     gm = geometric_mean(v.change for v in compared if v.change and not math.isinf(v.change))
     what = "normalized time" if wall else "instructions per call"
     crit = f"p < {rep.alpha:g} and slower by more than {rep.threshold:g}%" if wall else f"more than {rep.threshold:g}% more instructions"
+    from collections import Counter
+
+    done = {id(v) for v in compared}
+    others = Counter(v.status for v in rep.verdicts if id(v) not in done)
+    not_compared = (f"; {sum(others.values())} not compared ("
+                    + ", ".join(f"{n} {s}" for s, n in others.most_common()) + ")") if others else ""
     con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
-              f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)")
+              f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
     if rep.regressions:
         con.print(f"[bold red]REGRESSION[/]: {', '.join(v.name for v in rep.regressions[:10])}"
                   + (" ..." if len(rep.regressions) > 10 else ""))
@@ -160,7 +166,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from . import bench, gate
     from .registry import name_filter
 
-    include_name = name_filter(args.filter, args.algorithm, args.backend)
+    registered = []
+    if args.count and args.register:  # kernels of --register modules: their backends are names -b may use
+        import importlib
+
+        from .registry import Registry
+
+        reg = Registry()
+        for mod in args.register:
+            importlib.import_module(mod).register(reg)
+        registered = reg.all()
+    include_name = name_filter(args.filter, args.algorithm, args.backend,
+                               extra_backends={k.backend for k in registered})
     if args.count:
         if args.current:
             raise UsageError("with --count give at most one file, the baseline; the current counts are measured")
@@ -171,15 +188,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
             algorithms=args.algorithm, backends=args.backend or "python,native", sizes=bench.parse_sizes(args.sizes),
             pattern=args.filter, hot_paths=not args.no_hot_paths,
         )
-        if args.register:
-            import importlib
-
-            from .registry import Registry
-
-            reg = Registry()
-            for mod in args.register:
-                importlib.import_module(mod).register(reg)
-            for k in reg.all():
+        if registered:
+            for k in registered:
                 if k.available:
                     targets += [gate.CountTarget(s.algorithm, s.backend, s.operation, s.size, s.aad, s.hot_path)
                                 for s in bench.specs_for(k, sizes=bench.parse_sizes(args.sizes), hot_paths=not args.no_hot_paths,
@@ -199,7 +209,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
             else:
                 con.print(f"  {t.name}: {c.per_call:,.0f} instructions/call ({c.code_path})")
 
-        doc = gate.measure_counts(targets, calls=args.calls, register=args.register, on_count=on_count)
+        import signal
+
+        def on_sigterm(signum, frame):  # as `run` does: a killed gate stops callgrind and removes its files
+            raise KeyboardInterrupt
+
+        old_handler = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            doc = gate.measure_counts(targets, calls=args.calls, register=args.register, on_count=on_count)
+        finally:
+            signal.signal(signal.SIGTERM, old_handler)
         out = args.output or "instructions.json"
         gate.save_counts(out, doc)
         con.print(f"wrote {out}")

@@ -316,18 +316,20 @@ def name_matches(name: str, pattern: str | None) -> bool:
     return not pats or any(fnmatch.fnmatchcase(name, p if any(c in p for c in "*?[") else f"*{p}*") for p in pats)
 
 
-def name_filter(pattern: str | None, algorithms: str | None, backends: str | None) -> Callable[[str], bool]:
+def name_filter(pattern: str | None, algorithms: str | None, backends: str | None, *,
+                extra_backends: Iterable[str] = ()) -> Callable[[str], bool]:
     """A predicate on benchmark names (``algorithm/backend/...``) for the
     ``--filter``, ``-a`` and ``-b`` options of commands that read results files.
 
     ``-b`` follows :func:`select`'s rule, so ``-b openssl`` means the reference
     alone, not ``openssl-noavx512`` too; a backend name that matches no
-    registered backend is an error, as it is for ``run``."""
+    registered backend (nor one of ``extra_backends``) is an error, as it is
+    for ``run``."""
     algos = expand_algorithms(algorithms)
     bks = split_list(backends)
     known: list[str] = []
     if bks:
-        known = sorted({k.backend for k in default_registry().all()})
+        known = sorted({k.backend for k in default_registry().all()} | set(extra_backends))
         for b in bks:
             if not any(backend_matches(k, b) for k in known):
                 raise UsageError(f"unknown backend {b!r}; valid: {', '.join(known)}")

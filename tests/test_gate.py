@@ -297,6 +297,11 @@ def test_gate_cli_refuses_bad_input(tmp_path, capsys):
     assert main(["gate", str(bad), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "neither a cryptobench results file" in err and "Traceback" not in err
+    # --calls 0 was refused only after "counting instructions of 77 benchmarks x 0 calls..."
+    with pytest.raises(SystemExit) as exc:
+        main(["gate", "--count", "--calls", "0"])
+    cap = capsys.readouterr()
+    assert exc.value.code == 2 and "argument --calls: a whole number of 1 or more, not '0'" in cap.err and not cap.out
 
 
 def test_gate_reads_pytest_benchmark_json(tmp_path):
@@ -317,6 +322,26 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert run.source == "pytest-benchmark" and run.machine["git_commit"] == "abc"
     rep = gate.wall_gate(baseline=gate.load_runs(tmp_path / "old.json"), current=run)
     assert [v.status for v in rep.verdicts] == ["slower"]
+
+
+def test_the_summary_counts_what_was_not_compared_and_notes_an_interrupted_run(tmp_path, capsys):
+    # a run lacking baseline benchmarks said "N benchmarks compared ... gate passed" and nothing more
+    def renamed(doc, name, backend):
+        b = json.loads(json.dumps(doc["benchmarks"][1]))  # aes-128-gcm/python/encrypt/16384
+        b["metadata"].update(name=name, backend=backend)
+        return b
+
+    base = json.loads(Path("tests/data/results/base.json").read_text())
+    base["benchmarks"].append(renamed(base, "aes-128-gcm/numba-hw/encrypt/16384", "numba-hw"))
+    cur = json.loads(Path("tests/data/results/same.json").read_text())
+    cur["benchmarks"].append(renamed(cur, "aes-128-gcm/native-vaes/encrypt/16384", "native-vaes"))
+    cur["cryptobench"]["complete"] = False
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "cut.json").write_text(json.dumps(cur))
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "cut.json")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"note: {tmp_path / 'cut.json'} is an interrupted run: the benchmarks it did not reach are listed as gone" in out
+    assert "1 benchmarks compared" in out and "; 2 not compared (1 new, 1 gone)" in out
 
 
 def test_gating_the_reference_alone_says_why_it_is_not_gated(capsys):
@@ -449,6 +474,29 @@ def _count_env(factor: float) -> dict[str, str]:
     return env
 
 
+def test_a_killed_count_stops_callgrind_and_cleans_up(tmp_path):
+    # `kill -TERM` left valgrind running under init and /tmp/cryptobench-icount-* behind
+    require_tool("valgrind")
+    import subprocess
+
+    p = subprocess.Popen([sys.executable, "-m", "cryptobench", "gate", "--count", "-a", "aes-128-gcm", "-b", "python",
+                          "--calls", "5000", "-o", str(tmp_path / "ic.json")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "counting instructions" in p.stdout.readline()
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while not children and time.monotonic() < deadline:  # valgrind has started
+        time.sleep(0.2)
+        children = [int(x) for x in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+    assert children, "callgrind never started"
+    spec = [a for a in Path(f"/proc/{children[0]}/cmdline").read_bytes().split(b"\0") if a.endswith(b"spec.json")]
+    p.terminate()
+    assert p.wait(timeout=60) == 130 and "interrupted" in p.stderr.read()
+    for pid in children:  # reaped, not left running (or as a zombie) under init
+        assert not Path(f"/proc/{pid}").exists()
+    assert spec and not Path(spec[0].decode()).parent.exists()
+
+
 def test_injected_slowdown_is_caught_by_instruction_counts(tmp_path):
     require_tool("valgrind")
     from concurrent.futures import ThreadPoolExecutor
@@ -511,4 +559,4 @@ def test_a_gate_that_compared_nothing_refuses_instead_of_passing(tmp_path, capsy
     assert main(["gate", old, counts(tmp_path / "same.json", (1000.0, "x"))]) == 0
     capsys.readouterr()
     assert main(["gate", old, new, "-b", "natvie"]) == 2  # a typo selects nothing: say which selection
-    assert "no benchmark of the selection (-b natvie) is in both the baseline and the current run" in capsys.readouterr().err
+    assert "unknown backend 'natvie'; valid: native-adx" in capsys.readouterr().err
