@@ -216,8 +216,10 @@ class Comparison:
             else "saves more cores than the whole fleet has in use at peak (the baseline could not fit in it)"
         )
         sign = 1 if self.usd_saved_per_year >= 0 else -1
+        cores = sign * self.cores_saved_cores
+        n = f"{cores:,.0f}" if abs(cores) >= 10 else f"{cores:.1f}"  # not "COSTS 1 cores" for half a core
         return (
-            f"{self.scenario} ({what}) {verb} {sign * self.cores_saved_cores:,.0f} cores, "
+            f"{self.scenario} ({what}) {verb} {n} cores, "
             f"{sign * self.servers_saved_servers:,.1f} servers, ${sign * self.usd_saved_per_year:,.0f} a year, and {defer}"
             + (" [ESTIMATE: uses borrowed measurements]" if self.estimate else "")
         )

@@ -130,6 +130,11 @@ def over_capacity(fleet, result) -> list[str]:
     return out
 
 
+def _nz(text: str) -> str:
+    """A figure that rounds to zero without its minus sign ("-0.0000%" is 0.0000%)."""
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+
+
 def _usd(x: float) -> str:
     return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
 
@@ -160,9 +165,9 @@ def tables(fleet, measured, result):
         t.add_column(col, justify="left" if col == "scenario" else "right")
     for c in result.comparisons:
         d = c.purchase_deferral_days
-        t.add_row(c.scenario + (" [ESTIMATE]" if c.estimate else ""), f"{c.cores_saved_cores:,.1f}",
-                  f"{c.servers_saved_servers:,.2f}", _usd(c.usd_saved_per_year), f"{c.fleet_share_saved_fraction:.4%}",
-                  "n/a" if d is None else f"{d:,.1f}", _usd(c.npv_usd), _usd(c.engineer_cost_usd),
+        t.add_row(c.scenario + (" [ESTIMATE]" if c.estimate else ""), _nz(f"{c.cores_saved_cores:,.1f}"),
+                  _nz(f"{c.servers_saved_servers:,.2f}"), _usd(c.usd_saved_per_year),
+                  _nz(f"{c.fleet_share_saved_fraction:.4%}"), "n/a" if d is None else _nz(f"{d:,.1f}"), _usd(c.npv_usd), _usd(c.engineer_cost_usd),
                   _usd(c.npv_net_of_work_usd),
                   "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}")
     out.append(t)

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import results
 from .cost import MeasuredCosts, Series, extrapolations
 from .errors import ResultsFileError
-from .fleet import SIGNATURE, Fleet, FleetError, Generation
+from .fleet import BUNDLED, SIGNATURE, Fleet, FleetError, Generation
 
 #: The AAD of the AEAD measurements the model uses (a TLS 1.2 record header).
 MODEL_AAD = 13
@@ -28,7 +28,7 @@ class _Lacking(FleetError):
 def _resolve(fleet: Fleet, gen: Generation, results_dir: Path) -> Path:
     key = f"generations[{gen.name}].results"
     p = Path(gen.results)
-    if not p.is_absolute():
+    if not p.is_absolute() and fleet.source != BUNDLED:
         beside = Path(fleet.source).parent / p
         p = beside if beside.exists() else p
     if not p.exists():

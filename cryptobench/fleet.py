@@ -107,6 +107,10 @@ class Fleet:
         return next(g for g in self.generations if g.name == name)
 
 
+#: How messages and the workbook name the default fleet file.
+BUNDLED = "the bundled example fleet (cryptobench cost --example-fleet)"
+
+
 def example_fleet_path() -> Path:
     return Path(str(resources.files("cryptobench") / "data" / "fleet.toml"))
 
@@ -211,7 +215,8 @@ def _comments(text: str) -> dict[str, str]:
 def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | None = None) -> Fleet:
     """Parse and validate a fleet file (the bundled example when ``path`` is None)."""
     p = Path(path) if path is not None else example_fleet_path()
-    source = str(p)
+    # messages and the workbook name the bundled file by what it is, not by its path inside site-packages
+    source = str(p) if path is not None else BUNDLED
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

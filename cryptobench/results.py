@@ -223,6 +223,8 @@ def newest_first(directory: str | Path = "results") -> list[Path]:
     """The results files in a directory, most recent first: names start with a
     UTC timestamp; a same-second run gets a -2, -3... suffix, which sorts after."""
     d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise ResultsFileError(f"{d} is a file, not a directory of results files")
 
     def key(p: Path) -> tuple[str, int]:
         stem, _, n = p.stem.rpartition("-")
