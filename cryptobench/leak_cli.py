@@ -69,6 +69,10 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         raise UsageError("--budget must be >= 0")
     selected = select(args.algorithm, args.backend)  # refuse bad names before any work
     require_available(selected, "check")
+    hot_only = [k.name for k in selected if k.available and k.impl is None]
+    if hot_only and all(k.impl is None for k in selected if k.available):  # e.g. -b peer-pyaes: 0 targets, "passed"
+        raise UsageError(f"nothing to check: {', '.join(hot_only)} offer(s) hot paths only, and leakcheck times "
+                         "whole operations (encrypt, sign)")
     wanted = set(split_list(args.test))
     known = [t for kind in L.TESTS.values() for t in kind]
     unknown = sorted(wanted - set(known))
