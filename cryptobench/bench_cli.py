@@ -13,6 +13,7 @@ import time
 
 from ._argtypes import output_dir, output_file, percent
 from .errors import UsageError
+from .registry import FILTER_HELP
 
 RUN_HELP = """\
 Verify each selected kernel on a quick vector subset (a kernel that fails is
@@ -28,7 +29,14 @@ values: the nightly's profile; six processes give the regression gate's test
 enough to work with, see `cryptobench gate --help`).
 Figures are medians; cycles are TSC cycles; speedups are against python and
 openssl measured in the same run.
+
+--self-check times openssl AES-128-GCM encrypt at 16 KiB through the harness
+and in a plain timing loop, three alternating rounds, and writes no results
+file; it takes a profile and refuses the other options (-a, -b, --filter,
+--sizes, --no-hot-paths, --no-aad, --parallel, -o, --force). Exit status 1
+when the two medians differ by more than 10%.
 """
+
 
 
 def add_commands(sub, add_selection) -> None:
@@ -36,9 +44,10 @@ def add_commands(sub, add_selection) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_selection(p)
     p.add_argument("--sizes", help="comma-separated message sizes in bytes (default: 16,64,256,1024,8192,16384; 16k works)")
-    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (e.g. '*encrypt/16384', 'ghash')")
+    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--no-hot-paths", action="store_true", help="whole operations only")
-    p.add_argument("--no-aad", action="store_true", help="also measure AEADs with empty AAD (besides the 13-byte TLS AAD)")
+    p.add_argument("--no-aad", action="store_true", help="also measure AEADs with empty AAD (besides the 13-byte TLS AAD), "
+                   "shown in a second table per AEAD")
     prof = p.add_mutually_exclusive_group()
     prof.add_argument("--rigorous", action="store_const", const="rigorous", dest="profile", help="more processes and values (publication)")
     prof.add_argument("--fast", action="store_const", const="fast", dest="profile", help="fewest values (smoke test)")
@@ -47,7 +56,8 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("-o", "--output", type=output_file, metavar="FILE",
                    help="results file (default: results/<UTC timestamp>_<host>.json); an existing one is not replaced")
     p.add_argument("--force", action="store_true", help="replace --output FILE if it already holds something")
-    p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop")
+    p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop "
+                   "(writes no file; exit status 1 when they differ by more than 10%%)")
     p.set_defaults(func=cmd_run, profile="default")
 
     p = sub.add_parser(
@@ -78,7 +88,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--threshold", type=percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
     p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
     add_selection(p)
-    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (as for run)")
+    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks (as for run): " + FILTER_HELP)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
@@ -124,17 +134,30 @@ def print_results(res, algorithms: list[str] | None = None, details: bool = Fals
         con.print(report.details_table(res, wanted))
 
 
+#: Options --self-check has no use for (it times one fixed benchmark and writes no file), as (dest, flag).
+_NOT_WITH_SELF_CHECK = (("algorithm", "-a/--algorithm"), ("backend", "-b/--backend"), ("sizes", "--sizes"),
+                        ("filter", "--filter"), ("no_hot_paths", "--no-hot-paths"), ("no_aad", "--no-aad"),
+                        ("output", "-o/--output"), ("force", "--force"))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import contextlib
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import bench, results
     from .run import PROFILES, Interrupted, run
 
-    sizes = bench.parse_sizes(args.sizes)
-    aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
     profile = PROFILES[args.profile]
     if args.self_check:
+        given = [flag for dest, flag in _NOT_WITH_SELF_CHECK if getattr(args, dest)]
+        given += ["--parallel"] if args.parallel != 1 else []
+        if given:
+            raise UsageError(f"--self-check times openssl AES-128-GCM encrypt at 16 KiB alone and writes no results "
+                             f"file: it takes no {', '.join(given)}")
         return _self_check(profile)
+    sizes = bench.parse_sizes(args.sizes)
+    aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
     if args.output and not args.force and os.path.isfile(args.output) and os.path.getsize(args.output):
         # like pyperf: a results file is hours of measurement; the first kernel's atomic write would replace it
         raise UsageError(f"{args.output} already exists: choose another --output, or add --force to replace it")
@@ -154,9 +177,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         transient=False,
     )
     task = None
+    # the bar starts once the selection is known to be good: an error before that is the only line on
+    # stderr (Progress.stop prints an empty line when stderr is not a terminal, started or not)
+    shown = contextlib.ExitStack()
 
     def on_plan(pl):
         nonlocal task
+        shown.enter_context(progress)
         total = pl.total * profile.processes
         task = progress.add_task("run", total=total, kernel="", phase="")
         err.print(
@@ -176,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.console.print(f"[bold red]{outcome.kernel}: {outcome.status.upper()}[/] — {outcome.reason}")
 
     try:
-        with progress:
+        with shown:
             path, _ = run(
                 algorithms=args.algorithm, backends=args.backend, sizes=sizes, aads=aads, pattern=args.filter,
                 hot_paths=not args.no_hot_paths, profile=profile, parallel=args.parallel, output=args.output,
@@ -234,14 +261,22 @@ def _self_check(profile) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from . import report, results
-    from .registry import expand_algorithms
+    from .registry import ALGORITHMS, expand_algorithms
 
     algos = expand_algorithms(args.algorithm)
     res = results.load(args.file)
     present = report.algorithms_in(res)
+    unknown = report.unknown_algorithms(res)
+    what = ", ".join(f"{a!r} ({n})" for a, n in unknown.items())
+    if unknown and not args.details and not any(m.algorithm in present for m in res.measurements):
+        raise UsageError(f"{args.file}: no benchmark of an algorithm this cryptobench knows "
+                         f"({', '.join(ALGORITHMS)}), only of {what} (--details lists them)")
     if algos and not set(algos) & set(present):
         raise UsageError(f"{args.file} has no {', '.join(algos)} benchmarks (it has: {', '.join(present) or 'none'})")
     print_results(res, algos, args.details)
+    if unknown and not (args.details and not algos):  # else the details table lists them
+        _console().print(f"note: not shown: {sum(unknown.values())} benchmark(s) of an algorithm this cryptobench "
+                         f"does not know: {what}; --details without -a lists them", style="yellow", markup=False)
     return 0
 
 

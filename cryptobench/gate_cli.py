@@ -13,6 +13,7 @@ import os
 
 from ._argtypes import output_dir, output_file, percent, positive_int, probability
 from .errors import UsageError
+from .registry import FILTER_HELP
 
 GATE_HELP = """\
 Fail (exit 1) on a significant slowdown of any kernel against a baseline.
@@ -63,7 +64,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("baseline", nargs="?", help="baseline: results file, pytest-benchmark JSON, directory, or instruction-count file")
     p.add_argument("current", nargs="?", help="the run to check (omit with --count: measured now)")
     add_selection(p)
-    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches (comma-separated globs or substrings)")
+    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--threshold", type=percent, default=None, metavar="PCT",
                    help="smallest slowdown that fails (default 5%% wall time, 2%% instructions)")
     p.add_argument("--alpha", type=probability, default=0.01, help="significance level of the wall-time test (default 0.01)")
@@ -88,7 +89,7 @@ def add_commands(sub, add_selection) -> None:
                        description=HISTORY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("directory", nargs="?", default="results", help="directory of results files (default results/)")
     add_selection(p)
-    p.add_argument("--filter", metavar="GLOB", help="only benchmarks whose name matches")
+    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--metric", choices=("ratio", "time"), default="ratio", help="ratio to openssl (default) or median time")
     p.add_argument("--threshold", type=percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
     p.add_argument("--alpha", type=probability, default=0.01, help="significance level of a step (default 0.01)")

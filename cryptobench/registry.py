@@ -309,6 +309,12 @@ def expand_algorithms(value: str | Iterable[str] | None) -> list[str]:
     return out
 
 
+#: --filter's rule (name_matches), in the help of every command that takes it.
+FILTER_HELP = ("comma-separated patterns; a benchmark is kept when its name matches one: a pattern with * ? or [ "
+               "is a shell-style glob over the whole name, any other a substring (so 'encrypt/16' also selects "
+               "encrypt/16384; '[a]es-128-gcm/openssl/encrypt/16' selects exactly that name)")
+
+
 def name_matches(name: str, pattern: str | None) -> bool:
     """Whether a benchmark name matches ``--filter``: comma-separated patterns,
     each a shell-style glob if it has a glob character, else a substring."""

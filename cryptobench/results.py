@@ -125,6 +125,8 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
         size = md.get("size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise ValueError(f"{b.get_name()}: metadata size must be a positive integer, got {size!r}")
+        if "setup_s" in md and not _number(md["setup_s"]):  # show --details prints it as a time
+            raise ValueError(f"{b.get_name()}: metadata setup_s must be a number, got {md['setup_s']!r}")
         out.append(
             Measurement(
                 name=b.get_name(),
@@ -201,11 +203,42 @@ def load(path: str | Path) -> Results:
     bad = next((name for name, outcome in info["kernels"].items() if not isinstance(outcome, dict)), None)
     if bad is not None:
         raise ResultsFileError(f"{p}: malformed 'cryptobench' section: kernels[{bad!r}] must be an object")
+    _check_fields(p, info)
     try:
         measurements = measurements_from_suite_json(doc)
     except Exception as exc:  # noqa: BLE001 - pyperf raises several types on bad data
         raise ResultsFileError(f"{p}: malformed pyperf data: {exc}") from None
     return Results(p, doc, info, measurements)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+#: The fields of the 'cryptobench' section the tables read, with what each must be when present:
+#: (where, key, description, check); "kernel" fields are checked in every kernels[...] entry.
+_FIELDS = (
+    ("machine", "tsc_mhz", "a positive number or null", lambda x: x is None or (_number(x) and x > 0)),
+    ("info", "overhead_s", "a number or null", lambda x: x is None or _number(x)),
+    ("kernel", "status", "a string", lambda x: isinstance(x, str)),
+    ("kernel", "reason", "a string", lambda x: isinstance(x, str)),
+    ("kernel", "env", "an object", lambda x: isinstance(x, dict)),
+    ("kernel", "cold_prepare_s", "a number or null", lambda x: x is None or _number(x)),
+    ("kernel", "cold_prepare", "an object", lambda x: isinstance(x, dict)),
+    ("kernel", "worker_prepare_s", "a list of numbers", lambda x: isinstance(x, list) and all(map(_number, x))),
+)
+
+
+def _check_fields(p: Path, info: dict[str, Any]) -> None:
+    """ResultsFileError naming the first field of :data:`_FIELDS` that is present with the wrong type
+    (a hand-edited file: show, compare and cost would fail deep inside with a TypeError)."""
+    places: list[tuple[str, dict[str, Any], str]] = [("machine", info["machine"], "machine."), ("info", info, "")]
+    places += [("kernel", outcome, f"kernels[{name!r}].") for name, outcome in info["kernels"].items()]
+    for where, section, prefix in places:
+        for field_where, key, want, ok in _FIELDS:
+            if field_where == where and key in section and not ok(section[key]):
+                raise ResultsFileError(f"{p}: malformed 'cryptobench' section: {prefix}{key} must be {want}, "
+                                       f"got {section[key]!r:.40}")
 
 
 def save(path: str | Path, suite, info: dict[str, Any]) -> Path:

@@ -1,0 +1,285 @@
+"""Details of `run`, `show` and `list` as a user meets them: a refused run says one
+line and nothing else, --filter and --self-check are described as they behave,
+--no-aad figures reach the tables, hand-edited results files are refused in
+one line, and `list` never cuts a name one types after -a or -b."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from cryptobench import registry, results
+from cryptobench.errors import ResultsFileError
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "tests" / "data" / "results" / "base.json"
+
+
+def cli(args, cwd, columns="200"):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if columns:
+        env["COLUMNS"] = columns
+    return subprocess.run([sys.executable, "-m", "cryptobench.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def write(doc, path: Path) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+# ------------------------------------------------------------------ run: refused before any work
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["-a", "foo"], "unknown algorithm 'foo'; valid:"),
+        (["-b", "foo"], "unknown backend 'foo'; valid:"),
+        (["--parallel", "0"], "--parallel must be at least 1"),
+        (["--filter", "zzz"], "no benchmark of theirs matches --filter 'zzz'"),
+    ],
+)
+def test_a_refused_run_prints_its_error_and_nothing_else(tmp_path, args, needle):
+    # the progress display was entered before the selection was checked, and rich
+    # printed an empty line on leaving it: stderr began with a blank line
+    p = cli(["run", *args, "-o", "r.json"], tmp_path)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("cryptobench run: error: ") and needle in lines[0]
+    assert p.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ --filter says what it does
+
+
+RULE = ("comma-separated patterns; a benchmark is kept when its name matches one: a pattern with * ? or [ is a "
+        "shell-style glob over the whole name, any other a substring (so 'encrypt/16' also selects encrypt/16384; "
+        "'[a]es-128-gcm/openssl/encrypt/16' selects exactly that name)")
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_filter_help_states_the_substring_rule(tmp_path, command):
+    p = cli([command, "--help"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "--filter PATTERNS" in p.stdout and "GLOB" not in p.stdout
+    assert RULE in flat(p.stdout)
+
+
+def test_the_filter_rule_as_documented_is_how_names_match():
+    name16, name16k = "aes-128-gcm/openssl/encrypt/16", "aes-128-gcm/openssl/encrypt/16384"
+    assert registry.name_matches(name16k, name16)  # no glob character: a substring
+    assert registry.name_matches(name16k, "encrypt/16")
+    assert registry.name_matches(name16, "[a]es-128-gcm/openssl/encrypt/16")  # a glob: the whole name
+    assert not registry.name_matches(name16k, "[a]es-128-gcm/openssl/encrypt/16")
+    assert registry.name_matches(name16k, "zzz, [a]es-128-gcm/openssl/encrypt/16384")  # comma-separated
+    readme = flat((ROOT / "README.md").read_text())
+    assert ("one with `*`, `?` or `[` is a shell-style glob over the whole name, any other a substring, so "
+            "`aes-128-gcm/openssl/encrypt/16` also selects `.../encrypt/16384`") in readme
+    assert "write it as a glob such as `'[a]es-128-gcm/openssl/encrypt/16'`" in readme
+
+
+# ------------------------------------------------------------------ --self-check
+
+
+def test_self_check_refuses_the_options_it_would_ignore(tmp_path):
+    p = cli(["run", "--self-check", "--fast", "-a", "aes", "--sizes", "16", "-o", "r.json", "--parallel", "2"],
+            tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert p.stderr.splitlines() == [
+        "cryptobench run: error: --self-check times openssl AES-128-GCM encrypt at 16 KiB alone and writes no "
+        "results file: it takes no -a/--algorithm, --sizes, -o/--output, --parallel"]
+    assert p.stdout == "" and list(tmp_path.iterdir()) == []
+    p = cli(["run", "--self-check", "--no-aad", "--filter", "x"], tmp_path)
+    assert p.returncode == 2 and p.stderr.rstrip().endswith("it takes no --filter, --no-aad"), p.stderr
+
+
+def test_self_check_exit_status_is_documented():
+    p = cli(["run", "--help"], ROOT)
+    assert p.returncode == 0, p.stderr
+    text = flat(p.stdout)
+    assert "Exit status 1 when the two medians differ by more than 10%." in text
+    assert "exit status 1 when they differ by more than 10%)" in text
+    readme = flat((ROOT / "README.md").read_text())
+    assert "and exits with status 1 when they differ by more than 10%; it writes no results file" in readme
+
+
+@pytest.mark.parametrize("ratio,status", [(1.05, 0), (0.93, 0), (1.2, 1), (0.85, 1)])
+def test_self_check_exit_status_is_1_beyond_ten_percent(monkeypatch, capsys, ratio, status):
+    """The harness figure `ratio` times the plain loop's: status 1 beyond ±10% (the plain
+    loop is timed with a clock that advances 1 µs per reading, over 10 calls)."""
+    from cryptobench import bench_cli
+    from cryptobench.run import PROFILES
+
+    clock = iter(range(10**6))
+    monkeypatch.setattr(bench_cli, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) * 1e-6))
+    monkeypatch.setattr("cryptobench.bench.calibrate", lambda call, min_time: 10)
+    monkeypatch.setattr("cryptobench.run.run", lambda **kw: None)  # no harness run: its figure is given below
+    harness = types.SimpleNamespace(median=ratio * 1e-7)
+    monkeypatch.setattr("cryptobench.results.load", lambda path: types.SimpleNamespace(find=lambda *a: harness))
+    assert bench_cli._self_check(PROFILES["fast"]) == status
+    out = flat(capsys.readouterr().out)
+    assert f"plain loop 0.10 µs, difference {(ratio - 1) * 100:+.1f}% (limit ±10%" in out
+
+
+# ------------------------------------------------------------------ --no-aad reaches the tables
+
+
+def _with_noaad(keep_aad13: bool) -> dict:
+    """base.json plus, for each benchmark, an empty-AAD copy that is twice as fast."""
+    doc = json.loads(BASE.read_text())
+    extra = []
+    for b in doc["benchmarks"]:
+        c = copy.deepcopy(b)
+        c["metadata"]["name"] = c["metadata"]["name"].replace("/encrypt/", "/encrypt-noaad/")
+        c["metadata"]["aad"] = 0
+        for r in c["runs"]:
+            r["values"] = [v / 2 for v in r["values"]]
+        extra.append(c)
+    doc["benchmarks"] = (doc["benchmarks"] if keep_aad13 else []) + extra
+    return doc
+
+
+def _table(out: str, title: str) -> str:
+    """The text of the table under ``title`` (up to its bottom border)."""
+    assert title in out, out
+    rest = out.split(title, 1)[1]
+    return rest.split("└", 1)[0]
+
+
+def test_no_aad_figures_get_their_own_table(tmp_path):
+    f = write(_with_noaad(True), tmp_path / "n.json")
+    assert {m.metadata["aad"] for m in results.load(f).measurements} == {0, 13}
+    p = cli(["show", str(f)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    aad13 = _table(p.stdout, "aes-128-gcm: encrypt throughput, MB/s, AAD 13 bytes")
+    noaad = _table(p.stdout, "aes-128-gcm: encrypt throughput, MB/s, empty AAD (run --no-aad)")
+    # openssl at 16 KiB: 16384 B / 4.0 µs = 4094 MB/s with the AAD, twice that without
+    assert "4094" in aad13 and "8188" not in aad13
+    assert "8188" in noaad and "4094" not in noaad and "1.64" in noaad  # python: 0.818 MB/s x 2
+    assert "encrypt-noaad" not in p.stdout  # the tables, not --details
+
+
+def test_empty_aad_figures_alone_are_not_labelled_aad_13(tmp_path):
+    # a run with --no-aad --filter noaad: the AAD-13 table used to fall back on the empty-AAD figures
+    f = write(_with_noaad(False), tmp_path / "n.json")
+    p = cli(["show", str(f)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "AAD 13 bytes" not in p.stdout
+    assert "8188" in _table(p.stdout, "aes-128-gcm: encrypt throughput, MB/s, empty AAD (run --no-aad)")
+
+
+# ------------------------------------------------------------------ hand-edited results files
+
+
+def _kernel(name, **fields):
+    return lambda doc: doc["cryptobench"]["kernels"].setdefault(name, {"status": "passed"}).update(fields)
+
+
+@pytest.mark.parametrize(
+    "spoil,needle",
+    [
+        (lambda d: d["cryptobench"]["machine"].update(tsc_mhz="2596.6"),
+         "malformed 'cryptobench' section: machine.tsc_mhz must be a positive number or null, got '2596.6'"),
+        (lambda d: d["cryptobench"].update(overhead_s="45 ns"),
+         "malformed 'cryptobench' section: overhead_s must be a number or null, got '45 ns'"),
+        (_kernel("aes-128-gcm/broken", status=3),
+         "malformed 'cryptobench' section: kernels['aes-128-gcm/broken'].status must be a string, got 3"),
+        (_kernel("aes-128-gcm/broken", status=None),
+         "kernels['aes-128-gcm/broken'].status must be a string, got None"),
+        (_kernel("aes-128-gcm/broken", reason=5), "kernels['aes-128-gcm/broken'].reason must be a string, got 5"),
+        (_kernel("aes-128-gcm/openssl", cold_prepare_s="1.5"),
+         "kernels['aes-128-gcm/openssl'].cold_prepare_s must be a number or null, got '1.5'"),
+        (_kernel("aes-128-gcm/openssl", cold_prepare_s=1.5, cold_prepare=["cache_hits"]),
+         "kernels['aes-128-gcm/openssl'].cold_prepare must be an object, got ['cache_hits']"),
+        (_kernel("aes-128-gcm/openssl", cold_prepare_s=1.5, worker_prepare_s=[0.1, "0.2"]),
+         "kernels['aes-128-gcm/openssl'].worker_prepare_s must be a list of numbers, got [0.1, '0.2']"),
+        (_kernel("aes-128-gcm/openssl-noavx512", env=None),
+         "kernels['aes-128-gcm/openssl-noavx512'].env must be an object, got None"),
+        (lambda d: d["benchmarks"][0]["metadata"].update(setup_s="fast"),
+         "aes-128-gcm/openssl/encrypt/16384: metadata setup_s must be a number, got 'fast'"),
+    ],
+    ids=["tsc_mhz", "overhead_s", "status", "status-null", "reason", "cold_prepare_s", "cold_prepare",
+         "worker_prepare_s", "env", "setup_s"],
+)
+def test_fields_the_tables_read_are_checked_on_load(tmp_path, spoil, needle):
+    """Each of these passed results.load and raised TypeError or AttributeError in show (a traceback, exit 1)."""
+    doc = json.loads(BASE.read_text())
+    spoil(doc)
+    f = write(doc, tmp_path / "r.json")
+    with pytest.raises(ResultsFileError) as exc:
+        results.load(f)
+    assert needle in str(exc.value)
+    for args in (["show", str(f)], ["show", str(f), "--details"]):
+        p = cli(args, tmp_path)
+        assert p.returncode == 2, p.stdout + p.stderr
+        assert p.stderr.splitlines() == [f"cryptobench show: error: {exc.value}"] and p.stdout == ""
+
+
+def test_the_committed_results_files_still_load():
+    files = sorted(ROOT.glob("results/**/*.json")) + [BASE]
+    assert len(files) > 1
+    for f in files:
+        assert results.load(f).info["machine"]
+
+
+def _algorithm(doc, value, which=None):
+    for i, b in enumerate(doc["benchmarks"]):
+        if which is None or i in which:
+            b["metadata"]["algorithm"] = value
+    return doc
+
+
+def test_show_refuses_a_file_with_no_algorithm_it_knows(tmp_path):
+    # it printed the header and the not-timed table and exited 0, showing not one figure
+    f = write(_algorithm(json.loads(BASE.read_text()), "aes-192-gcm"), tmp_path / "r.json")
+    p = cli(["show", str(f)], tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert p.stderr.splitlines() == [
+        f"cryptobench show: error: {f}: no benchmark of an algorithm this cryptobench knows (aes-128-gcm, "
+        "aes-256-gcm, chacha20-poly1305, ecdsa-p256-sha256), only of 'aes-192-gcm' (3) (--details lists them)"]
+    p = cli(["show", str(f), "--details"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "aes-128-gcm/openssl/encrypt/16384" in p.stdout  # the benchmark names are unchanged
+
+
+def test_show_says_which_benchmarks_it_leaves_out(tmp_path):
+    f = write(_algorithm(json.loads(BASE.read_text()), "aes-192-gcm", which={1}), tmp_path / "r.json")
+    note = ("note: not shown: 1 benchmark(s) of an algorithm this cryptobench does not know: 'aes-192-gcm' (1); "
+            "--details without -a lists them")
+    for args in ([], ["-a", "aes"], ["-a", "aes", "--details"]):
+        p = cli(["show", str(f), *args], tmp_path)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines()[-1] == note, args
+        assert "aes-128-gcm: encrypt throughput" in p.stdout and "4094" in p.stdout
+    p = cli(["show", str(f), "--details"], tmp_path)
+    assert p.returncode == 0 and "not shown" not in p.stdout
+    assert "aes-128-gcm/python/encrypt/16384" in p.stdout  # listed in the details table
+
+
+# ------------------------------------------------------------------ list
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_list_through_a_pipe_prints_every_algorithm_and_backend_in_full(tmp_path, columns):
+    p = cli(["list"], tmp_path, columns)
+    assert p.returncode == 0, p.stderr
+    cells = {c.strip() for line in p.stdout.splitlines() for c in line.split("│")}
+    kernels = registry.kernels()
+    assert any(len(k.backend) >= 20 for k in kernels)  # peer-chacha20poly1305 was cut to peer-chacha20poly13…
+    assert not [k.backend for k in kernels if k.backend not in cells]
+    assert not [k.algorithm for k in kernels if k.algorithm not in cells]
+    assert "…" not in p.stdout  # the other columns fold instead
+    assert max(map(len, p.stdout.splitlines())) <= int(columns or 140)
