@@ -11,6 +11,7 @@ Output: {"Sheet!A1": value, ...} for every cell holding a formula.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,6 +94,8 @@ def main(argv):
             proc.wait(timeout=10)
         except Exception:  # noqa: BLE001
             proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)  # a LibreOffice user profile per call, a few MB each
 
 
 if __name__ == "__main__":
