@@ -115,7 +115,7 @@ def print_results(res, algorithms: list[str] | None = None, details: bool = Fals
     wanted = algorithms or None  # None: every algorithm
     con = _console()
     for line in report.header_lines(res):
-        con.print(line)
+        con.print(line, markup=False)  # machine fields are data: a '[' in a CPU name is not markup
     for alg in report.algorithms_in(res):
         if wanted and alg not in wanted:
             continue

@@ -283,3 +283,14 @@ def test_list_through_a_pipe_prints_every_algorithm_and_backend_in_full(tmp_path
     assert not [k.algorithm for k in kernels if k.algorithm not in cells]
     assert "…" not in p.stdout  # the other columns fold instead
     assert max(map(len, p.stdout.splitlines())) <= int(columns or 140)
+
+
+def test_machine_fields_are_printed_as_text_not_markup(tmp_path):
+    # a CPU name with '[/bold]' in a hand-edited file raised rich.errors.MarkupError (a traceback)
+    doc = json.loads(BASE.read_text())
+    doc["cryptobench"]["machine"]["cpu_model"] = "Intel[R] Xeon [/bold] [link=x]"
+    f = tmp_path / "odd.json"
+    f.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "show", str(f)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "CPU Intel[R] Xeon [/bold] [link=x] (2 cores)" in p.stdout
