@@ -74,23 +74,23 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for gen in fleet.generations:
         m = measured[gen.name]
         if not gen.borrow_results_from and m.skipped:
-            con.print(f"[yellow]{gen.name}: \"newest\" passed over " + "; ".join(m.skipped)
-                      + f"; using {m.source_file}[/]")
+            con.print(f"{gen.name}: \"newest\" passed over " + "; ".join(m.skipped) + f"; using {m.source_file}",
+                      style="yellow", markup=False)
     for t in tables(fleet, measured, result):
         con.print(t)
     for line in over_capacity(fleet, result):
-        con.print(f"[bold red]{line}[/]")
+        con.print(line, style="bold red", markup=False)
     for c in result.comparisons:
-        con.print(("[bold]" if c.usd_saved_per_year >= 0 else "[bold red]") + c.sentence() + "[/]")
+        con.print(c.sentence(), style="bold" if c.usd_saved_per_year >= 0 else "bold red", markup=False)
     flagged = sorted({f for s in result.scenarios for g in s.generations for f in g.request.extrapolated})
     if flagged:
-        con.print("[yellow]extrapolated beyond the measured sizes (nearest size's time per byte used): "
-                  + "; ".join(flagged) + "[/]")
+        con.print("extrapolated beyond the measured sizes (nearest size's time per byte used): " + "; ".join(flagged),
+                  style="yellow", markup=False)
     if files:
         from ._io import atomic_write_many
 
         for path in atomic_write_many(files):
-            con.print(f"wrote {path}")
+            con.print(f"wrote {path}", markup=False)
     return 0
 
 
@@ -140,6 +140,7 @@ def _usd(x: float) -> str:
 
 
 def tables(fleet, measured, result):
+    from rich.markup import escape
     from rich.table import Table
 
     from .report import fmt_time
@@ -152,7 +153,7 @@ def tables(fleet, measured, result):
                     "crypto USD/year", "measurements"):
             t.add_column(col, justify="left" if col in ("generation", "measurements") else "right")
         for g in s.generations:
-            src = "ESTIMATE (borrowed)" if g.estimate else measured[g.generation].source_file
+            src = "ESTIMATE (borrowed)" if g.estimate else escape(measured[g.generation].source_file)
             t.add_row(g.generation, fmt_time(g.crypto_seconds_per_request_s), f"{g.cores_busy_cores:,.1f}",
                       f"{g.servers_for_crypto_servers:,.2f}", _usd(g.annual_cost_per_server_usd),
                       _usd(g.crypto_cost_usd_per_year), src)

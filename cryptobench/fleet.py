@@ -180,8 +180,9 @@ class _Reader:
         bad = sorted(set(v) & set(_NAME_FORBIDDEN))
         if bad or v.startswith("="):
             what = " ".join(bad) if bad else "a leading ="
-            raise self.fail(f"{where}.name", f"{v!r} contains {what}, which spreadsheet formulas read as wildcards "
-                                             "or syntax; use letters, digits, spaces and - _ . ( ) / +")
+            raise self.fail(f"{where}.name", f"{v!r} contains {what}, which spreadsheet formulas (or the terminal's "
+                                             "markup) read as wildcards or syntax; use letters, digits, spaces and "
+                                             "- _ . ( ) / +")
         return v
 
     def text(self, tab: dict, key: str, where: str, default: str | None = None) -> str | None:
@@ -193,8 +194,9 @@ class _Reader:
         return v
 
 
-#: Characters a name may not hold: * ? ~ are SUMIFS/MATCH wildcards, " ends a formula string.
-_NAME_FORBIDDEN = '*?~"'
+#: Characters a name may not hold: * ? ~ are SUMIFS/MATCH wildcards, " ends a formula string,
+#: [ ] open and close the terminal's (rich) markup.
+_NAME_FORBIDDEN = '*?~"[]'
 
 _TOP_KEYS = ("economics", "traffic", "handshake", "generations", "scenarios")
 _GEN_KEYS = ("name", "servers", "cores_per_server", "price_usd_per_server", "amortization_years", "power_w",

@@ -219,6 +219,7 @@ def _edit(text: str, old: str, new: str) -> str:
         ('name = "native P-256"', 'name = "native*"', "scenarios[2].name: 'native*' contains *, which spreadsheet"),
         ('name = "gen-previous"', 'name = "gen \\"old\\""', 'generations[1].name: \'gen "old"\' contains "'),
         ('name = "baseline"', 'name = "=1+1"', "scenarios[0].name: '=1+1' contains a leading ="),
+        ('name = "native P-256"', 'name = "native [/]"', "scenarios[2].name: 'native [/]' contains [ ], which"),
         # it silently divided measured times, still labelled as measured
         ('results = "newest"', 'results = "newest"\nspeed_factor = 2', "generations[gen-current].speed_factor: only a "
                                                                       "generation that borrows results has one"),
