@@ -143,6 +143,7 @@ _NOT_WITH_SELF_CHECK = (("algorithm", "-a/--algorithm"), ("backend", "-b/--backe
 def cmd_run(args: argparse.Namespace) -> int:
     import contextlib
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from . import bench, results
@@ -200,7 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_kernel_done(outcome):
         if outcome.status not in ("passed",):
-            progress.console.print(f"[bold red]{outcome.kernel}: {outcome.status.upper()}[/] — {outcome.reason}")
+            progress.console.print(f"[bold red]{outcome.kernel}: {outcome.status.upper()}[/] — {escape(outcome.reason)}")
 
     try:
         with shown:
@@ -296,7 +297,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"no benchmark of the selection ({_selection(args)}) is in both files")
     con = _console()
     for w in warnings:
-        con.print(f"[bold yellow]{w}[/]")
+        con.print(w, style="bold yellow", markup=False)
     shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
     if shown:
         con.print(report.compare_table(shown, args.threshold))

@@ -115,7 +115,7 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
 
     con = _console()
     for w in rep.warnings:
-        con.print(f"[bold yellow]{w}[/]")
+        con.print(w, style="bold yellow", markup=False)
     wall = rep.mode == "wall"
     rows = rep.verdicts if show_all else [v for v in rep.verdicts if v.status not in ("same",)]
     if rows:
@@ -292,7 +292,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                         metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()
     for path, why in h.skipped:
-        con.print(f"[dim]skipped {path}: {why}[/]")
+        con.print(f"skipped {path}: {why}", style="dim", markup=False)
     if not h.series:
         if not h.runs:
             raise UsageError(f"{args.directory}: no cryptobench results file found")

@@ -83,7 +83,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         raise UsageError(f"nothing to check: no selected kernel has --test {','.join(sorted(wanted))} ({kinds})")
     con, err = _console(), _console(stderr=True)
     for k in (k for k in selected if not k.available):
-        err.print(f"[yellow]skipped, unavailable: {k.name}: {k.reason}[/]")
+        err.print(f"skipped, unavailable: {k.name}: {k.reason}", style="yellow", markup=False)
     load = os.getloadavg()[0]
     if load > (os.cpu_count() or 1) * 0.5:
         err.print(f"[yellow]note: load average {load:.1f} on {os.cpu_count()} CPUs; timings will be noisy[/]")

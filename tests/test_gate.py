@@ -369,6 +369,16 @@ def test_gate_refuses_a_baseline_file_of_the_other_kind(tmp_path, capsys):
                         "compare files of one kind"), err
 
 
+def test_notes_print_paths_as_text_not_markup(tmp_path, capsys):
+    # a baseline directory named 'b[/]' made the note about it raise rich.errors.MarkupError
+    d = tmp_path / "b[" / "]"  # the path holds 'b[/]'
+    d.mkdir(parents=True)
+    shutil.copy("tests/data/results/base.json", d / "base.json")
+    shutil.copy("tests/data/results/same.json", d / "same.json")
+    assert main(["gate", str(d), str(d / "same.json")]) == 0
+    assert f"note: left {d / 'same.json'} out of the baseline" in " ".join(capsys.readouterr().out.split())
+
+
 def test_unreadable_files_in_a_baseline_directory_are_named(tmp_path, capsys):
     d = tmp_path / "base"
     d.mkdir()
