@@ -13,6 +13,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 
 class OptionalNativeBuild(build_ext):
@@ -46,6 +47,37 @@ class OptionalNativeBuild(build_ext):
         sys.stderr.write(msg)
 
 
+def _git_commit():
+    """The checkout's commit (with -dirty for uncommitted changes), or None outside a git checkout."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    if not (here / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+class BuildPyWithCommit(build_py):
+    """Record the commit being installed in cryptobench/_build_info.json: an installed
+    copy has no .git beside it, and results files name the commit they measured."""
+
+    def run(self):
+        super().run()
+        import json
+
+        target = Path(self.build_lib) / "cryptobench" / "_build_info.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"git_commit": _git_commit()}) + "\n")
+
+
 def _fast_extensions():
     """cryptobench._aead_fast (csrc/build.py's fast_extension); none on Windows, which csrc/build.py refuses."""
     import importlib.util
@@ -64,5 +96,5 @@ setup(
     package_dir={"cryptobench": "cryptobench", "cryptobench.kernels": "kernels"},
     cffi_modules=["csrc/build.py:ffibuilder"],
     ext_modules=_fast_extensions(),
-    cmdclass={"build_ext": OptionalNativeBuild},
+    cmdclass={"build_ext": OptionalNativeBuild, "build_py": BuildPyWithCommit},
 )

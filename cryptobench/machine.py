@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -44,10 +45,15 @@ def _version(dist: str) -> str | None:
 
 
 def git_commit() -> str | None:
-    """The project's git commit, when running from a checkout; else None."""
+    """The project's git commit: the checkout's when running from one (an
+    editable install), else the one recorded when this copy was built from a
+    checkout (``_build_info.json``, written by setup.py); None if neither."""
     here = Path(__file__).resolve().parent.parent
     if not (here / ".git").exists():
-        return None
+        try:
+            return json.loads((Path(__file__).resolve().parent / "_build_info.json").read_text()).get("git_commit")
+        except (OSError, ValueError, AttributeError):
+            return None
     try:
         out = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5

@@ -214,3 +214,21 @@ def test_an_unwritable_output_directory_is_refused(tmp_path, monkeypatch):
         with pytest.raises(argparse.ArgumentTypeError, match=f"cannot create files in {ro} \\(permission denied\\)"):
             check(str(arg))
     assert _argtypes.output_file(str(tmp_path / "new" / "v.json")) == str(tmp_path / "new" / "v.json")
+
+
+def test_results_name_the_commit_even_from_an_installed_copy():
+    # `pip install .` (the README's way) copies the package to site-packages, where no .git
+    # is beside it: results files said "git_commit": null and history showed "-" for the run
+    import re
+
+    from cryptobench import machine
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = machine.git_commit()
+    assert commit and re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit), commit
+    installed = Path(machine.__file__).resolve().parents[1] != root
+    # installed from this checkout: the commit it was built from (CI installs HEAD)
+    assert commit.split("-")[0] == head or (installed and os.environ.get("CI") != "true"), (commit, head)
