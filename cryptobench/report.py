@@ -433,7 +433,36 @@ def header_lines(res: Results) -> list[str]:
         )
     if not mach.get("perf_counters"):
         lines.append("cycles are TSC cycles (no hardware performance counters on this machine)")
+    busy = busy_note(res)
+    if busy:
+        lines.append(busy)
     return lines
+
+
+#: A benchmark whose values vary by more than this fraction of their median is noisy.
+NOISY_SPREAD = 0.10
+
+
+def busy_note(res: Results) -> str | None:
+    """A warning when the machine was busy during the run: pyperf saw a load
+    average above the run's own worker processes plus half of the CPUs left to
+    others, or more than 5% of the benchmarks vary by more than 10% of their
+    median (a run beside another busy process on a 2-core VM showed 253 of 650,
+    load 2.6, and ratios off by 2x; quiet runs show under 1% and load 1.2);
+    None on a quiet run."""
+    ms = [m for m in res.measurements if len(m.values) > 1 and m.median > 0]
+    if not ms:
+        return None
+    noisy = sum(m.stdev > NOISY_SPREAD * m.median for m in ms)
+    loads = [m.load_avg_max for m in ms if m.load_avg_max is not None]
+    cpus = res.machine.get("cpu_count") or 1
+    own = _parallel(res)  # the run's own workers: one per copy
+    load = max(loads, default=0.0)
+    if noisy <= 0.05 * len(ms) and load <= own + 0.5 * max(cpus - own, 1):
+        return None
+    return (f"WARNING: the machine was busy during this run (load average up to {load:.1f} on {cpus} CPUs; "
+            f"{noisy} of {len(ms)} benchmarks vary by more than {NOISY_SPREAD:.0%} of their median): figures and "
+            "ratios may be far off; measure again on a quiet machine (see show --details for each spread)")
 
 
 def algorithms_in(res: Results) -> list[str]:

@@ -47,6 +47,8 @@ class Measurement:
     code_path: str
     values: list[float]  # seconds per operation (per unit for field-mul)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The highest 1-minute load average pyperf saw in this benchmark's worker processes.
+    load_avg_max: float | None = None
 
     @property
     def median(self) -> float:
@@ -138,6 +140,8 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
                 code_path=md.get("code_path", ""),
                 values=list(b.get_values()),
                 metadata=dict(md),
+                load_avg_max=max((x for r in b.get_runs() if _number(x := r.get_metadata().get("load_avg_1min"))),
+                                 default=None),
             )
         )
     return out

@@ -294,3 +294,30 @@ def test_machine_fields_are_printed_as_text_not_markup(tmp_path):
     p = subprocess.run([sys.executable, "-m", "cryptobench", "show", str(f)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "CPU Intel[R] Xeon [/bold] [link=x] (2 cores)" in p.stdout
+
+
+def test_a_busy_run_is_flagged(tmp_path):
+    # beside another busy process, 253 of 650 benchmarks varied by >10% and ratios were off by
+    # 2.3x, and neither run nor show said a word
+    def show(doc):
+        f = tmp_path / "r.json"
+        f.write_text(json.dumps(doc))
+        p = subprocess.run([sys.executable, "-m", "cryptobench", "show", str(f)], capture_output=True, text=True,
+                           timeout=120, env=dict(os.environ, COLUMNS="300"))
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    quiet = json.loads(BASE.read_text())
+    for b in quiet["benchmarks"]:
+        for r in b["runs"]:
+            r.setdefault("metadata", {})["load_avg_1min"] = 1.2  # the run's own worker on 2 CPUs
+    assert "the machine was busy" not in show(quiet)
+    loaded = copy.deepcopy(quiet)
+    loaded["benchmarks"][1]["runs"][-1]["metadata"]["load_avg_1min"] = 2.6
+    assert "WARNING: the machine was busy during this run (load average up to 2.6 on 2 CPUs; 0 of 3" in show(loaded)
+    spread = copy.deepcopy(quiet)
+    for b in spread["benchmarks"]:
+        for r in b["runs"]:
+            if "values" in r:
+                r["values"] = [v * (1 + 0.5 * i) for i, v in enumerate(r["values"])]
+    assert "(load average up to 1.2 on 2 CPUs; 3 of 3 benchmarks vary by more than 10%" in show(spread)
