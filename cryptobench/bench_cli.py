@@ -309,7 +309,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         f"{len(slower)} significantly slower and {len(faster)} significantly faster than ±{args.threshold:g}%"
     )
     if slower:
-        con.print(f"[bold red]REGRESSION[/]: {', '.join(c.name for c in slower[:10])}")
+        more = f" and {len(slower) - 10} more (the table lists them)" if len(slower) > 10 else ""
+        con.print(f"[bold red]REGRESSION[/]: {', '.join(c.name for c in slower[:10])}{more}")
         return 1
     return 0
 

@@ -69,7 +69,9 @@ def _lacks(fleet: Fleet, key: str, res: results.Results, scenario: str, alg: str
     not make it, a plain FleetError when the kernel failed or was unavailable."""
     what = f"{alg}/{backend}/{op}"
     k = res.kernels.get(f"{alg}/{backend}")
-    if k is None:
+    if k is None and not res.info.get("complete", True):
+        why = "the run was interrupted before it"
+    elif k is None:
         why = "that kernel was not in the run"
     elif k.get("status") != "passed":
         return FleetError(f"{fleet.source}: {key}: {res.path} lacks {what} (needed by scenario {scenario!r}); "

@@ -153,7 +153,7 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
               f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
     if rep.regressions:
         con.print(f"[bold red]REGRESSION[/]: {', '.join(v.name for v in rep.regressions[:10])}"
-                  + (" ..." if len(rep.regressions) > 10 else ""))
+                  + (f" and {len(rep.regressions) - 10} more" if len(rep.regressions) > 10 else ""))
         if wall:  # alpha is per benchmark, with no correction for how many were tested
             n = len(compared)
             con.print(f"note: the test is per benchmark (p < {rep.alpha:g} each, {n} test{'s' if n != 1 else ''}), "

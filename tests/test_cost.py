@@ -327,6 +327,19 @@ def test_newest_passes_over_a_newer_narrower_run_and_says_so(tmp_path):
         compute(None, str(tmp_path))
 
 
+def test_newest_says_an_interrupted_run_was_interrupted(tmp_path):
+    # it said "(that kernel was not in the run)" of a kernel the run had selected but not reached
+    (fixture,) = RESULTS.glob("*.json")
+    shutil.copy(fixture, tmp_path / fixture.name)
+    cut = tmp_path / "20261128T000000Z_vm.json"
+    _derived_run(fixture, cut, drop_backend="openssl")
+    doc = json.loads(cut.read_text())
+    doc["cryptobench"]["complete"] = False
+    cut.write_text(json.dumps(doc))
+    m = compute(None, str(tmp_path))[1]["gen-current"]
+    assert m.skipped == (f"{cut}, which lacks aes-128-gcm/openssl/encrypt (the run was interrupted before it)",)
+
+
 def test_newest_passes_over_a_newer_run_at_too_few_sizes(tmp_path):
     # `run --sizes 16,64,256` after a full run: "newest" used it and priced 16 KiB records at
     # the 256 B time per byte, a 29x larger saving, with only a footnote

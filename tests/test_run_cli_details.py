@@ -321,3 +321,25 @@ def test_a_busy_run_is_flagged(tmp_path):
             if "values" in r:
                 r["values"] = [v * (1 + 0.5 * i) for i, v in enumerate(r["values"])]
     assert "(load average up to 1.2 on 2 CPUs; 3 of 3 benchmarks vary by more than 10%" in show(spread)
+
+
+def test_compare_says_how_many_regressions_it_did_not_name(tmp_path):
+    # "46 significantly slower", then 10 names and nothing to say the list was cut
+    old = json.loads(BASE.read_text())
+    new = copy.deepcopy(old)
+    for i in range(12):
+        for doc, factor in ((old, 1.0), (new, 1.5)):
+            b = copy.deepcopy(doc["benchmarks"][1])
+            b["metadata"].update(name=f"aes-128-gcm/python/encrypt/{i + 100}", size=i + 100)
+            for r in b["runs"]:
+                if "values" in r:
+                    r["values"] = [v * factor * (1 + 0.001 * j) for j, v in enumerate(r["values"])]
+            doc["benchmarks"].append(b)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "compare", str(a), str(b)], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, COLUMNS="400"))
+    assert p.returncode == 1, p.stderr
+    line = next(x for x in p.stdout.splitlines() if x.startswith("REGRESSION"))
+    assert line.count("aes-128-gcm/python/encrypt/1") == 10 and line.endswith(" and 2 more (the table lists them)"), line
