@@ -151,7 +151,9 @@ def tables(fleet, measured, result):
                   title_justify="left")
         for col in ("generation", "crypto per request", "cores busy", "servers for crypto", "USD/server/year",
                     "crypto USD/year", "measurements"):
-            t.add_column(col, justify="left" if col in ("generation", "measurements") else "right")
+            wide = col == "measurements"  # the file name is the evidence: never cut
+            t.add_column(col, justify="left" if col in ("generation", "measurements") else "right", no_wrap=wide,
+                         min_width=max((len(m.source_file) for m in measured.values()), default=0) if wide else None)
         for g in s.generations:
             src = "ESTIMATE (borrowed)" if g.estimate else escape(measured[g.generation].source_file)
             t.add_row(g.generation, fmt_time(g.crypto_seconds_per_request_s), f"{g.cores_busy_cores:,.1f}",
