@@ -30,6 +30,8 @@ def check_bytes(**named: object) -> None:
             raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}")
         if type(value) is memoryview and value.itemsize != 1:  # len() would count items, not bytes
             raise TypeError(f"{name} must be a byte buffer, not a memoryview of {value.format!r} items")
+        if type(value) is memoryview and value.ndim != 1:  # len() would count rows, not bytes
+            raise TypeError(f"{name} must be a one-dimensional byte buffer, not a {value.ndim}-dimensional memoryview")
 
 
 def check_tag_length(tag_length: object, lo: int, hi: int) -> int:

@@ -130,19 +130,24 @@ def _setup_ctr(key):
             ctx.reset_nonce(counter_block)
         except ValueError:
             raise InvalidLength(f"counter block must be 16 bytes, got {len(counter_block)}") from None
-        enc = ctx
         # OpenSSL's CTR mode increments all 128 bits; the hot path is GCM's inc32, which
         # wraps the last 4 bytes alone. They differ only if those wrap inside the data,
         # which needs the counter's top byte at 0xff unless the data is 256 MiB or more:
         # one index and compare on the timed path (about 1% of a 16-byte call)
-        if counter_block[12] == 255 or len(data) >= 1 << 28:
+        try:
+            top = counter_block[12]
+        except (NotImplementedError, TypeError):  # a 2-D memoryview (cryptography took it): the contract's TypeError
+            check_bytes(counter_block=counter_block)
+            raise
+        if top == 255 or len(data) >= 1 << 28:
+            check_bytes(data=data)  # off the timed path: len() below must count bytes
             low = int.from_bytes(counter_block[12:], "big")
             room = 16 * (_WRAP - low)
             if len(data) > room:
                 data = bytes(data)
                 restart = Cipher(alg, modes.CTR(bytes(counter_block[:12]) + bytes(4))).encryptor()
-                return enc.update(data[:room]) + restart.update(data[room:])
-        return enc.update(data)
+                return ctx.update(data[:room]) + restart.update(data[room:])
+        return ctx.update(data)
 
     return aes_ctr
 

@@ -92,6 +92,7 @@ def _setup_chacha20(key):
         try:
             return enc.update(data)
         except ValueError:  # cryptography refuses data past block counter 2^32 - 1
+            check_bytes(data=data)  # a 2-D memoryview: len() below would count rows
             check_block_counter(counter, len(data))
             raise
 
