@@ -34,6 +34,15 @@ def check_bytes(**named: object) -> None:
             raise TypeError(f"{name} must be a one-dimensional byte buffer, not a {value.ndim}-dimensional memoryview")
 
 
+def retype(exc: TypeError, **named: object) -> TypeError:
+    """The contract's TypeError for one a library raised on these arguments:
+    check_bytes's (naming the argument) when one is not bytes-like, else the
+    library's own message cut to one line (cryptography's spans two)."""
+    check_bytes(**named)
+    first = (str(exc).strip().splitlines() or ["not a buffer this backend reads"])[0]
+    return TypeError(f"{' or '.join(named)}: {first}")
+
+
 def check_tag_length(tag_length: object, lo: int, hi: int) -> int:
     if isinstance(tag_length, bool) or not isinstance(tag_length, int):
         raise TypeError(f"tag_length must be an int, not {type(tag_length).__name__}")

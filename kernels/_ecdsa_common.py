@@ -56,10 +56,17 @@ def check_scalar(name: str, v: object) -> int:
     return v  # type: ignore[return-value]
 
 
+#: field-mul's largest repetition count: the compiled kernels take a 64-bit count
+#: (OverflowError beyond it), and 2^32 products already take minutes in C.
+MAX_COUNT = 2**32 - 1
+
+
 def check_count(count: object) -> int:
-    """field-mul's repetition count: an int >= 0."""
+    """field-mul's repetition count: an int in [0, MAX_COUNT]."""
     if check_int("count", count) < 0:
         raise InvalidInput(f"count must be >= 0, got {count}")
+    if count > MAX_COUNT:  # type: ignore[operator]
+        raise InvalidInput(f"count must be at most 2^32 - 1, got {count}")
     return count  # type: ignore[return-value]
 
 

@@ -23,6 +23,7 @@ from cryptobench.kernels._aead_common import (
     GCM_MAX_TEXT,
     check_aes_key,
     check_bytes,
+    retype,
     check_tag_length,
     check_text_length,
 )
@@ -53,6 +54,8 @@ class _Context:
             ct = enc.update(plaintext) + enc.finalize()
         except OverflowError as exc:  # cryptography takes at most 2^31 - 1 bytes per call
             raise InvalidLength(str(exc)) from None
+        except TypeError as exc:  # the nonce (only plaintext and aad were checked on this path)
+            raise retype(exc, nonce=nonce, plaintext=plaintext, aad=aad) from None
         return ct + enc.tag[: self._tag_length]
 
     def decrypt(self, nonce, data, aad=b""):
@@ -84,6 +87,8 @@ class _Context:
             return pt
         except OverflowError as exc:
             raise InvalidLength(str(exc)) from None
+        except TypeError as exc:
+            raise retype(exc, nonce=nonce, data=data, aad=aad) from None
 
 
 def _check_nonce(nonce) -> None:
@@ -130,6 +135,8 @@ def _setup_ctr(key):
             ctx.reset_nonce(counter_block)
         except ValueError:
             raise InvalidLength(f"counter block must be 16 bytes, got {len(counter_block)}") from None
+        except TypeError as exc:
+            raise retype(exc, counter_block=counter_block) from None
         # OpenSSL's CTR mode increments all 128 bits; the hot path is GCM's inc32, which
         # wraps the last 4 bytes alone. They differ only if those wrap inside the data,
         # which needs the counter's top byte at 0xff unless the data is 256 MiB or more:
@@ -147,7 +154,10 @@ def _setup_ctr(key):
                 data = bytes(data)
                 restart = Cipher(alg, modes.CTR(bytes(counter_block[:12]) + bytes(4))).encryptor()
                 return ctx.update(data[:room]) + restart.update(data[room:])
-        return ctx.update(data)
+        try:
+            return ctx.update(data)
+        except TypeError as exc:
+            raise retype(exc, data=data) from None
 
     return aes_ctr
 

@@ -26,6 +26,7 @@ from cryptobench.kernels._aead_common import (
     check_block_counter,
     check_bytes,
     check_sized,
+    retype,
     check_text_length,
 )
 from cryptobench.kernels._openssl_noavx512 import restricted
@@ -42,27 +43,31 @@ class _Context:
         if type(plaintext) is not bytes or type(aad) is not bytes:  # bytes: cryptography checks the rest
             check_bytes(nonce=nonce, plaintext=plaintext, aad=aad)
         check_text_length(len(plaintext), CHACHA20_POLY1305_MAX_TEXT)
-        if len(nonce) != 12:
-            check_bytes(nonce=nonce)
-            raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
         try:
+            if len(nonce) != 12:
+                check_bytes(nonce=nonce)
+                raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
             return self._aead.encrypt(nonce, plaintext, aad or None)
         except OverflowError as exc:  # cryptography takes at most 2^31 - 1 bytes per call
             raise InvalidLength(str(exc)) from None
+        except TypeError as exc:  # the nonce (only plaintext and aad were checked on this path)
+            raise retype(exc, nonce=nonce, plaintext=plaintext, aad=aad) from None
 
     def decrypt(self, nonce, data, aad=b""):
         if type(data) is not bytes or type(aad) is not bytes:
             check_bytes(nonce=nonce, data=data, aad=aad)
         check_text_length(len(data) - 16, CHACHA20_POLY1305_MAX_TEXT, "ciphertext")
-        if len(nonce) != 12:
-            check_bytes(nonce=nonce)
-            raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
         try:
+            if len(nonce) != 12:
+                check_bytes(nonce=nonce)
+                raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
             return self._aead.decrypt(nonce, data, aad or None)
         except _CInvalidTag:
             raise InvalidTag("tag check failed") from None
         except OverflowError as exc:
             raise InvalidLength(str(exc)) from None
+        except TypeError as exc:
+            raise retype(exc, nonce=nonce, data=data, aad=aad) from None
 
 
 class ChaCha20Poly1305(ChaCha20Poly1305Parameters):
@@ -91,6 +96,8 @@ def _setup_chacha20(key):
             raise InvalidNonce(f"nonce must be 12 bytes, got {len(nonce)}") from None
         try:
             return enc.update(data)
+        except TypeError as exc:
+            raise retype(exc, data=data) from None
         except ValueError:  # cryptography refuses data past block counter 2^32 - 1
             check_bytes(data=data)  # a 2-D memoryview: len() below would count rows
             check_block_counter(counter, len(data))
@@ -107,6 +114,8 @@ def _setup_poly1305():
             return tag(key, data)
         except ValueError:
             raise InvalidKey(f"Poly1305 key must be 32 bytes, got {len(key)}") from None
+        except TypeError as exc:
+            raise retype(exc, key=key, data=data) from None
 
     return poly1305_tag
 

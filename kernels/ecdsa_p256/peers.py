@@ -48,6 +48,7 @@ try:
     from ecdsa.errors import MalformedPointError as _MalformedPointError
     from ecdsa.keys import BadDigestError as _BadDigestError
     from ecdsa.keys import BadSignatureError as _BadSignatureError
+    from ecdsa.keys import RSZeroError as _RSZeroError
     from ecdsa.numbertheory import inverse_mod as _inverse_mod
     from ecdsa.util import sigdecode_der as _sigdecode_der
     from ecdsa.util import sigencode_der as _sigencode_der
@@ -93,6 +94,8 @@ class PublicKey:
 
     def verify(self, message, signature) -> None:
         check_bytes(message=message, signature=signature)
+        if type(message) is not bytes:  # python-ecdsa's TypeError for a non-contiguous view would read as a failure
+            message = bytes(message)
         try:
             self._vk.verify(bytes(signature), message, hashfunc=_SHA256, sigdecode=_sigdecode_der)
         except _VERIFY_FAILURES:
@@ -101,6 +104,8 @@ class PublicKey:
     def verify_raw(self, message, r, s) -> None:
         check_bytes(message=message)
         check_rs(r, s)
+        if type(message) is not bytes:
+            message = bytes(message)
         try:
             self._vk.verify((r, s), message, hashfunc=_SHA256, sigdecode=_sigdecode_tuple)
         except _VERIFY_FAILURES:
@@ -128,7 +133,7 @@ class PrivateKey:
         digest = _SHA256(message).digest()
         try:
             return self._sk.sign_digest(digest, sigencode=_sigencode_tuple, k=k)
-        except _ecdsa.RSZeroError:
+        except _RSZeroError:  # ecdsa.keys's; the package's top level has none in 0.19
             raise InvalidInput("this k gives r = 0 or s = 0; choose another k") from None
 
     def public_key(self) -> PublicKey:
