@@ -70,6 +70,18 @@ def check_count(count: object) -> int:
     return count  # type: ignore[return-value]
 
 
+def check_q(q: object) -> tuple[int, int]:
+    """double-scalar-mul's Q: an (x, y) pair of ints on the curve (TypeError,
+    InvalidPoint). A triple or SEC 1 bytes gave 'too many values to unpack'."""
+    if not isinstance(q, (tuple, list)) or len(q) != 2:
+        raise TypeError(f"Q must be an (x, y) pair of ints, not {type(q).__name__}"
+                        + (f" of {len(q)}" if isinstance(q, (tuple, list)) else ""))
+    qx, qy = q
+    if not on_curve(check_int("qx", qx), check_int("qy", qy)):
+        raise InvalidPoint("Q is not a point on P-256")
+    return qx, qy
+
+
 def on_curve(x: int, y: int) -> bool:
     """y^2 = x^3 - 3x + b over GF(p), with coordinates reduced (SEC 1 §3.2.2.1)."""
     if not (0 <= x < P and 0 <= y < P):

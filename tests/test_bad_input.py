@@ -487,6 +487,9 @@ def hot_path_cases(kernel: registry.Kernel) -> list[Case]:
         ds_setup = hp["double-scalar-mul"]
         add("double-scalar-mul Q off the curve", lambda: ds_setup((GX, GY + 1)), InvalidPoint)
         add("double-scalar-mul Q=(0, 0)", lambda: ds_setup((0, 0)), InvalidPoint)
+        # these gave ValueError: too many values to unpack
+        add("double-scalar-mul Q=(x, y, 1)", lambda: ds_setup((GX, GY, 1)), TypeError)
+        add("double-scalar-mul Q=SEC 1 bytes", lambda: ds_setup(encode_point(GX, GY)), TypeError)
         ds = ds_setup((GX, GY))
         int_arg("double-scalar-mul u1", lambda u: ds(u, 2), (), InvalidInput, N + 5)
         int_arg("double-scalar-mul u2", lambda u: ds(2, u), (), InvalidInput, -3)

@@ -59,18 +59,18 @@ import secrets
 from typing import Any, Callable
 
 from cryptobench import native
-from cryptobench.errors import InvalidInput, InvalidPoint, InvalidSignature
+from cryptobench.errors import InvalidInput, InvalidSignature
 from cryptobench.kernels._ecdsa_common import (
     N,
     P,
     check_count,
     check_int,
+    check_q,
     check_private_scalar,
     check_scalar,
     decode_der,
     decode_point,
     encode_point,
-    on_curve,
     rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
@@ -274,9 +274,7 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
     def setup_double_scalar(q: tuple[int, int]) -> Callable[[int, int], tuple[int, int] | None]:
         ffi, lib = _lib()
-        qx, qy = q
-        if not on_curve(check_int("qx", qx), check_int("qy", qy)):
-            raise InvalidPoint("Q is not a point on P-256")
+        qx, qy = check_q(q)
         qb = encode_point(qx, qy)[1:]
         out = ffi.new("uint8_t[64]")
         buf = ffi.buffer(out)

@@ -49,13 +49,14 @@ import secrets
 import threading
 from typing import Any, Callable, Mapping
 
-from cryptobench.errors import InvalidInput, InvalidPoint, InvalidSignature
+from cryptobench.errors import InvalidInput, InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
     N,
     P,
     check_count,
     check_int,
+    check_q,
     check_private_scalar,
     check_rs,
     check_scalar,
@@ -63,7 +64,6 @@ from cryptobench.kernels._ecdsa_common import (
     decode_point,
     encode_der,
     encode_point,
-    on_curve,
     rfc6979_candidates,
 )
 from cryptobench.registry import Kernel
@@ -248,9 +248,7 @@ def _hot_paths(tier: _Tier) -> dict[str, Callable[..., Callable[..., Any]]]:
         return fixed_base_mul
 
     def setup_double_scalar(q):
-        qx, qy = q
-        if not on_curve(check_int("qx", qx), check_int("qy", qy)):
-            raise InvalidPoint("Q is not a point on P-256")
+        qx, qy = check_q(q)
         mod, table, tag = tier.get()
         fn = mod.double_scalar_core
         qb = qx.to_bytes(32, "big") + qy.to_bytes(32, "big")

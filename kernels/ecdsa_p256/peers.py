@@ -31,11 +31,11 @@ from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
     N,
     check_int,
+    check_q,
     check_private_scalar,
     check_rs,
     check_scalar,
     decode_point,
-    on_curve,
 )
 from cryptobench.registry import Kernel
 
@@ -180,9 +180,7 @@ def _setup_fixed_base():
 
 
 def _setup_double_scalar(q):
-    qx, qy = q
-    if not on_curve(check_int("qx", qx), check_int("qy", qy)):
-        raise InvalidPoint("Q is not a point on P-256")
+    qx, qy = check_q(q)
     g = _CURVE.generator
     qpt = _PointJacobi.from_affine(_Point(_CURVE.curve, qx, qy, N))
 
