@@ -167,7 +167,11 @@ def _rejects(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """``Type: message``, the type qualified unless it is a builtin or cryptobench's own
+    (a library's ``cryptography.exceptions.InvalidTag`` is not our InvalidTag)."""
+    t = type(exc)
+    name = t.__name__ if t.__module__ in ("builtins", "cryptobench.errors") else f"{t.__module__}.{t.__qualname__}"
+    return f"{name}: {exc}"
 
 
 def _subset(items: list, quick: bool, keep: int = 48) -> list:
@@ -707,6 +711,18 @@ def verify_kernel(
     reg = registry or default_registry()
     if env_mismatch(kernel) is not None:
         return _verify_in_child(kernel, reg, wycheproof=wycheproof, quick=quick, seed=seed, on_check=on_check)
+    try:
+        return _verify_here(kernel, report, reg, wycheproof=wycheproof, quick=quick, seed=seed, on_check=on_check)
+    except Exception as exc:  # noqa: BLE001 - e.g. an impl without supports(): this kernel FAILS, the run goes on
+        res = CheckResult("kernel interface (docs/kernels.md)")
+        res.fail(f"the verifier could not drive this kernel: {_describe(exc)}")
+        report.checks.append(res)
+        return report
+
+
+def _verify_here(kernel: Kernel, report: KernelReport, reg: Registry, *, wycheproof, quick: bool, seed: int,
+                 on_check: Callable[[str], None] | None) -> KernelReport:
+    """verify_kernel's checks, in this process."""
     report.env = {var: os.environ.get(var) for var in kernel.env}
     reference = _reference_kernel(kernel, reg)
 

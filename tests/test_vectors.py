@@ -184,3 +184,22 @@ def test_a_counter_that_carries_into_the_nonce_is_caught_at_the_wrap():
     assert res.passed >= 18  # every ordinary case (96-bit nonces) passes
     res = check_hot_path(bad, "aes-ctr", seed=3, quick=True)
     assert res.failures == ["counter wraps at 2^32: wrong result"], res.failures
+
+
+def test_a_kernel_the_verifier_cannot_drive_fails_alone():
+    # an impl without supports() made the whole verify (and run) end in an AttributeError traceback
+    from cryptobench.registry import Kernel
+    from cryptobench.verify import _describe, verify_kernel
+
+    class NoSupports:
+        def new(self, key, tag_length=16):
+            raise AssertionError("not reached")
+
+    report = verify_kernel(Kernel("chacha20-poly1305", "nosupports", True, impl=NoSupports()), quick=True)
+    assert report.failed >= 1
+    (bad,) = [c for c in report.checks if c.name == "kernel interface (docs/kernels.md)"]
+    assert "the verifier could not drive this kernel: AttributeError" in " ".join(bad.failures)
+    # a library's InvalidTag is not ours: the message says whose it is
+    from cryptography.exceptions import InvalidTag as LibraryInvalidTag
+
+    assert _describe(LibraryInvalidTag()) == "cryptography.exceptions.InvalidTag: "
