@@ -285,8 +285,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from . import report, results
     from .registry import name_filter
 
-    include = name_filter(args.filter, args.algorithm, args.backend)
     old, new = results.load(args.old), results.load(args.new)
+    include = name_filter(args.filter, args.algorithm, args.backend,
+                          extra_backends={m.backend for r in (old, new) for m in r.measurements})
     changes, warnings = report.compare(old, new)
     if not changes:
         raise UsageError("the two files have no benchmark in common")

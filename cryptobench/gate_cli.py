@@ -175,9 +175,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
         reg = Registry()
         for mod in args.register:
-            importlib.import_module(mod).register(reg)
-        registered = reg.all()
-    include_name = name_filter(args.filter, args.algorithm, args.backend,
+            try:
+                importlib.import_module(mod).register(reg)
+            except Exception as exc:  # noqa: BLE001 - exit 1 would read as "a regression"
+                raise UsageError(f"--register {mod}: {exc!r}") from None
+        # -a and -b select among them as among the built-in kernels
+        selected = name_filter(None, args.algorithm, args.backend, strict=False)
+        registered = [k for k in reg.all() if selected(f"{k.name}/")]
+    # wall time and count files: the files say which backends exist (checked below, once they are read)
+    include_name = name_filter(args.filter, args.algorithm, args.backend, strict=args.count,
                                extra_backends={k.backend for k in registered})
     if args.count:
         if args.current:
@@ -185,10 +191,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
         if not gate.valgrind_path():
             raise UsageError("valgrind is not installed (apt-get install valgrind); it is needed for --count")
         baseline = gate.load_counts(args.baseline) if args.baseline else None
+        from .registry import backend_matches, default_registry, split_list
+
+        builtin = {k.backend for k in default_registry().all()}
+        # -b may name only --register backends: then no built-in kernel is counted
+        pats = [p for p in split_list(args.backend or "python,native") if any(backend_matches(b, p) for b in builtin)]
         targets, skipped = gate.count_targets(
-            algorithms=args.algorithm, backends=args.backend or "python,native", sizes=bench.parse_sizes(args.sizes),
+            algorithms=args.algorithm, backends=",".join(pats), sizes=bench.parse_sizes(args.sizes),
             pattern=args.filter, hot_paths=not args.no_hot_paths,
-        )
+        ) if pats else ([], [])
         if registered:
             for k in registered:
                 if k.available:
@@ -234,13 +245,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
             if not os.path.exists(path):
                 raise UsageError(f"{path}: no such file")
         if gate.is_count_file(args.current):
-            rep = gate.instruction_gate(baseline=gate.load_counts(args.baseline), current=gate.load_counts(args.current),
+            old_counts, new_counts = gate.load_counts(args.baseline), gate.load_counts(args.current)
+            in_files = {n.split("/")[1] for doc in (old_counts, new_counts) for n in doc["counts"] if "/" in n}
+            include_name = name_filter(args.filter, args.algorithm, args.backend, extra_backends=in_files)
+            rep = gate.instruction_gate(baseline=old_counts, current=new_counts,
                                         threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD), include=include_name,
                                         baseline_label=args.baseline, current_label=args.current)
         else:
             current = gate.load_run(args.current)
             left_out: list[str] = []
             baseline = gate.load_runs(args.baseline, kind=current.source, current=args.current, notes=left_out)
+            in_files = {s.backend for r in (current, *baseline) for s in r.samples.values()}
+            include_name = name_filter(args.filter, args.algorithm, args.backend, extra_backends=in_files)
             rep = gate.wall_gate(baseline=baseline, current=current, reference=args.reference,
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,
                                  include=lambda s: include_name(s.name), same_cpu=not args.any_cpu)
@@ -287,7 +303,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     from . import history
     from .registry import name_filter
 
-    include = name_filter(args.filter, args.algorithm, args.backend)
+    # not strict: the files may hold backends registered only when they were made; a -b
+    # that matches nothing ends in "no benchmark ... matches the selection" below
+    include = name_filter(args.filter, args.algorithm, args.backend, strict=False)
     h = history.collect(directory=args.directory, include=include,
                         metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()

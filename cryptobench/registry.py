@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -56,6 +57,14 @@ HOT_PATHS: dict[str, tuple[str, ...]] = {
 
 #: The base backend names; variants are "<base>-<path>" and peers "peer-<package>".
 BASE_BACKENDS: tuple[str, ...] = ("python", "numba", "native", "openssl", "peer")
+
+#: What a backend name may look like (it is a path segment of every benchmark name).
+_BACKEND_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+#: Environment variable naming more backend modules, comma-separated, imported after
+#: :data:`BACKEND_MODULES` in every process (run's workers and verify's children
+#: inherit it): how a backend outside this repository is compared with ours.
+EXTRA_BACKENDS_ENV = "CRYPTOBENCH_BACKENDS"
 
 #: Modules imported to populate the registry, in order.
 BACKEND_MODULES: tuple[str, ...] = (
@@ -144,8 +153,12 @@ class Registry:
     def add(self, kernel: Kernel) -> None:
         if kernel.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {kernel.algorithm!r}")
+        if not _BACKEND_NAME.fullmatch(kernel.backend):
+            # a '/' splits benchmark names wrongly; '*', '?', '[' and ',' are selection syntax
+            raise ValueError(f"backend name {kernel.backend!r}: use lower-case letters, digits and - _ . only")
         if kernel.name in self._kernels:
-            raise ValueError(f"kernel {kernel.name} registered twice")
+            first = self._origins.get(kernel.name)
+            raise ValueError(f"kernel {kernel.name} registered twice" + (f" (first by {first})" if first else ""))
         unknown = (set(kernel.hot_paths) | set(kernel.lacks)) - set(HOT_PATHS[kernel.family])
         if unknown:
             raise ValueError(f"{kernel.name}: unknown hot paths {sorted(unknown)}")
@@ -184,8 +197,9 @@ def _sort_key(k: Kernel) -> tuple[int, int, str]:
     return (algos.index(k.algorithm), order.get(k.base_backend, 5), k.backend)
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _default: Registry | None = None
+_loading = False  # set while default_registry imports the backend modules
 
 
 def _load_module(reg: Registry, modname: str) -> None:
@@ -215,14 +229,54 @@ def _register_broken(reg: Registry, family: str, backend: str, reason: str) -> N
             reg.add(Kernel(algorithm=algorithm, backend=backend, available=False, reason=reason))
 
 
+def _load_extra(reg: Registry, modname: str) -> None:
+    """A module named in CRYPTOBENCH_BACKENDS: asked for by name, so a failure
+    to import or register is the user's error to see (UsageError), not an
+    unavailable row."""
+    where = f"{EXTRA_BACKENDS_ENV}: {modname}"
+    try:
+        module = importlib.import_module(modname)
+    except Exception as exc:  # noqa: BLE001 - ModuleNotFoundError, or the module's own failure
+        raise UsageError(f"{where}: failed to import: {exc!r}") from None
+    if not callable(getattr(module, "register", None)):
+        raise UsageError(f"{where}: has no register(reg) function (docs/kernels.md)")
+    before = set(reg._kernels)
+    try:
+        module.register(reg)
+    except Exception as exc:  # noqa: BLE001
+        for name in set(reg._kernels) - before:
+            reg.remove(name)
+        raise UsageError(f"{where}.register failed: {exc}") from None
+    added = set(reg._kernels) - before
+    if not added:
+        raise UsageError(f"{where}.register added no kernel")
+    for name in added:
+        reg._origins[name] = modname
+
+
+def extra_backend_modules() -> list[str]:
+    """The modules CRYPTOBENCH_BACKENDS names."""
+    return [m.strip() for m in os.environ.get(EXTRA_BACKENDS_ENV, "").split(",") if m.strip()]
+
+
 def default_registry() -> Registry:
-    """The process-wide registry, loaded on first call."""
-    global _default
+    """The process-wide registry, loaded on first call: the built-in backend
+    modules, then those CRYPTOBENCH_BACKENDS names."""
+    global _default, _loading
     with _lock:
         if _default is None:
-            reg = Registry()
-            for modname in BACKEND_MODULES:
-                _load_module(reg, modname)
+            if _loading:  # a backend module asked for the registry while being imported by it
+                raise UsageError("a backend module used the kernel registry while the registry was importing it "
+                                 "(register(reg) receives the registry; do not call registry functions at import)")
+            _loading = True
+            try:
+                reg = Registry()
+                for modname in BACKEND_MODULES:
+                    _load_module(reg, modname)
+                for modname in extra_backend_modules():
+                    _load_extra(reg, modname)
+            finally:
+                _loading = False
             _default = reg
         return _default
 
@@ -323,21 +377,22 @@ def name_matches(name: str, pattern: str | None) -> bool:
 
 
 def name_filter(pattern: str | None, algorithms: str | None, backends: str | None, *,
-                extra_backends: Iterable[str] = ()) -> Callable[[str], bool]:
+                extra_backends: Iterable[str] = (), strict: bool = True) -> Callable[[str], bool]:
     """A predicate on benchmark names (``algorithm/backend/...``) for the
     ``--filter``, ``-a`` and ``-b`` options of commands that read results files.
 
     ``-b`` follows :func:`select`'s rule, so ``-b openssl`` means the reference
     alone, not ``openssl-noavx512`` too; a backend name that matches no
-    registered backend (nor one of ``extra_backends``) is an error, as it is
-    for ``run``."""
+    registered backend (nor one of ``extra_backends``: those in the files being
+    read, so a backend registered only when they were made still counts) is an
+    error, as it is for ``run``, unless ``strict`` is False."""
     algos = expand_algorithms(algorithms)
     bks = split_list(backends)
     known: list[str] = []
     if bks:
         known = sorted({k.backend for k in default_registry().all()} | set(extra_backends))
         for b in bks:
-            if not any(backend_matches(k, b) for k in known):
+            if strict and not any(backend_matches(k, b) for k in known):
                 raise UsageError(f"unknown backend {b!r}; valid: {', '.join(known)}")
 
     def ok(name: str) -> bool:
