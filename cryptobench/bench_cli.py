@@ -299,6 +299,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     con = _console()
     for w in warnings:
         con.print(w, style="bold yellow", markup=False)
+    # a kernel that vanished (its worker failed, it FAILED its vectors) must not pass unremarked
+    for a, b, label, other in ((old, new, "OLD", "NEW"), (new, old, "NEW", "OLD")):
+        only = sorted({m.name for m in a.measurements if include(m.name)} - {m.name for m in b.measurements})
+        if not only:
+            continue
+        kernels = sorted({"/".join(n.split("/")[:2]) for n in only})
+        why = [f"{k}: {b.kernels[k].get('status', '?').upper()}" for k in kernels
+               if b.kernels.get(k, {}).get("status", "passed") != "passed"]
+        con.print(f"note: {len(only)} benchmark(s) of {label} are not in {other}, so not compared: "
+                  + ", ".join(only[:5]) + (" ..." if len(only) > 5 else "")
+                  + (f" ({'; '.join(why)} in {other})" if why else ""), style="yellow", markup=False)
     shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
     if shown:
         con.print(report.compare_table(shown, args.threshold))

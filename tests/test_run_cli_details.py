@@ -343,3 +343,19 @@ def test_compare_says_how_many_regressions_it_did_not_name(tmp_path):
     assert p.returncode == 1, p.stderr
     line = next(x for x in p.stdout.splitlines() if x.startswith("REGRESSION"))
     assert line.count("aes-128-gcm/python/encrypt/1") == 10 and line.endswith(" and 2 more (the table lists them)"), line
+
+
+def test_compare_names_benchmarks_only_one_file_has(tmp_path):
+    # a backend whose worker failed in NEW vanished from the comparison without a word
+    old = json.loads(BASE.read_text())
+    new = copy.deepcopy(old)
+    gone = new["benchmarks"].pop(1)["metadata"]["name"]  # aes-128-gcm/python/encrypt/16384
+    new["cryptobench"]["kernels"]["aes-128-gcm/python"] = {"status": "error", "reason": "worker exited with status 1"}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "compare", str(a), str(b)], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, COLUMNS="400"))
+    assert p.returncode == 0, p.stderr
+    assert (f"note: 1 benchmark(s) of OLD are not in NEW, so not compared: {gone} "
+            "(aes-128-gcm/python: ERROR in NEW)") in p.stdout

@@ -63,9 +63,9 @@ class SlowAEAD:
         self._base = base_impl
         self._factor = factor
 
-    def new(self, key: bytes) -> _Ctx:
+    def new(self, key: bytes, tag_length: int = 16) -> _Ctx:  # the AEAD interface of docs/kernels.md
         f = factor_from_env() if self._factor is None else self._factor
-        return _Ctx(self._base.new(key), max(1, round(BASE_REPS * f)))
+        return _Ctx(self._base.new(key, tag_length), max(1, round(BASE_REPS * f)))
 
     def __getattr__(self, name):  # key_size, nonce sizes, ... of the wrapped backend
         return getattr(self._base, name)
