@@ -212,6 +212,21 @@ def cmd_gate(args: argparse.Namespace) -> int:
             raise UsageError("nothing to count: no benchmark of an available kernel matches the selection"
                              + (f" (unavailable: {unavailable_reasons(skipped)})" if skipped else ""))
         con = _console()
+        # as run: a kernel is counted only if it passed the quick vector subset here, now
+        from .registry import default_registry
+        from .verify import verify_kernel
+
+        by_name = {k.name: k for k in (*default_registry().all(), *registered)}
+        wrong = {}
+        for name in sorted({f"{t.algorithm}/{t.backend}" for t in targets}):
+            rep = verify_kernel(by_name[name], quick=True)
+            if rep.failed:
+                wrong[name] = next((f for c in rep.checks for f in c.failures), "")
+        for name, why in wrong.items():
+            con.print(f"  {name}: FAILED its vectors, not counted — {why}", style="bold red", markup=False)
+        targets = [t for t in targets if f"{t.algorithm}/{t.backend}" not in wrong]
+        if not targets:
+            raise UsageError("nothing to count: every selected kernel FAILED its vectors")
         con.print(f"counting instructions of {len(targets)} benchmarks x {args.calls} calls under callgrind "
                   f"({len(skipped)} kernels unavailable)")
 

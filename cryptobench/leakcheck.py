@@ -370,6 +370,7 @@ class LeakResult:
     control: bool = False
     error: str = ""
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+    vectors_failed: bool = False  # the kernel failed its quick verification here: never timed
 
     @property
     def leaks(self) -> bool:
@@ -381,6 +382,8 @@ class LeakResult:
 
     @property
     def verdict(self) -> str:
+        if self.vectors_failed:
+            return "FAILED its vectors"
         if self.error:
             return "error"
         if self.too_few and not self.leaks:
@@ -393,7 +396,10 @@ class LeakResult:
 
     @property
     def failed(self) -> bool:
-        """A constant-time claim contradicted, or a control the test could not see."""
+        """A constant-time claim contradicted, a control the test could not see, or a
+        kernel that gives wrong answers (timing evidence about it means nothing)."""
+        if self.vectors_failed:
+            return True
         if self.error:
             return self.control
         return (self.control and not self.leaks) or (self.constant_time and self.leaks and not self.control)
@@ -502,8 +508,12 @@ def leakcheck(
     seed: int = 20261127,
     on_start: Callable[[str, str], None] | None = None,
     on_result: Callable[[LeakResult], None] | None = None,
+    verify: bool = True,
 ) -> list[LeakResult]:
-    """dudect-style test of every selected available kernel (and the leaky control first)."""
+    """dudect-style test of every selected available kernel (and the leaky control first).
+
+    Each kernel first passes the quick vector subset ``run`` uses (``verify``):
+    one that fails is reported as such and never timed, as in ``run``."""
     from .registry import split_list
 
     wanted = set(split_list(tests))
@@ -541,6 +551,18 @@ def leakcheck(
             if on_result:
                 on_result(r)
             continue
+        if verify and k.impl is not None:
+            from .verify import verify_kernel
+
+            rep = verify_kernel(k, quick=True, seed=seed)
+            if rep.failed:
+                first = next((f for c in rep.checks for f in c.failures), "")
+                r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
+                               error=f"{rep.failed} vector check(s) failed, not timed: {first}", vectors_failed=True)
+                results.append(r)
+                if on_result:
+                    on_result(r)
+                continue
         for t in targets:
             run_one(t)
     return results

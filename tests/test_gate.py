@@ -570,3 +570,28 @@ def test_a_gate_that_compared_nothing_refuses_instead_of_passing(tmp_path, capsy
     capsys.readouterr()
     assert main(["gate", old, new, "-b", "natvie"]) == 2  # a typo selects nothing: say which selection
     assert "unknown backend 'natvie'; valid: native-adx" in capsys.readouterr().err
+
+
+def test_count_refuses_a_kernel_that_fails_its_vectors(tmp_path):
+    # gate --count counted a --register kernel whose poly1305 returned zeros, never verified
+    require_tool("valgrind")
+    import subprocess
+
+    (tmp_path / "broken_count_backend.py").write_text(
+        "from example_backend import ExampleChaCha20Poly1305, _Context\n"
+        "from cryptobench.registry import Kernel\n"
+        "class Ctx(_Context):\n"
+        "    def encrypt(self, nonce, pt, aad=b''):\n"
+        "        return bytes(len(pt) + 16)\n"
+        "class Impl(ExampleChaCha20Poly1305):\n"
+        "    def new(self, key, tag_length=16): return Ctx(self.checked(key, tag_length))\n"
+        "def register(reg):\n"
+        "    reg.add(Kernel('chacha20-poly1305', 'zeros', True, impl=Impl()))\n")
+    env = dict(os.environ, COLUMNS="250", PYTHONPATH=os.pathsep.join([str(tmp_path), str(Path(__file__).parent)]))
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "gate", "--count", "--register", "broken_count_backend",
+                        "-b", "zeros", "-o", str(tmp_path / "ic.json")], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "chacha20-poly1305/zeros: FAILED its vectors, not counted" in p.stdout
+    assert p.stderr.strip().endswith("nothing to count: every selected kernel FAILED its vectors")
+    assert not (tmp_path / "ic.json").exists()

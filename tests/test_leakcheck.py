@@ -306,3 +306,26 @@ def test_constant_time_native_paths_at_a_million_measurements(kernel, request):
         r = L.measure_target(t, measurements=1_000_000, budget_s=None)
         assert not r.error and r.measurements >= 1_000_000
         assert r.max_t < L.THRESHOLD, f"{kernel.name} {t.test}: |t| = {r.max_t:.2f} at {r.at}"
+
+
+def test_a_kernel_that_fails_its_vectors_is_not_timed(tmp_path):
+    # leakcheck timed whatever it was given: constant-time evidence about a wrong kernel means nothing
+    import os
+    from pathlib import Path
+
+    (tmp_path / "broken_backend.py").write_text(
+        "from example_backend import ExampleChaCha20Poly1305, _Context\n"
+        "from cryptobench.registry import Kernel\n"
+        "class Ctx(_Context):\n"
+        "    def encrypt(self, nonce, pt, aad=b''):\n"
+        "        out = bytearray(super().encrypt(nonce, pt, aad)); out[-1] ^= 1; return bytes(out)\n"
+        "class Impl(ExampleChaCha20Poly1305):\n"
+        "    def new(self, key, tag_length=16): return Ctx(self.checked(key, tag_length))\n"
+        "def register(reg):\n"
+        "    reg.add(Kernel('chacha20-poly1305', 'broken', True, impl=Impl(), constant_time=True))\n")
+    env = dict(os.environ, CRYPTOBENCH_BACKENDS="broken_backend", COLUMNS="250",
+               PYTHONPATH=os.pathsep.join([str(tmp_path), str(Path(__file__).parent)]))
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "leakcheck", "-b", "broken", "--no-control",
+                        "-n", "1000", "--budget", "0.2"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "FAILED its vectors" in p.stdout and p.stdout.strip().splitlines()[-1].startswith("FAILED: 1 target")
