@@ -26,10 +26,11 @@ def kernels_table(kernels: Iterable[Kernel]) -> Table:
         hot = ", ".join(k.hot_paths) if k.hot_paths else "-"
         notes = k.reason if not k.available else k.description
         if k.available and k.lacks:
-            notes = (notes + "; " if notes else "") + "lacks " + ", ".join(sorted(k.lacks))
+            notes = (notes + "; " if notes else "") + "lacks " + ", ".join(
+                f"{hp} ({why})" if why else hp for hp, why in sorted(k.lacks.items()))
         if k.available and k.env:
             notes = (notes + "; " if notes else "") + "runs with " + " ".join(f"{n}={v}" for n, v in k.env.items())
-        t.add_row(k.algorithm, k.backend, avail, ct, k.path or "-", hot, notes)
+        t.add_row(k.algorithm, k.backend, avail, ct, k.path or "-", hot, Text(notes))  # reasons are text, not markup
     return t
 
 
