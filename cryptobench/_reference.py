@@ -105,3 +105,50 @@ G: Point = (GX, GY)
 
 def double_scalar_mul(u1: int, u2: int, q: Point) -> Point:
     return point_add(scalar_mul(u1, G), scalar_mul(u2, q))
+
+
+def _gf256_mul(a: int, b: int) -> int:
+    """a · b in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1 (FIPS 197 §4.2)."""
+    z = 0
+    while b:
+        if b & 1:
+            z ^= a
+        a = (a << 1) ^ 0x11B if a & 0x80 else a << 1
+        b >>= 1
+    return z
+
+
+def _aes_sbox() -> list[int]:
+    """FIPS 197 §5.1.1: the multiplicative inverse (0 -> 0), then the affine map."""
+    box = []
+    for x in range(256):
+        inv = next((y for y in range(1, 256) if _gf256_mul(x, y) == 1), 0) if x else 0
+        s = inv
+        for i in range(1, 5):
+            s ^= ((inv << i) | (inv >> (8 - i))) & 0xFF
+        box.append(s ^ 0x63)
+    return box
+
+
+_SBOX: list[int] = []
+
+
+def aes_key_expansion(key: bytes) -> list[bytes]:
+    """The Nr + 1 round keys of FIPS 197 §5.2 (KeyExpansion), each 16 bytes."""
+    if not _SBOX:
+        _SBOX[:] = _aes_sbox()
+    nk = len(key) // 4
+    if len(key) not in (16, 24, 32):
+        raise ValueError("AES keys are 16, 24 or 32 bytes")
+    nr = nk + 6
+    w = [bytes(key[4 * i : 4 * i + 4]) for i in range(nk)]
+    rcon = 1
+    for i in range(nk, 4 * (nr + 1)):
+        t = w[i - 1]
+        if i % nk == 0:
+            t = bytes((_SBOX[t[1]] ^ rcon, _SBOX[t[2]], _SBOX[t[3]], _SBOX[t[0]]))  # SubWord(RotWord(t)) xor Rcon
+            rcon = _gf256_mul(rcon, 2)
+        elif nk > 6 and i % nk == 4:
+            t = bytes(_SBOX[b] for b in t)
+        w.append(bytes(a ^ b for a, b in zip(w[i - nk], t)))
+    return [b"".join(w[4 * r : 4 * r + 4]) for r in range(nr + 1)]

@@ -64,8 +64,9 @@ class SignatureVector:
     ``kind`` is "verify" (check ``signature`` or ``(r, s)`` against ``public``),
     "sign-k" (sign with private ``d`` and the given ``k``; expect ``(r, s)``),
     "sign-rfc6979" (deterministic signing; expect the exact DER ``signature``),
-    "keypair" (the public key of private ``d`` is ``public``) or "public-key"
-    (``public`` must be accepted as a public key if ``valid``, else refused).
+    "keypair" (the public key of private ``d`` is ``public``), "public-key"
+    (``public`` must be accepted as a public key if ``valid``, else refused) or
+    "bad-private-key" (``private_key(d)`` must raise InvalidKey).
     ``encoding`` says how ``signature`` is encoded: "der", "p1363" or "raw" (r, s given).
     """
 
@@ -574,6 +575,14 @@ def constructed_signature_vectors() -> tuple[SignatureVector, ...]:
       verification must compare x(R) mod n, not x(R), with r; x(R) itself as r is
       out of range, and another message fails.
     - u1*G + u2*Q is the point at infinity: must be rejected.
+    - a valid signature made out of range: (r, s + n), (r + n, s), r or s = 0
+      or n (raw, so the kernel itself must refuse them: the verifier passes
+      r = 0 on), and non-canonical DER of it (a needless leading zero in an
+      INTEGER, long-form lengths, a trailing byte);
+    - public keys: x encoded as x + p (a curve point with x < 2^256 - p, so it
+      fits in 32 bytes), and a valid body under prefixes 00, 02, 03, 06, 07;
+    - private keys d = 1, 2, n - 2, n - 1 (their public keys from the
+      reference), and d = 0 and d = n, which must raise InvalidKey.
     """
     import hashlib
 
@@ -604,7 +613,122 @@ def constructed_signature_vectors() -> tuple[SignatureVector, ...]:
     d = -e_of(msg) * pow(r, -1, N) % N  # e + r d = 0 (mod n): u1 G + u2 Q = (e + r d)/s G = O
     out.append(SignatureVector("constructed:sum at infinity", "verify", msg, encode_point(*ref.scalar_mul(d, ref.G)),
                                r=r, s=s, valid=False))
+    out += _out_of_range_signatures(e_of)
+    out += _bad_public_keys()
+    for d in (1, 2, N - 2, N - 1):
+        name = {N - 2: "n-2", N - 1: "n-1"}.get(d, str(d))
+        out.append(SignatureVector(f"constructed:d = {name}", "keypair", b"", encode_point(*ref.scalar_mul(d, ref.G)), d=d))
+    for d, name in ((0, "0"), (N, "n")):
+        out.append(SignatureVector(f"constructed:d = {name} refused", "bad-private-key", b"", b"", d=d, valid=False))
     return tuple(out)
+
+
+def _der_len(n: int, long_form: bool = False) -> bytes:
+    if n < 128 and not long_form:
+        return bytes([n])
+    body = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _der_integer(v: int, *, extra_zero: bool = False, long_form: bool = False) -> bytes:
+    body = v.to_bytes(v.bit_length() // 8 + 1, "big")  # minimal two's complement of v >= 0
+    if extra_zero:
+        body = b"\x00" + body
+    return b"\x02" + _der_len(len(body), long_form) + body
+
+
+def _der_sig(r: int, s: int, *, zero_r: bool = False, long_r: bool = False, long_seq: bool = False) -> bytes:
+    body = _der_integer(r, extra_zero=zero_r, long_form=long_r) + _der_integer(s)
+    return b"\x30" + _der_len(len(body), long_seq) + body
+
+
+def _out_of_range_signatures(e_of) -> list[SignatureVector]:
+    """A valid signature (d and k fixed), then the same signature out of range or
+    in non-canonical DER: each must be refused by the kernel."""
+    from . import _reference as ref
+    from .kernels._ecdsa_common import N, encode_point
+
+    d, k, msg = 0xC0FFEE * 2**200 + 12345, 0x5EED * 2**180 + 777, b"out of range"
+    public = encode_point(*ref.scalar_mul(d, ref.G))
+    r = ref.scalar_mul(k, ref.G)[0] % N
+    s = pow(k, -1, N) * (e_of(msg) + r * d) % N
+    out = [SignatureVector("constructed:(r, s) valid", "verify", msg, public, r=r, s=s),
+           SignatureVector("constructed:(r, s) valid, DER", "verify", msg, public, signature=_der_sig(r, s), encoding="der")]
+    for name, rr, ss in (("(r, s + n)", r, s + N), ("(r + n, s)", r + N, s), ("r = 0", 0, s), ("s = 0", r, 0),
+                         ("r = n", N, s), ("s = n", r, N)):
+        out.append(SignatureVector(f"constructed:{name}", "verify", msg, public, r=rr, s=ss, valid=False))
+    for name, sig in (("DER INTEGER with a needless leading zero", _der_sig(r, s, zero_r=True)),
+                      ("DER long-form INTEGER length", _der_sig(r, s, long_r=True)),
+                      ("DER long-form SEQUENCE length", _der_sig(r, s, long_seq=True)),
+                      ("DER trailing byte", _der_sig(r, s) + b"\x00"),
+                      ("DER trailing SEQUENCE", _der_sig(r, s) + _der_sig(r, s))):
+        out.append(SignatureVector(f"constructed:{name}", "verify", msg, public, signature=sig, encoding="der",
+                                   valid=False))
+    return out
+
+
+def _bad_public_keys() -> list[SignatureVector]:
+    """x + p in place of x (SEC 1 §2.3.4 needs x < p), and a valid body under
+    the wrong prefix (only 04, uncompressed, is 65 bytes)."""
+    from .kernels._ecdsa_common import B, P
+
+    x = 0  # the smallest x on the curve; x + p < 2^256 needs x < 2^256 - p (about 2^224)
+    while True:
+        f = (x * x * x - 3 * x + B) % P
+        y = pow(f, (P + 1) // 4, P)
+        if y * y % P == f:
+            break
+        x += 1
+    assert x + P < 2**256
+    body = x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    out = [SignatureVector(f"constructed:public key x = {x}", "public-key", b"", b"\x04" + body),
+           SignatureVector("constructed:public key x + p", "public-key", b"",
+                           b"\x04" + (x + P).to_bytes(32, "big") + y.to_bytes(32, "big"), valid=False)]
+    for prefix in (0x00, 0x02, 0x03, 0x06, 0x07):
+        out.append(SignatureVector(f"constructed:public key prefix {prefix:02x}", "public-key", b"",
+                                   bytes([prefix]) + body, valid=False))
+    return out
+
+
+def constructed_aead_vectors(algorithm: str) -> list[AEADVector]:
+    """AEAD cases random inputs never reach. ChaCha20-Poly1305 (RFC 8439 §2.8):
+    a one-block ciphertext with empty AAD chosen so that Poly1305's accumulator
+    after the length block is h = t (mod p) for t = 0 and 4, which an
+    implementation that reduces lazily holds as p + t, in [p, 2^130): its final
+    reduction must bring it below p. With r the clamped first 16 bytes of the
+    block-0 keystream and L the length block (with its 2^128 bit), the
+    ciphertext c (as a number) solves ((c + 2^128) r + L) r = t (mod p); keys and
+    nonces are tried in turn until c < 2^128. Expected outputs come from openssl
+    (``cryptography``)."""
+    if algorithm != "chacha20-poly1305":
+        return []
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    p = 2**130 - 5
+    length_block = int.from_bytes((0).to_bytes(8, "little") + (16).to_bytes(8, "little"), "little") + 2**128
+    out = []
+    for t in (0, 4):
+        for attempt in range(1000):
+            seed = hashlib.sha256(f"poly1305 final reduction {t}/{attempt}".encode()).digest()
+            key, nonce = seed, hashlib.sha256(seed).digest()[:12]
+            stream = Cipher(algorithms.ChaCha20(key, bytes(4) + nonce), mode=None).encryptor().update(bytes(80))
+            r = int.from_bytes(stream[:16], "little") & 0x0FFFFFFC0FFFFFFC0FFFFFFC0FFFFFFF
+            rinv = pow(r, -1, p)
+            c = ((t * rinv - length_block) * rinv - 2**128) % p
+            if c < 2**128:
+                break
+        else:  # pragma: no cover - each attempt succeeds with probability 1/4
+            raise RuntimeError("no key found for the Poly1305 final-reduction case")
+        ct = c.to_bytes(16, "little")
+        pt = bytes(a ^ b for a, b in zip(ct, stream[64:80]))  # block 1 of the keystream encrypts the message
+        sealed = ChaCha20Poly1305(key).encrypt(nonce, pt, b"")
+        assert sealed[:16] == ct
+        out.append(AEADVector(f"constructed:poly1305 h = p + {t} before the final reduction", algorithm, key, nonce,
+                              b"", pt, ct, sealed[16:]))
+    return out
 
 
 def signature_vectors() -> list[SignatureVector]:

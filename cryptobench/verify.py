@@ -11,6 +11,17 @@ reduction vectors; constructed ECDSA signatures with x(R) >= n and with the
 sum at infinity (``vectors.constructed_signature_vectors``); double-scalar
 sums with Q = +-G; fixed-base scalars at window boundaries.
 
+Since ``run`` times one context (one setup, one PrivateKey) for thousands of
+calls, the differential check and every hot path also call one context or
+setup several times with different inputs (a context that caches its output
+or goes wrong after its first call fails). Quick mode keeps the 16 KiB sizes
+``run`` times. Tags are tampered at their first and last byte at every tag
+length; GCM IVs of 8..128 bytes and tags of 4..16 are compared with the
+reference; ChaCha20-Poly1305 gets constructed Poly1305 final-reduction cases;
+``generate()`` keys are checked; constructed ECDSA cases cover r, s out of
+range, non-canonical DER, bad public-key encodings and the extreme private
+scalars; the AES key schedule is compared with FIPS 197's.
+
 Pure library code (rule 9): functions take keywords and return
 :class:`KernelReport` objects; only the CLI prints them.
 
@@ -43,19 +54,25 @@ import subprocess
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import _reference as ref
 from . import vectors as V
-from .errors import InvalidInput, InvalidPoint, InvalidSignature, InvalidTag
+from .bench import FIELD_MUL_COUNT
+from .errors import InvalidInput, InvalidKey, InvalidPoint, InvalidSignature, InvalidTag
 from .registry import KEY_SIZES, Kernel, Registry, default_registry, env_mismatch, select
 
 #: Lengths the differential check always covers (block and buffer boundaries).
 DIFF_LENGTHS = (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 2047, 2048)
 #: Past the native kernels' per-thread output buffers (16 KiB + 64 for AES-GCM, 64 KiB + 16
-#: for ChaCha20-Poly1305), where a fresh buffer is allocated instead (not in --quick).
+#: for ChaCha20-Poly1305), where a fresh buffer is allocated instead (--quick keeps 16384 + 65).
 DIFF_LARGE = (16384 + 65, 65536 + 17, 100_003)
+
+#: Hot-path lengths every mode checks: run times 16384 B by default, and 16385 ends
+#: inside a block after the last full one of a 16 KiB buffer.
+HOT_LARGE = (16384, 16385)
 
 MAX_FAILURE_DETAILS = 5
 
@@ -188,8 +205,16 @@ def _subset(items: list, quick: bool, keep: int = 48) -> list:
 # ---------------------------------------------------------------- AEAD vectors
 
 
+#: Valid vectors per tag length (per vector set) whose tag is also tampered at
+#: its first and its last byte (a few cover each length; all would cost ~10%).
+TAMPER_PER_TAG_LENGTH = 8
+
+
 def check_aead_vectors(kernel: Kernel, vecs: Iterable[V.AEADVector], result: CheckResult) -> CheckResult:
+    """Each vector; besides, the first valid vectors of every tag length in the
+    set, with the first or the last tag byte flipped, must be refused."""
     impl = kernel.impl
+    tampered: Counter = Counter()
     for v in vecs:
         where = v.source
         reason = impl.supports(len(v.nonce), len(v.tag))
@@ -207,13 +232,16 @@ def check_aead_vectors(kernel: Kernel, vecs: Iterable[V.AEADVector], result: Che
                 result.fail(f"{where}: new() raised {_describe(exc)}")
             continue
         if v.valid or v.acceptable:
-            _check_valid_aead(ctx, v, result)
+            tamper = v.valid and tampered[len(v.tag)] < TAMPER_PER_TAG_LENGTH
+            if tamper:
+                tampered[len(v.tag)] += 1
+            _check_valid_aead(ctx, v, result, tamper=tamper)
         else:
             _check_invalid_aead(ctx, v, result)
     return result
 
 
-def _check_valid_aead(ctx: Any, v: V.AEADVector, result: CheckResult) -> None:
+def _check_valid_aead(ctx: Any, v: V.AEADVector, result: CheckResult, *, tamper: bool = False) -> None:
     where = v.source
     expect = v.ciphertext + v.tag
     try:
@@ -229,6 +257,11 @@ def _check_valid_aead(ctx: Any, v: V.AEADVector, result: CheckResult) -> None:
         if v.plaintext is not None and bytes(pt) != v.plaintext:
             result.fail(f"{where}: decrypt returned the wrong plaintext")
             return
+        if tamper:
+            bad = [what for what, data in _tag_ends_tampered(expect, len(v.tag)) if _accepts(ctx, v.nonce, data, v.aad)]
+            if bad:
+                result.fail(f"{where}: accepted a {len(v.tag)}-byte tag with its {' and '.join(bad)} flipped")
+                return
     except Exception as exc:  # noqa: BLE001
         if v.acceptable:
             result.acceptable += 1
@@ -289,6 +322,13 @@ def check_signature_vectors(kernel: Kernel, vecs: Iterable[V.SignatureVector], r
                     result.ok()
             elif v.kind == "public-key":
                 _check_public_key(impl, v, result)
+            elif v.kind == "bad-private-key":
+                try:
+                    impl.private_key(v.d)
+                except InvalidKey:
+                    result.ok()
+                else:
+                    result.fail(f"{v.source}: private_key(d) accepted a scalar outside [1, n-1]")
             else:
                 raise ValueError(f"unknown signature vector kind {v.kind!r}")
         except Exception as exc:  # noqa: BLE001
@@ -324,8 +364,7 @@ def _check_sig_verify(impl: Any, v: V.SignatureVector, result: CheckResult) -> N
                 raise InvalidSignature("P1363 signature must be 64 bytes")
             r = int.from_bytes(v.signature[:32], "big")
             s = int.from_bytes(v.signature[32:], "big")
-            if not (0 < r and 0 < s):
-                raise InvalidSignature("r or s is zero")
+            # r = 0 or s = 0 goes to the kernel as it is: refusing it is the kernel's job
             pub.verify_raw(v.message, r, s)
         else:
             pub.verify(v.message, v.signature)
@@ -376,16 +415,35 @@ def _independent_kernel(kernel: Kernel, registry: Registry) -> Kernel | None:
     return other if other.available and other.impl is not None and other.impl is not kernel.impl else None
 
 
+#: Lengths the quick differential (what ``run`` uses) keeps: run times up to 16384 B by
+#: default, and 16385 / 16384 + 65 end past a block and past the native output buffer.
+#: The full check adds 8192 and DIFF_LARGE.
+QUICK_LENGTHS = (0, 1, 15, 16, 17, 64, 65, 255, 1024, 2048, 16384, 16385, 16384 + 65)
+#: The longest plaintext whose context the differential also reuses.
+REUSE_MAX = 16384 + 65
+#: GCM IV lengths (bytes) compared with the reference besides 12; openssl takes 8..128.
+GCM_IV_LENGTHS = (8, 13, 15, 16, 17, 20, 31, 60, 64, 128)
+#: GCM tag lengths compared with the reference besides 16 (the CAVP files' lengths).
+GCM_TAG_LENGTHS = (4, 8, 12, 13, 14, 15)
+
+
 def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, quick: bool) -> CheckResult:
+    """Seeded random cases against the reference. Each length also reuses its
+    context the way ``run`` does (one context, thousands of calls): a second
+    plaintext with the same nonce, AAD and length, one of another length, a
+    decrypt between them, and the first plaintext again, each compared with the
+    reference; a context that caches output or goes wrong after its first call
+    fails here. (Up to ``REUSE_MAX`` bytes: past run's default sizes it would
+    only add time.)"""
     against = reference.backend
     result = CheckResult(f"differential vs {against}")
     rng = random.Random(seed)
     key_size = KEY_SIZES[kernel.algorithm]
     lengths = list(DIFF_LENGTHS) + [rng.randrange(0, 2049) for _ in range(8 if quick else 40)]
     if quick:
-        lengths = [0, 1, 15, 16, 17, 64, 65, 255, 1024, 2048] + lengths[-8:]
+        lengths = list(QUICK_LENGTHS) + lengths[-8:]
     else:
-        lengths += DIFF_LARGE
+        lengths += [n for n in QUICK_LENGTHS + (8192,) if n not in DIFF_LENGTHS + DIFF_LARGE] + list(DIFF_LARGE)
     for n in lengths:
         key = rng.randbytes(key_size)
         nonce = rng.randbytes(12)
@@ -407,6 +465,10 @@ def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, qui
             if bytes(ours.decrypt(nonce, want, aad)) != pt:
                 result.fail(f"{where}: decrypt of {against}'s output gave the wrong plaintext")
                 continue
+            problem = _context_reuse(ours, theirs, rng, nonce, aad, pt, want) if n <= REUSE_MAX else None
+            if problem:
+                result.fail(f"{where}: one context used again: {problem} ({against} disagrees)")
+                continue
             tampered = _tamper(rng, want, aad, nonce)
             bad = [what for what, (c, a, nn) in tampered.items() if _accepts(ours, nn, c, a)]
             if bad:
@@ -417,8 +479,59 @@ def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, qui
             continue
         result.ok()
     if kernel.family == "aes_gcm":
+        _check_gcm_lengths(kernel, reference, rng, result)
         _check_gcm_counter_wrap(kernel, reference, rng, result)
     return result
+
+
+def _context_reuse(ours: Any, theirs: Any, rng: random.Random, nonce: bytes, aad: bytes, pt: bytes,
+                   want: bytes) -> str | None:
+    """What went wrong when ``ours`` (which has encrypted ``pt`` to ``want`` and
+    decrypted it) is used again, or None."""
+    n = len(pt)
+    pt2 = rng.randbytes(n)
+    want2 = bytes(theirs.encrypt(nonce, pt2, aad))
+    if bytes(ours.encrypt(nonce, pt2, aad)) != want2:
+        return "another plaintext with the same nonce, AAD and length gave the wrong ciphertext||tag"
+    pt3 = rng.randbytes(n + 1 if n < 4096 else n // 3)
+    if bytes(ours.encrypt(nonce, pt3, aad)) != bytes(theirs.encrypt(nonce, pt3, aad)):
+        return f"a {len(pt3)}-byte plaintext after it gave the wrong ciphertext||tag"
+    if bytes(ours.decrypt(nonce, want2, aad)) != pt2:
+        return "decrypt of the second ciphertext gave the wrong plaintext"
+    if bytes(ours.encrypt(nonce, pt, aad)) != want:
+        return "the first plaintext encrypted again gave the wrong ciphertext||tag"
+    return None
+
+
+def _check_gcm_lengths(kernel: Kernel, reference: Kernel, rng: random.Random, result: CheckResult) -> None:
+    """IV lengths other than 12 (J0 from GHASH, SP 800-38D §7.1) and tag
+    lengths other than 16 (MSB_t of the full tag), against the reference, where
+    both support them; a tampered first or last tag byte must be refused."""
+    key_size = KEY_SIZES[kernel.algorithm]
+    cases = [(iv, 16) for iv in GCM_IV_LENGTHS] + [(12, t) for t in GCM_TAG_LENGTHS]
+    for iv_len, tag_len in cases:
+        where = f"IV of {iv_len} bytes, tag of {tag_len}"
+        reason = kernel.impl.supports(iv_len, tag_len)
+        if reason is None:
+            reason = reference.impl.supports(iv_len, tag_len)
+        if reason is not None:
+            result.skip(reason)
+            continue
+        key, nonce = rng.randbytes(key_size), rng.randbytes(iv_len)
+        pt, aad = rng.randbytes(rng.choice((0, 16, 33, 100))), rng.randbytes(rng.choice((0, 13)))
+        try:
+            want = bytes(reference.impl.new(key, tag_length=tag_len).encrypt(nonce, pt, aad))
+            ours = kernel.impl.new(key, tag_length=tag_len)
+            if bytes(ours.encrypt(nonce, pt, aad)) != want:
+                result.fail(f"{where}: ciphertext||tag differs from {reference.backend}")
+            elif bytes(ours.decrypt(nonce, want, aad)) != pt:
+                result.fail(f"{where}: decrypt of {reference.backend}'s output gave the wrong plaintext")
+            elif bad := [what for what, data in _tag_ends_tampered(want, tag_len) if _accepts(ours, nonce, data, aad)]:
+                result.fail(f"{where}: accepted the tag with its {' and '.join(bad)} flipped")
+            else:
+                result.ok()
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
 
 
 def _check_gcm_counter_wrap(kernel: Kernel, reference: Kernel, rng: random.Random, result: CheckResult) -> None:
@@ -452,12 +565,22 @@ def _check_gcm_counter_wrap(kernel: Kernel, reference: Kernel, rng: random.Rando
             result.fail(f"{where}: {_describe(exc)}")
 
 
+def _tag_ends_tampered(data: bytes, tag_len: int) -> list[tuple[str, bytes]]:
+    """``data`` (ciphertext || tag) with the tag's first byte's top bit, then its
+    last byte's low bit, flipped: a comparison that skips either end fails."""
+    first, last = bytearray(data), bytearray(data)
+    first[len(data) - tag_len] ^= 0x80
+    last[-1] ^= 0x01
+    return [("first byte", bytes(first)), ("last byte", bytes(last))]
+
 
 def _tamper(rng: random.Random, data: bytes, aad: bytes, nonce: bytes) -> dict[str, tuple[bytes, bytes, bytes]]:
     out: dict[str, tuple[bytes, bytes, bytes]] = {}
     b = bytearray(data)
     b[-1 - rng.randrange(16)] ^= 1 << rng.randrange(8)
     out["tag"] = (bytes(b), aad, nonce)
+    for what, tampered in _tag_ends_tampered(data, 16):
+        out[f"tag ({what})"] = (tampered, aad, nonce)
     if len(data) > 16:
         b = bytearray(data)
         b[rng.randrange(len(data) - 16)] ^= 0x80
@@ -499,6 +622,14 @@ def check_signature_differential(kernel: Kernel, reference: Kernel, *, seed: int
             if sig != want:
                 result.fail(f"{where}: RFC 6979 signature differs from {against}")
                 continue
+            # one PrivateKey signs many messages in `run`: a second message, then the first again
+            msg2 = msg + rng.randbytes(rng.choice((1, 32)))
+            if bytes(ours.sign(msg2)) != bytes(theirs.sign(msg2)):
+                result.fail(f"{where}: a second message signed with the same key differs from {against}")
+                continue
+            if bytes(ours.sign(msg)) != want:
+                result.fail(f"{where}: signing the first message again with the same key gave another signature")
+                continue
             theirs.public_key().verify(msg, sig)
             pub = kernel.impl.public_key(pub_ours.encoded)
             pub.verify(msg, want)
@@ -515,7 +646,41 @@ def check_signature_differential(kernel: Kernel, reference: Kernel, *, seed: int
             result.fail(f"{where}: {_describe(exc)}")
             continue
         result.ok()
+    _check_generate(kernel, reference, rng, result)
     return result
+
+
+def _check_generate(kernel: Kernel, reference: Kernel, rng: random.Random, result: CheckResult) -> None:
+    """generate() (timed as keygen): two keys differ, the public key is 65
+    bytes that both the kernel and the reference load, and a signature made
+    with it verifies under the reference (and under the kernel's own loaded key)."""
+    where = "generate()"
+    try:
+        a, b = kernel.impl.generate(), kernel.impl.generate()
+        pa, pb = bytes(a.public_key().encoded), bytes(b.public_key().encoded)
+        if pa == pb:
+            result.fail(f"{where}: two calls gave the same key")
+            return
+        if len(pa) != 65 or pa[0] != 4:
+            result.fail(f"{where}: the public key is not a 65-byte uncompressed SEC 1 point")
+            return
+        for priv, pub in ((a, pa), (b, pb)):
+            msg = rng.randbytes(33)
+            sig = bytes(priv.sign(msg))
+            theirs = reference.impl.public_key(pub)
+            if not _sig_accepts(theirs, msg, sig):
+                result.fail(f"{where}: a signature made with a generated key does not verify under {reference.backend}")
+                return
+            if not _sig_accepts(kernel.impl.public_key(pub), msg, sig):
+                result.fail(f"{where}: the kernel refuses its own signature under its generated public key")
+                return
+            if _sig_accepts(theirs, msg + b"\x00", sig):
+                result.fail(f"{where}: its signature also verifies for another message")
+                return
+    except Exception as exc:  # noqa: BLE001
+        result.fail(f"{where}: {_describe(exc)}")
+        return
+    result.ok()
 
 
 def _sig_accepts(pub: Any, msg: bytes, sig: bytes) -> bool:
@@ -538,7 +703,7 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
         if name == "aes-ctr":
             from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-            for n in (0, 1, 16, 17, 64, 255, 1024)[: n_cases + 2]:
+            for n in (0, 1, 16, 17, 64, 255, 1024)[: n_cases + 2] + HOT_LARGE:
                 key = rng.randbytes(ks)
                 block = rng.randbytes(12) + (rng.randrange(0, 1 << 24)).to_bytes(4, "big")
                 data = rng.randbytes(n)
@@ -552,22 +717,25 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
             start = nonce + (0xFFFFFFFD).to_bytes(4, "big")
             yield "counter wraps at 2^32", (key,), (start, data), bytes(a ^ b for a, b in zip(data, stream))
         elif name == "ghash":
-            for n in (0, 16, 32, 48, 128, 256, 272)[: n_cases + 2]:
+            for n in (0, 16, 32, 48, 128, 256, 272)[: n_cases + 2] + (16384,):
                 h = rng.randbytes(16)
                 data = rng.randbytes(n)
-                yield f"len={n}", (h,), (data,), ref.ghash(h, data)
+                yield f"len={n}", (h,), (data,), _ghash(h, data)
         elif name == "key-expansion":
             for _ in range(2):
                 key = rng.randbytes(ks)
-                yield "schedule is deterministic", (), (key,), None
+                yield "FIPS 197 schedule, deterministic", (), (key,), None
     elif fam == "chacha20_poly1305":
         if name == "chacha20":
             for v in V.chacha20_vectors():
                 yield v.source, (v.key,), (v.nonce, v.counter, v.plaintext), v.ciphertext
             from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-            for n in (0, 1, 63, 64, 65, 511, 1000)[: n_cases + 2]:
-                key, nonce, ctr = rng.randbytes(32), rng.randbytes(12), rng.randrange(0, 1 << 20)
+            cases = [(n, rng.randrange(0, 1 << 20)) for n in (0, 1, 63, 64, 65, 511, 1000)[: n_cases + 2] + HOT_LARGE]
+            # the top of the 32-bit block counter, with data that ends at or before 2^32 - 1's block
+            cases += [(1000, 1 << 31), (128, (1 << 32) - 2), (64, (1 << 32) - 1), (1, (1 << 32) - 1)]
+            for n, ctr in cases:
+                key, nonce = rng.randbytes(32), rng.randbytes(12)
                 data = rng.randbytes(n)
                 alg = algorithms.ChaCha20(key, struct.pack("<I", ctr) + nonce)
                 want = Cipher(alg, mode=None).encryptor().update(data)
@@ -577,14 +745,15 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
 
             for m in V.poly1305_vectors():
                 yield m.source, (), (m.key, m.message), m.tag
-            for n in (0, 1, 15, 16, 17, 64, 1000)[: n_cases + 2]:
+            for n in (0, 1, 15, 16, 17, 64, 1000)[: n_cases + 2] + HOT_LARGE:
                 key, data = rng.randbytes(32), rng.randbytes(n)
                 yield f"len={n}", (), (key, data), poly1305.Poly1305.generate_tag(key, data)
     elif fam == "ecdsa_p256":
         from cryptobench.kernels._ecdsa_common import N, P
 
         if name == "field-mul":
-            for count in (1, 2, 17)[:n_cases]:
+            # 0 (a itself) and the benchmark's count (bench.FIELD_MUL_COUNT), besides small ones
+            for count in (1, 2, 17)[:n_cases] + (0, FIELD_MUL_COUNT):
                 a, b = rng.randrange(P), rng.randrange(P)
                 yield f"count={count}", (), (a, b, count), ref.field_mul(a, b, count)
             yield "edge p-1", (), (P - 1, P - 1, 1), 1
@@ -595,31 +764,34 @@ def _hot_path_cases(kernel: Kernel, name: str, rng: random.Random, quick: bool):
             yield "k=1", (), (1,), 1
         elif name == "fixed-base-mul":
             for k in [1, 2, N - 1] + [rng.randrange(1, N) for _ in range(n_cases)]:
-                yield f"k={'random' if k > 3 and k != N - 1 else k}", (), (k,), ref.scalar_mul(k, ref.G)
+                yield f"k={'random' if k > 3 and k != N - 1 else k}", (), (k,), _scalar_mul(k, ref.G)
             # window and comb boundaries (every backend's table width is among these) and the
             # top of the range, where signed recodings carry out of the last window
             widths = (4, 5, 6, 8, 15, 16, 32, 64, 128, 255) if not quick else (5, 15, 128)
             for i in widths:
                 for k in (2**i - 1, 2**i, 2**i + 1):
-                    yield f"k=2^{i}{k - 2**i:+d}".replace("+0", ""), (), (k,), ref.scalar_mul(k, ref.G)
+                    yield f"k=2^{i}{k - 2**i:+d}".replace("+0", ""), (), (k,), _scalar_mul(k, ref.G)
             for k in (N - 2, N - 2**128, (N - 1) // 2):
-                yield f"k={hex(k)[:10]}...", (), (k,), ref.scalar_mul(k, ref.G)
+                yield f"k={hex(k)[:10]}...", (), (k,), _scalar_mul(k, ref.G)
         elif name == "double-scalar-mul":
             for i in range(n_cases):
-                q = ref.scalar_mul(rng.randrange(1, N), ref.G)
+                q = _scalar_mul(rng.randrange(1, N), ref.G)
                 u1, u2 = rng.randrange(1, N), rng.randrange(1, N)
-                yield f"case {i}", (q,), (u1, u2), ref.double_scalar_mul(u1, u2, q)
-            q = ref.scalar_mul(5, ref.G)
+                yield f"case {i}", (q,), (u1, u2), _double_scalar_mul(u1, u2, q)
+            q = _scalar_mul(5, ref.G)
             yield "sum at infinity", (q,), (N - 5, 1), None
             # exceptional additions inside a fast double-scalar loop: Q = +-G, so the two
             # halves' partial sums can meet as P + P or P + (-P); zero scalars
             neg_g = (ref.G[0], (-ref.G[1]) % P)
             for qname, q in (("G", ref.G), ("-G", neg_g)):
                 for u1, u2 in ((1, 1), (7, 7), (2, N - 1), (N - 1, N - 1), (0, 5), (5, 0)):
-                    yield f"Q={qname} u1={u1} u2={u2}", (q,), (u1, u2), ref.double_scalar_mul(u1, u2, q)
+                    yield f"Q={qname} u1={u1} u2={u2}", (q,), (u1, u2), _double_scalar_mul(u1, u2, q)
 
 
 def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool) -> CheckResult:
+    """Each case on a fresh setup, then (``_hot_path_reuse_cases``) several calls
+    on one setup with different inputs, as ``run`` times one setup for
+    thousands of calls."""
     result = CheckResult(f"hot path {name}")
     rng = random.Random(f"{seed}/{name}")
     setup = kernel.hot_paths[name]
@@ -630,14 +802,12 @@ def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool) -> Chec
             if name == "key-expansion":
                 again = setup()(*cargs)
                 ok = _same(got, again)
-            elif isinstance(want, (bytes, bytearray)):
-                ok = bytes(got) == bytes(want)
-            elif want is None or got is None:
-                ok = want is None and got is None
-            elif isinstance(want, tuple):
-                ok = tuple(int(x) for x in got) == want
+                if ok and not _is_fips197_schedule(got, cargs[0]):
+                    result.fail(f"{where}: the schedule is not FIPS 197's round keys in any layout this check "
+                                "knows (16 or 32 bytes per round key, 32-bit words, .round_keys)")
+                    continue
             else:
-                ok = int(got) == want
+                ok = _hot_same(got, want)
         except Exception as exc:  # noqa: BLE001
             result.fail(f"{where}: {_describe(exc)}")
             continue
@@ -645,7 +815,158 @@ def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool) -> Chec
             result.ok()
         else:
             result.fail(f"{where}: wrong result")
+    for where, sargs, calls in _hot_path_reuse_cases(kernel, name, rng):
+        try:
+            fn = setup(*sargs)
+            outs = []
+            for i, (cargs, want) in enumerate(calls):
+                got = fn(*cargs)
+                outs.append(got)
+                if name == "key-expansion":
+                    ok = _is_fips197_schedule(got, cargs[0])
+                else:
+                    ok = _hot_same(got, want)
+                if not ok:
+                    result.fail(f"{where}: call {i + 1} of {len(calls)} on one setup gave a wrong result")
+                    break
+            else:
+                if name == "key-expansion":
+                    problem = _schedule_problem(outs, [c[0][0] for c in calls])
+                    if problem:
+                        result.fail(f"{where}: {problem}")
+                        continue
+                result.ok()
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{where}: {_describe(exc)}")
     return result
+
+
+def _hot_same(got: Any, want: Any) -> bool:
+    if isinstance(want, (bytes, bytearray)):
+        return bytes(got) == bytes(want)
+    if want is None or got is None:
+        return want is None and got is None
+    if isinstance(want, tuple):
+        return tuple(int(x) for x in got) == want
+    return int(got) == want
+
+
+def _hot_path_reuse_cases(kernel: Kernel, name: str, rng: random.Random):
+    """Yield (description, setup_args, [(call_args, expected), ...]): one setup,
+    several calls with different inputs (same length, another length, the
+    first input again)."""
+    fam = kernel.family
+    where = "one setup, several calls"
+    if fam == "aes_gcm":
+        ks = KEY_SIZES[kernel.algorithm]
+        if name == "aes-ctr":
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+            key = rng.randbytes(ks)
+            a, b = (rng.randbytes(12) + rng.randrange(0, 1 << 24).to_bytes(4, "big") for _ in range(2))
+            d1, d2, d3 = rng.randbytes(64), rng.randbytes(64), rng.randbytes(17)
+
+            def ctr(block: bytes, data: bytes) -> bytes:
+                return Cipher(algorithms.AES(key), modes.CTR(block)).encryptor().update(data)
+
+            yield where, (key,), [((blk, d), ctr(blk, d)) for blk, d in ((a, d1), (a, d2), (b, d3), (a, d1))]
+        elif name == "ghash":
+            h = rng.randbytes(16)
+            d1, d2, d3 = rng.randbytes(64), rng.randbytes(64), rng.randbytes(32)
+            yield where, (h,), [((d,), _ghash(h, d)) for d in (d1, d2, d3, d1)]
+        elif name == "key-expansion":
+            yield where, (), [((rng.randbytes(ks),), None) for _ in range(3)]
+    elif fam == "chacha20_poly1305":
+        if name == "chacha20":
+            from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+            key, nonce = rng.randbytes(32), rng.randbytes(12)
+            d1, d2, d3 = rng.randbytes(100), rng.randbytes(100), rng.randbytes(65)
+
+            def chacha(ctr: int, data: bytes) -> bytes:
+                alg = algorithms.ChaCha20(key, struct.pack("<I", ctr) + nonce)
+                return Cipher(alg, mode=None).encryptor().update(data)
+
+            yield where, (key,), [((nonce, c, d), chacha(c, d)) for c, d in ((1, d1), (1, d2), (7, d3), (1, d1))]
+        elif name == "poly1305":
+            from cryptography.hazmat.primitives import poly1305
+
+            k1, k2 = rng.randbytes(32), rng.randbytes(32)
+            m1, m2, m3 = rng.randbytes(64), rng.randbytes(64), rng.randbytes(17)
+            yield where, (), [((k, m), poly1305.Poly1305.generate_tag(k, m))
+                              for k, m in ((k1, m1), (k1, m2), (k2, m3), (k1, m1))]
+    elif fam == "ecdsa_p256":
+        from cryptobench.kernels._ecdsa_common import N, P
+
+        if name == "field-mul":
+            a, b, a2, b2 = (rng.randrange(P) for _ in range(4))
+            yield where, (), [((x, y, c), ref.field_mul(x, y, c))
+                              for x, y, c in ((a, b, 5), (a2, b2, 5), (a, b, FIELD_MUL_COUNT), (a, b, 5))]
+        elif name == "scalar-inv":
+            k1, k2 = rng.randrange(1, N), rng.randrange(1, N)
+            yield where, (), [((k,), ref.scalar_inv(k)) for k in (k1, k2, k1)]
+        elif name == "fixed-base-mul":
+            k1, k2 = rng.randrange(1, N), rng.randrange(1, N)
+            w1, w2 = _scalar_mul(k1, ref.G), _scalar_mul(k2, ref.G)
+            yield where, (), [((k1,), w1), ((k2,), w2), ((k1,), w1)]
+        elif name == "double-scalar-mul":
+            q = _scalar_mul(rng.randrange(1, N), ref.G)
+            pairs = [(rng.randrange(1, N), rng.randrange(1, N)) for _ in range(2)]
+            calls = [((u1, u2), _double_scalar_mul(u1, u2, q)) for u1, u2 in pairs]
+            yield where, (q,), calls + calls[:1]
+
+
+#: The reference's point arithmetic, cached: every kernel of a family draws the
+#: same hot-path cases (the seed is per hot path), and each costs milliseconds.
+_scalar_mul = lru_cache(maxsize=512)(ref.scalar_mul)
+_double_scalar_mul = lru_cache(maxsize=256)(ref.double_scalar_mul)
+
+
+@lru_cache(maxsize=64)
+def _ghash(h: bytes, data: bytes) -> bytes:
+    """ref.ghash, cached: the hot-path cases of every kernel come from the same
+    seed, and GHASH by the bit-serial reference costs ~40 ms per 16 KiB."""
+    return ref.ghash(h, data)
+
+
+def _schedule_words(sched: Any) -> tuple[str, Any] | None:
+    """A key schedule as ("bytes", b) or ("words", [int, ...]) (an array of
+    integers wider than a byte), or None for a layout this check does not know."""
+    if hasattr(sched, "round_keys"):  # the python backend's _Schedule
+        return "bytes", b"".join(bytes(rk) for rk in sched.round_keys)
+    if isinstance(sched, (bytes, bytearray, memoryview)):
+        return "bytes", bytes(sched)
+    if hasattr(sched, "tobytes"):
+        if getattr(getattr(sched, "dtype", None), "itemsize", 1) > 1:
+            return "words", [int(x) for x in sched.ravel()]
+        return "bytes", sched.tobytes()
+    return None
+
+
+def _is_fips197_schedule(sched: Any, key: bytes) -> bool:
+    """Is ``sched`` the FIPS 197 §5.2 key schedule of ``key`` in a layout the
+    backends use: the round keys back to back (16 bytes each), each round key
+    twice (a 256-bit broadcast, native-vaes), or one 32-bit word per integer
+    (big-endian value, numba-portable)?"""
+    got = _schedule_words(sched)
+    if got is None:
+        return False
+    rks = ref.aes_key_expansion(bytes(key))
+    flat = b"".join(rks)
+    if got[0] == "words":
+        return got[1] == [int.from_bytes(flat[i : i + 4], "big") for i in range(0, len(flat), 4)]
+    return got[1] in (flat, b"".join(rk + rk for rk in rks))
+
+
+def _schedule_problem(outs: list, keys: list[bytes]) -> str | None:
+    """Schedules of different keys must differ and none may be its key repeated."""
+    flat = [_schedule_words(o) for o in outs]
+    for f, key in zip(flat, keys):
+        if f is not None and f[0] == "bytes" and f[1] == key * (len(f[1]) // len(key)):
+            return "the schedule is the key repeated"
+    if len({repr(f) for f in flat}) != len(set(keys)):
+        return "different keys gave the same schedule"
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -673,6 +994,9 @@ def vector_sets(kernel: Kernel, wycheproof: Path | str | None = None) -> list[tu
         for v in V.aead_vectors(kernel.algorithm):
             by_file.setdefault(v.source.split(":")[0], []).append(v)
         sets += list(by_file.items())
+        constructed = V.constructed_aead_vectors(kernel.algorithm)
+        if constructed:
+            sets.append(("constructed edge cases", constructed))
     else:
         by_file = {}
         for v in V.signature_vectors():

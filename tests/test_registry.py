@@ -262,10 +262,10 @@ def test_accept_anything_kernel_makes_verify_exit_1(broken_kernels, capsys):
 
 
 @pytest.mark.parametrize("backend,failing,needle", [
-    # nothing but the PKV vectors sees a missing point validation
-    ("broken-nopkv", {"vectors PKV.rsp"}, "an invalid public key was accepted"),
+    # only the PKV vectors and the constructed bad encodings see a missing point validation
+    ("broken-nopkv", {"vectors PKV.rsp", "vectors constructed edge cases"}, "an invalid public key was accepted"),
     # the differential check sees a wrong key pair too, but openssl signs no given-k vector
-    ("broken-keygen", {"vectors KeyPair.rsp", "differential vs openssl"}, "d*G gave"),
+    ("broken-keygen", {"vectors KeyPair.rsp", "vectors constructed edge cases", "differential vs openssl"}, "d*G gave"),
 ])
 def test_public_key_and_keygen_faults_are_caught_by_their_vectors(broken_kernels, backend, failing, needle):
     from cryptobench.verify import verify_kernel
