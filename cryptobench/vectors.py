@@ -587,19 +587,13 @@ def constructed_signature_vectors() -> tuple[SignatureVector, ...]:
     import hashlib
 
     from . import _reference as ref
-    from .kernels._ecdsa_common import B, N, P, encode_point
+    from .kernels._ecdsa_common import N, encode_point
 
     def e_of(msg: bytes) -> int:
         return int.from_bytes(hashlib.sha256(msg).digest(), "big")
 
     out = []
-    x = N  # the first x >= n on the curve (p = 3 mod 4: the square root is a power)
-    while True:
-        f = (x * x * x - 3 * x + B) % P
-        y = pow(f, (P + 1) // 4, P)
-        if y * y % P == f:
-            break
-        x += 1
+    x, y = _first_curve_point(N)  # the first x >= n on the curve
     msg, r, s = b"x(R) >= n", x - N, 0x1234567890ABCDEF
     w = pow(s, -1, N)
     u1, u2 = e_of(msg) * w % N, r * w % N
@@ -667,18 +661,25 @@ def _out_of_range_signatures(e_of) -> list[SignatureVector]:
     return out
 
 
-def _bad_public_keys() -> list[SignatureVector]:
-    """x + p in place of x (SEC 1 §2.3.4 needs x < p), and a valid body under
-    the wrong prefix (only 04, uncompressed, is 65 bytes)."""
+def _first_curve_point(x: int) -> tuple[int, int]:
+    """The point of P-256 with the smallest x >= ``x`` (p = 3 mod 4: a square
+    root is one power, f^((p+1)/4))."""
     from .kernels._ecdsa_common import B, P
 
-    x = 0  # the smallest x on the curve; x + p < 2^256 needs x < 2^256 - p (about 2^224)
     while True:
         f = (x * x * x - 3 * x + B) % P
         y = pow(f, (P + 1) // 4, P)
         if y * y % P == f:
-            break
+            return x, y
         x += 1
+
+
+def _bad_public_keys() -> list[SignatureVector]:
+    """x + p in place of x (SEC 1 §2.3.4 needs x < p), and a valid body under
+    the wrong prefix (only 04, uncompressed, is 65 bytes)."""
+    from .kernels._ecdsa_common import P
+
+    x, y = _first_curve_point(0)  # x + p < 2^256 needs x < 2^256 - p (about 2^224)
     assert x + P < 2**256
     body = x.to_bytes(32, "big") + y.to_bytes(32, "big")
     out = [SignatureVector(f"constructed:public key x = {x}", "public-key", b"", b"\x04" + body),
