@@ -662,7 +662,7 @@ def count_instructions(
         spec_file, info = Path(d) / "spec.json", Path(d) / "child.json"
         spec_file.write_text(json.dumps(spec))
         cmd = [exe, "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=ffi_call",
-               "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet",
+               "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet", "--vgdb=no",
                sys.executable, "-P", "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env) as proc:
             try:

@@ -9,6 +9,7 @@ project's virtualenv:
 Output: {"Sheet!A1": value, ...} for every cell holding a formula.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -40,11 +41,16 @@ def main(argv):
             raise SystemExit(f"unknown argument {args[0]}")
     profile = tempfile.mkdtemp(prefix="lo-profile-")
     pipe = f"cryptobench{os.getpid()}"
+    # its temporary files and IPC sockets go inside the profile, removed with it below
+    tmp = os.path.join(profile, "tmp")
+    os.mkdir(tmp)
     proc = subprocess.Popen(
         ["soffice", "--headless", "--invisible", "--norestore", "--nologo", "--nodefault",
          f"--accept=pipe,name={pipe};urp;", f"-env:UserInstallation=file://{profile}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=tmp),
     )
+    desktop = None
+    sockets_before = set(glob.glob("/tmp/OSL_PIPE_*"))  # LibreOffice puts its IPC sockets in /tmp whatever TMPDIR says
     try:
         local = uno.getComponentContext()
         resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
@@ -90,12 +96,23 @@ def main(argv):
         json.dump(out, sys.stdout)
     finally:
         try:
+            if desktop is not None:
+                desktop.terminate()  # a clean exit removes its sockets; terminate() below is the fallback
+        except Exception:  # noqa: BLE001 - the bridge closes as it exits
+            pass
+        try:
             proc.terminate()
             proc.wait(timeout=10)
         except Exception:  # noqa: BLE001
             proc.kill()
             proc.wait()
         shutil.rmtree(profile, ignore_errors=True)  # a LibreOffice user profile per call, a few MB each
+        for sock in set(glob.glob("/tmp/OSL_PIPE_*")) - sockets_before:  # ours, left by the killed process
+            if f"_cryptobench{os.getpid()}" in sock or "_SingleOfficeIPC_" in sock:
+                try:
+                    os.unlink(sock)
+                except OSError:
+                    pass
 
 
 if __name__ == "__main__":

@@ -216,6 +216,39 @@ def test_an_unwritable_output_directory_is_refused(tmp_path, monkeypatch):
     assert _argtypes.output_file(str(tmp_path / "new" / "v.json")) == str(tmp_path / "new" / "v.json")
 
 
+def test_an_installed_copy_reads_the_commit_recorded_when_it_was_built(tmp_path, monkeypatch):
+    # the _build_info.json branch itself (an editable install always finds .git first)
+    import json as _json
+
+    from cryptobench import machine
+
+    pkg = tmp_path / "site-packages" / "cryptobench"
+    pkg.mkdir(parents=True)
+    monkeypatch.setattr(machine, "__file__", str(pkg / "machine.py"))
+    assert machine.git_commit() is None  # neither a checkout nor a recorded commit
+    (pkg / "_build_info.json").write_text(_json.dumps({"git_commit": "ab" * 20 + "-dirty"}))
+    assert machine.git_commit() == "ab" * 20 + "-dirty"
+
+
+def test_the_checkout_shadowing_the_install_is_recognized(tmp_path, monkeypatch):
+    # the re-exec's condition, on fake layouts (the CI's non-editable install runs it for real)
+    import cryptobench.__main__ as entry
+
+    if sys.flags.safe_path:
+        pytest.skip("this interpreter runs with -P: nothing can shadow anything")
+    checkout = tmp_path / "checkout"
+    (checkout / "cryptobench").mkdir(parents=True)
+    (checkout / "kernels").mkdir()
+    monkeypatch.setattr(entry, "__file__", str(checkout / "cryptobench" / "__main__.py"))
+    monkeypatch.setattr(sys, "path", [str(checkout), *sys.path[1:]])
+    assert entry._source_checkout_shadows_install()
+    (checkout / "cryptobench" / "kernels").mkdir()  # an installed layout: kernels mapped in
+    assert not entry._source_checkout_shadows_install()
+    (checkout / "cryptobench" / "kernels").rmdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path[1:]])  # found through another path entry
+    assert not entry._source_checkout_shadows_install()
+
+
 def test_results_name_the_commit_even_from_an_installed_copy():
     # `pip install .` (the README's way) copies the package to site-packages, where no .git
     # is beside it: results files said "git_commit": null and history showed "-" for the run

@@ -111,7 +111,8 @@ def test_budget_bounds_the_batches():
     t = L.Target("synthetic", "sleep", "key", True, "ns in Python", 16, bytes(16), L._random_bytes(16), measure)
     r = L.measure_target(t, measurements=1_000_000, budget_s=0.1)
     assert not r.error, r.error
-    assert 0 < r.measurements < 0.3 / 50e-6 and r.seconds < 0.3, (r.measurements, r.seconds)
+    # a whole 0.5 s batch (10,000 calls) used to run: bound the count, with wall-clock slack for a busy VM
+    assert 0 < r.measurements < 0.3 / 50e-6 and r.seconds < 0.45, (r.measurements, r.seconds)
 
 
 # ------------------------------------------------------------------ the leaky AES

@@ -549,6 +549,7 @@ def test_constructed_public_keys_and_scalars():
     x, _ = decode_point(valid.public)
     high = vecs["constructed:public key x + p"].public
     assert int.from_bytes(high[1:33], "big") == x + P and high[33:] == valid.public[33:]
+    assert {v.d for v in vecs.values() if v.kind == "bad-private-key"} == {0, N}
     for d in (0, N):
         with pytest.raises(InvalidKey):
             _kernel("ecdsa-p256-sha256", "openssl").impl.private_key(d)

@@ -61,7 +61,8 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     bad.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    timeout-minutes: soon")
                    .replace("steps.gate_wall.outcome", "steps.gate_wal.outcome"))
     proc = subprocess.run([*_actionlint(), str(bad)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode != 0 and "gate_wal" in proc.stdout, proc.stdout + proc.stderr
+    # the misspelt step id itself is reported ("gate_wal" alone would also match the real "gate_wall")
+    assert proc.returncode != 0 and re.search(r"\bgate_wal\b", proc.stdout), proc.stdout + proc.stderr
 
 
 def test_workflow_runs_the_nightly_steps():
