@@ -39,15 +39,25 @@ def seconds(text: str) -> float:
     return _number(text, lambda v: 0 <= v < math.inf, "a finite number of seconds, 0 or more")
 
 
-def positive_int(text: str) -> int:
-    """A whole number of 1 or more (a count of calls, processes, ...)."""
+def _whole(text: str, lo: int) -> int:
+    """``text`` as an int of at least ``lo``, else one line saying so."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of 1 or more, not {text!r}")
+        value = lo - 1
+    if value < lo:
+        raise argparse.ArgumentTypeError(f"a whole number of {lo} or more, not {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of 1 or more (a count of calls, processes, ...)."""
+    return _whole(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """A whole number of 0 or more (a seed for numpy's default_rng)."""
+    return _whole(text, 0)
 
 
 def _check_creatable(path: Path, text: str) -> None:

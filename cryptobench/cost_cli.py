@@ -107,14 +107,6 @@ def _outputs(args: argparse.Namespace, fleet, measured, result, sens) -> list[tu
     return files
 
 
-def _write_xlsx(path: str, fleet, measured, result, sens) -> None:
-    """Built in memory, then written atomically: never half-written."""
-    from ._io import atomic_write_bytes
-    from .xlsx import export_xlsx
-
-    atomic_write_bytes(path, export_xlsx(fleet, measured, result, sens))
-
-
 def over_capacity(fleet, result) -> list[str]:
     """A warning for each scenario and generation whose crypto alone needs more
     servers than the generation has: the model's figures then describe a fleet

@@ -213,7 +213,6 @@ def cmd_gate(args: argparse.Namespace) -> int:
                              + (f" (unavailable: {unavailable_reasons(skipped)})" if skipped else ""))
         con = _console()
         # as run: a kernel is counted only if it passed the quick vector subset here, now
-        from .registry import default_registry
         from .verify import verify_kernel
 
         by_name = {k.name: k for k in (*default_registry().all(), *registered)}

@@ -5,19 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._argtypes import output_file, seconds
+from ._argtypes import nonnegative_int, output_file, seconds
 from .errors import UsageError
 
-
-def _seed(text: str) -> int:
-    """A seed for numpy's default_rng: an integer, 0 or more (refused while parsing, not deep in the run)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"an integer, 0 or more, not {text!r}")
-    return value
 
 
 HELP = """\
@@ -49,7 +39,7 @@ def add_commands(sub, add_selection) -> None:
                    help="stop each test after this long even if short of --measurements; 0 = no limit (default: %(default)s)")
     p.add_argument("--no-evict", action="store_true", help="do not read 64 KiB before each C-timed call")
     p.add_argument("--no-control", action="store_true", help="skip the deliberately leaky T-table AES")
-    p.add_argument("--seed", type=_seed, default=20261127,
+    p.add_argument("--seed", type=nonnegative_int, default=20261127,
                    help="seed of the class and input draws, 0 or more (default: %(default)s)")
     p.add_argument("--json", type=output_file, metavar="FILE", help="also write the results as JSON (atomically)")
     p.set_defaults(func=cmd_leakcheck)

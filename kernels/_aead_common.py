@@ -28,10 +28,11 @@ def check_bytes(**named: object) -> None:
     for name, value in named.items():
         if not isinstance(value, _BYTES):
             raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}")
-        if type(value) is memoryview and value.itemsize != 1:  # len() would count items, not bytes
-            raise TypeError(f"{name} must be a byte buffer, not a memoryview of {value.format!r} items")
-        if type(value) is memoryview and value.ndim != 1:  # len() would count rows, not bytes
-            raise TypeError(f"{name} must be a one-dimensional byte buffer, not a {value.ndim}-dimensional memoryview")
+        if type(value) is memoryview:  # len() must count bytes: not items wider than one, not rows
+            if value.itemsize != 1:
+                raise TypeError(f"{name} must be a byte buffer, not a memoryview of {value.format!r} items")
+            if value.ndim != 1:
+                raise TypeError(f"{name} must be a one-dimensional byte buffer, not a {value.ndim}-dimensional memoryview")
 
 
 def retype(exc: TypeError, **named: object) -> TypeError:

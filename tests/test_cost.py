@@ -530,11 +530,12 @@ def _mismatches(cached: dict, lo: dict) -> list:
 
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory):
-    from cryptobench.cost_cli import _write_xlsx
+    from cryptobench._io import atomic_write_bytes
+    from cryptobench.xlsx import export_xlsx
 
     fleet, measured, res, sens = compute(None, str(RESULTS))
     book = tmp_path_factory.mktemp("xlsx") / "cost.xlsx"
-    _write_xlsx(str(book), fleet, measured, res, sens)
+    atomic_write_bytes(book, export_xlsx(fleet, measured, res, sens))
     return book, fleet, measured, res
 
 

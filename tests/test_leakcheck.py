@@ -201,8 +201,8 @@ def test_cli_refuses_bad_arguments(tmp_path):
                          (["-a", "aes-128-gcm", "--test", "sign-k"],
                           "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;"),
                          # numpy's default_rng refused it after the arguments, with a traceback and exit 1
-                         (["--seed", "-1"], "argument --seed: an integer, 0 or more, not '-1'"),
-                         (["--seed", "1.5"], "argument --seed: an integer, 0 or more, not '1.5'"),
+                         (["--seed", "-1"], "argument --seed: a whole number of 0 or more, not '-1'"),
+                         (["--seed", "1.5"], "argument --seed: a whole number of 0 or more, not '1.5'"),
                          # a hot-path-only peer: 0 targets, "passed", exit 0
                          (["-b", "peer-pyaes", "--no-control"],
                           "nothing to check: aes-128-gcm/peer-pyaes, aes-256-gcm/peer-pyaes offer(s) hot paths only")):
