@@ -83,16 +83,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     kernels = select(args.algorithm, args.backend)
     con = _console()
-    table = kernels_table(kernels)
-    # the names are what one types after -a and -b: never cut; the other columns fold
-    widths = {"algorithm": max((len(k.algorithm) for k in kernels), default=0),
-              "backend": max((len(k.backend) for k in kernels), default=0)}
-    for col in table.columns:
-        if col.header in widths:
-            col.no_wrap, col.min_width = True, max(widths[col.header], len(col.header))
-        else:
-            col.overflow = "fold"
-    con.print(table)
+    for part in kernels_table(kernels, con.width):
+        con.print(part)
     feats = sorted(native.detected_features())
     disabled = sorted(native.disabled_features() & set(feats))
     con.print(f"CPU: {native.cpu_model()}")

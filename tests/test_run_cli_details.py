@@ -272,17 +272,28 @@ def test_show_says_which_benchmarks_it_leaves_out(tmp_path):
 # ------------------------------------------------------------------ list
 
 
-@pytest.mark.parametrize("columns", [None, "80"])
+@pytest.mark.parametrize("columns", [None, "60", "80", "100", "250"])
 def test_list_through_a_pipe_prints_every_algorithm_and_backend_in_full(tmp_path, columns):
+    from cryptobench.display import _kernel_notes
+
     p = cli(["list"], tmp_path, columns)
     assert p.returncode == 0, p.stderr
-    cells = {c.strip() for line in p.stdout.splitlines() for c in line.split("│")}
+    lines = p.stdout.splitlines()
+    cells = {c.strip() for line in lines for c in line.split("│")}
     kernels = registry.kernels()
     assert any(len(k.backend) >= 20 for k in kernels)  # peer-chacha20poly1305 was cut to peer-chacha20poly13…
     assert not [k.backend for k in kernels if k.backend not in cells]
     assert not [k.algorithm for k in kernels if k.algorithm not in cells]
     assert "…" not in p.stdout  # the other columns fold instead
-    assert max(map(len, p.stdout.splitlines())) <= int(columns or 140)
+    assert max(map(len, lines)) <= int(columns or 140)
+    # every kernel's notes and code path readable as prose: at 80 columns the notes column was
+    # four letters wide and the listing 1,151 lines long
+    flat = " ".join(" ".join(c.strip() for c in line.split("│")) for line in lines).split()
+    text = " ".join(flat)
+    for k in kernels:
+        assert " ".join(_kernel_notes(k).split()) in text, k.name
+        assert k.path in text, k.name
+    assert len(lines) < 8 * len(kernels), len(lines)
 
 
 def test_machine_fields_are_printed_as_text_not_markup(tmp_path):
