@@ -28,7 +28,8 @@ fills its compile cache), --fast (1 x 2, a smoke test),
 values: the nightly's profile; six processes give the regression gate's test
 enough to work with, see `cryptobench gate --help`).
 Figures are medians; cycles are TSC cycles; speedups are against python and
-openssl measured in the same run.
+openssl measured in the same run. Exit status 1 when a kernel FAILED its
+vectors or its worker failed (ERROR).
 
 --self-check times openssl AES-128-GCM encrypt at 16 KiB through the harness
 and in a plain timing loop, three alternating rounds, and writes no results
@@ -79,8 +80,10 @@ def add_commands(sub, add_selection) -> None:
         description="Compare each benchmark the two runs have in common: the change of its median time, "
         "and whether it is significant (pyperf's t-test over the runs' values). Lists the benchmarks "
         "that changed by more than --threshold and were significant, then the geometric mean of "
-        "new/old time; warns when the CPU, Python, OpenSSL or native build differ, since absolute "
-        "times are then not comparable (`cryptobench gate` compares ratios to openssl instead). "
+        "new/old time; warns when the CPU, Python, OpenSSL, OPENSSL_ia32cap or native build differ, since "
+        "absolute times are then not comparable (`cryptobench gate` compares ratios to openssl instead), "
+        "and names the benchmarks only one file has (with the kernel's FAILED or ERROR status when that "
+        "is why). "
         "Exit status 1 when any benchmark is significantly slower by more than the threshold.",
     )
     p.add_argument("old", help="the earlier results file (JSON written by cryptobench run)")

@@ -26,11 +26,12 @@ time measured in the same run, and the ratio is compared with Welch's t-test:
 a regression is a change with p < --alpha that is slower by more than
 --threshold (default 5%).
 
-Instruction counts: with --count, every selected python and native kernel's
-benchmark (at --sizes, default 64 bytes) runs --calls times under valgrind's
-callgrind and the instructions per call are written to --output; given a
-BASELINE count file, any count more than --threshold (default 2%) above it
-fails. Two count files can also be compared without --count.
+Instruction counts: with --count, every selected python and native kernel
+that passes the quick vector subset (as in `run`) has each benchmark (at
+--sizes, default 64 bytes) run --calls times under valgrind's callgrind, and
+the instructions per call are written to --output; given a BASELINE count
+file, any count more than --threshold (default 2%) above it fails. Two count
+files can also be compared without --count.
 
 A wall-time regression seen once may be a busy moment of the machine, and
 the test is per benchmark (no correction for the hundreds in a full run): the
@@ -81,7 +82,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--emit-filter", type=output_file, metavar="FILE",
                    help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
                         "benchmarks and their references, to confirm them in a second run (gate that run with the "
-                        "same --filter, or every other baseline benchmark shows as gone)")
+                        "same --filter, or every other baseline benchmark shows as gone); an empty line when none")
     p.add_argument("--all", action="store_true", help="show every benchmark, not only changes")
     p.set_defaults(func=cmd_gate)
 

@@ -23,8 +23,10 @@ inconclusive. Before each C-timed call 64 KiB are read, so the level-1 data
 cache starts cold as it does after a context switch (--no-evict turns that
 off; a T-table AES whose tables stay in L1 then leaks too little to see).
 
-Exit status 1 when a kernel that claims to be constant-time leaks, or the
-control is not flagged. Run long: --measurements 1000000 --budget 0.
+Each kernel first runs the quick vector subset `run` uses; one that fails
+is reported and never timed. Exit status 1 when a kernel that claims to be
+constant-time leaks, a kernel fails its vectors, or the control is not
+flagged (or cannot run). Run long: --measurements 1000000 --budget 0.
 """
 
 
@@ -34,7 +36,7 @@ def add_commands(sub, add_selection) -> None:
     add_selection(p)
     p.add_argument("--test", help="comma-separated secrets to vary: plaintext, key, sign-k, sign-d (default: all)")
     p.add_argument("-n", "--measurements", type=int, default=1_000_000,
-                   help="measurements per kernel and secret (default: %(default)s)")
+                   help="measurements per kernel and secret, at least 1000 (default: %(default)s)")
     p.add_argument("--budget", type=seconds, default=5.0, metavar="SECONDS",
                    help="stop each test after this long even if short of --measurements; 0 = no limit (default: %(default)s)")
     p.add_argument("--no-evict", action="store_true", help="do not read 64 KiB before each C-timed call")

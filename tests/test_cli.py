@@ -42,6 +42,20 @@ def test_every_command_describes_itself_and_its_arguments():
                 assert action.help, f"cryptobench {name}: positional argument {action.dest!r} has no help"
 
 
+def test_the_readme_command_table_lists_every_command():
+    """README.md's "Commands" table has a row for each subcommand, and none for a command that is gone."""
+    import argparse
+    import re
+
+    from cryptobench.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `cryptobench (\w+)", section, re.M)
+    assert sorted(rows) == sorted(sub.choices)
+
+
 def test_run_help_gives_each_profiles_real_processes_and_values():
     import re
 
