@@ -114,27 +114,33 @@ def _console(stderr: bool = False):
 
 def print_results(res, algorithms: list[str] | None = None, details: bool = False) -> None:
     from . import report
+    from .display import fit_to_width
 
     wanted = algorithms or None  # None: every algorithm
     con = _console()
+
+    def show(table) -> None:
+        for part in fit_to_width(table, con.width):  # a figure is never cut to "12.…"
+            con.print(part)
+
     for line in report.header_lines(res):
         con.print(line, markup=False)  # machine fields are data: a '[' in a CPU name is not markup
     for alg in report.algorithms_in(res):
         if wanted and alg not in wanted:
             continue
         for t in report.algorithm_tables(res, alg):
-            con.print(t)
+            show(t)
         nt = report.not_timed_table(res, alg)
         if nt is not None:
-            con.print(nt)
+            show(nt)
     pt = report.peers_table(res, wanted)
     if pt is not None:
-        con.print(pt)
+        show(pt)
     oc = report.one_time_costs_table(res, wanted)
     if oc is not None:
-        con.print(oc)
+        show(oc)
     if details:
-        con.print(report.details_table(res, wanted))
+        show(report.details_table(res, wanted))
 
 
 #: Options --self-check has no use for (it times one fixed benchmark and writes no file), as (dest, flag).

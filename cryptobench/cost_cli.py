@@ -76,7 +76,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
         if not gen.borrow_results_from and m.skipped:
             con.print(f"{gen.name}: \"newest\" passed over " + "; ".join(m.skipped) + f"; using {m.source_file}",
                       style="yellow", markup=False)
-    for t in tables(fleet, measured, result):
+    for t in tables(fleet, measured, result, con.width):
         con.print(t)
     for line in over_capacity(fleet, result):
         con.print(line, style="bold red", markup=False)
@@ -131,41 +131,39 @@ def _usd(x: float) -> str:
     return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
 
 
-def tables(fleet, measured, result):
-    from rich.markup import escape
-    from rich.table import Table
-
+def tables(fleet, measured, result, width: int | None = None):
+    """The scenario tables and the comparison table for a console ``width`` wide.
+    No figure is ever cut: narrower than a table needs, it is drawn transposed."""
+    from .display import fitted_table
     from .report import fmt_time
 
     out = []
     for s in result.scenarios:
-        t = Table(title=f"Scenario {s.scenario}: crypto at peak ({fleet.traffic.peak_requests_per_s:,.0f} requests/s)",
-                  title_justify="left")
-        for col in ("generation", "crypto per request", "cores busy", "servers for crypto", "USD/server/year",
-                    "crypto USD/year", "measurements"):
-            wide = col == "measurements"  # the file name is the evidence: never cut
-            t.add_column(col, justify="left" if col in ("generation", "measurements") else "right", no_wrap=wide,
-                         min_width=max((len(m.source_file) for m in measured.values()), default=0) if wide else None)
-        for g in s.generations:
-            src = "ESTIMATE (borrowed)" if g.estimate else escape(measured[g.generation].source_file)
-            t.add_row(g.generation, fmt_time(g.crypto_seconds_per_request_s), f"{g.cores_busy_cores:,.1f}",
-                      f"{g.servers_for_crypto_servers:,.2f}", _usd(g.annual_cost_per_server_usd),
-                      _usd(g.crypto_cost_usd_per_year), src)
-        t.add_row("total", "", f"{s.cores_busy_cores:,.1f}", f"{s.servers_for_crypto_servers:,.2f}", "",
-                  _usd(s.crypto_cost_usd_per_year), "")
-        out.append(t)
-    t = Table(title=f"Against the baseline ({fleet.scenarios[0].name}); positive = saved", title_justify="left")
-    for col in ("scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV of saving (USD)",
-                "cost of work (USD)", "NPV net of work (USD)", "payback (months)"):
-        t.add_column(col, justify="left" if col == "scenario" else "right")
+        rows = [[g.generation, fmt_time(g.crypto_seconds_per_request_s), f"{g.cores_busy_cores:,.1f}",
+                 f"{g.servers_for_crypto_servers:,.2f}", _usd(g.annual_cost_per_server_usd),
+                 _usd(g.crypto_cost_usd_per_year),
+                 "ESTIMATE (borrowed)" if g.estimate else measured[g.generation].source_file]
+                for g in s.generations]
+        rows.append(["total", "", f"{s.cores_busy_cores:,.1f}", f"{s.servers_for_crypto_servers:,.2f}", "",
+                     _usd(s.crypto_cost_usd_per_year), ""])
+        out.append(fitted_table(
+            f"Scenario {s.scenario}: crypto at peak ({fleet.traffic.peak_requests_per_s:,.0f} requests/s)",
+            ["generation", "crypto per request", "cores busy", "servers for crypto", "USD/server/year",
+             "crypto USD/year", "measurements"], rows, width,
+            left=("generation", "measurements"), foldable=("measurements",)))  # the file name folds, never cut
+    rows = []
     for c in result.comparisons:
         d = c.purchase_deferral_days
-        t.add_row(c.scenario + (" [ESTIMATE]" if c.estimate else ""), _nz(f"{c.cores_saved_cores:,.1f}"),
-                  _nz(f"{c.servers_saved_servers:,.2f}"), _usd(c.usd_saved_per_year),
-                  _nz(f"{c.fleet_share_saved_fraction:.4%}"), "n/a" if d is None else _nz(f"{d:,.1f}"), _usd(c.npv_usd), _usd(c.engineer_cost_usd),
-                  _usd(c.npv_net_of_work_usd),
-                  "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}")
-    out.append(t)
+        rows.append([c.scenario + (" [ESTIMATE]" if c.estimate else ""), _nz(f"{c.cores_saved_cores:,.1f}"),
+                     _nz(f"{c.servers_saved_servers:,.2f}"), _usd(c.usd_saved_per_year),
+                     _nz(f"{c.fleet_share_saved_fraction:.4%}"), "n/a" if d is None else _nz(f"{d:,.1f}"),
+                     _usd(c.npv_usd), _usd(c.engineer_cost_usd), _usd(c.npv_net_of_work_usd),
+                     "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}"])
+    out.append(fitted_table(
+        f"Against the baseline ({fleet.scenarios[0].name}); positive = saved",
+        ["scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV of saving (USD)",
+         "cost of work (USD)", "NPV net of work (USD)", "payback (months)"], rows, width,
+        left=("scenario",), foldable=("scenario",)))
     return out
 
 

@@ -124,3 +124,172 @@ def verify_summary_table(reports: Iterable[KernelReport]) -> Table:
     for r in reports:
         t.add_row(r.name, _status_text(r.status), str(r.passed), str(r.failed), str(r.skipped), r.reason)
     return t
+
+
+def fitted_table(title: str, headers: list[str], rows: list[list[str]], width: int | None, *,
+                 left: tuple[str, ...] = (), foldable: tuple[str, ...] = (), fold_min: int = 12) -> Table:
+    """A table of text cells for a console ``width`` columns wide that never cuts a cell.
+
+    Figures and names are whole or the table is not drawn that way (a dollar
+    figure cut to "$4,075…" reads as a number): headers may wrap at spaces,
+    only the ``foldable`` columns (file names) may fold, down to ``fold_min``.
+    Tried in turn: as given; transposed (a row per header, a column per row,
+    the first column's cells as headers: the shape of a spreadsheet); and
+    one column of labels and one of values, a section per row.
+    ``left`` names the left-justified columns (the rest are figures).
+    """
+    from rich.cells import cell_len
+
+    def words(s: str) -> int:
+        return max((cell_len(w) for w in s.split()), default=0)
+
+    def need(cells: list[str], header: str, fold: bool) -> int:
+        whole = max([words(header), *(cell_len(c) for c in cells)])
+        return min(whole, fold_min) if fold else whole
+
+    def fits(mins: list[int]) -> bool:
+        return width is None or sum(mins) + 3 * len(mins) + 1 <= width
+
+    def shrink(natural: list[int], mins: list[int]) -> list[int]:
+        """Column widths: the natural ones, the widest narrowed first, none below its minimum."""
+        w = list(natural)
+        while width is not None and sum(w) + 3 * len(w) + 1 > width:
+            i = max((j for j in range(len(w)) if w[j] > mins[j]), key=lambda j: w[j] - mins[j], default=None)
+            if i is None:
+                break
+            w[i] -= 1
+        return w
+
+    cols = list(zip(*rows)) if rows else [() for _ in headers]
+    mins = [need(list(c), h, h in foldable) for c, h in zip(cols, headers)]
+    if fits(mins):
+        natural = [max([cell_len(h), *(cell_len(x) for x in c)]) for c, h in zip(cols, headers)]
+        t = Table(title=title, title_justify="left")
+        for h, w in zip(headers, shrink(natural, mins)):
+            t.add_column(h, justify="left" if h in left else "right", overflow="fold", width=w)
+        for r in rows:
+            t.add_row(*(Text(x) for x in r))
+        return t
+    # transposed: the first column's cells head the columns; the other headers label the rows
+    labels, body = headers[1:], [r[1:] for r in rows]
+    mins = [max(words(h) for h in labels)] + [need([x for x, h in zip(b, labels) if h not in foldable], r[0], False)
+                                              for r, b in zip(rows, body)]
+    natural = [max(cell_len(h) for h in labels)] + [max([cell_len(r[0]), *(cell_len(x) for x in b)])
+                                                    for r, b in zip(rows, body)]
+    if fits(mins):
+        t = Table(title=title, title_justify="left")
+        widths = shrink(natural, mins)
+        t.add_column(headers[0], justify="left", overflow="fold", width=widths[0])
+        for r, w in zip(rows, widths[1:]):
+            t.add_column(r[0], justify="right", overflow="fold", width=w)
+        for i, h in enumerate(labels):
+            t.add_row(Text(h), *(Text(b[i], justify="left" if h in left else "right") for b in body))
+        return t
+    # narrower still: one column of labels and one of values, a section per row (rich folds
+    # whatever must fold when even this does not fit)
+    t = Table(title=title, title_justify="left")
+    t.add_column(headers[0], justify="left", overflow="fold")
+    t.add_column("", justify="right", overflow="fold")
+    for n, (r, b) in enumerate(zip(rows, body)):
+        if n:
+            t.add_section()
+        t.add_row(Text(r[0], style="bold"), "")
+        for h, x in zip(labels, b):
+            t.add_row(Text(h), Text(x, justify="left" if h in left else "right"))
+    return t
+
+
+def _plain(cell) -> str:
+    if isinstance(cell, Text):
+        return cell.plain
+    if isinstance(cell, str):
+        return Text.from_markup(cell).plain
+    return ""
+
+
+def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int = 8) -> list:
+    """``table`` as one or more tables that fit ``width`` columns without cutting a cell.
+
+    rich shrinks a table that is too wide by cutting cells ("12.…" for 12,800
+    MB/s); here a column that may wrap wraps at spaces and never cuts a word,
+    one that folds (code paths) folds down to ``fold_min``, and one that may
+    not wrap (the backend) stays whole.
+    When even that is too wide, the columns are split over several tables,
+    each repeating the first ``keep`` columns (the backend), the later ones
+    titled "(continued)"; narrower still, each row becomes a record of
+    header and value lines.
+    """
+    from dataclasses import replace
+
+    from rich.cells import cell_len
+
+    if width is None or not table.columns:
+        return [table]
+
+    def longest(s: str, by_word: bool) -> int:
+        parts = s.split() if by_word else s.splitlines()
+        return max((cell_len(p) for p in parts), default=0)
+
+    cells = [[_plain(c) for c in col.cells] for col in table.columns]
+    natural, headed, mins = [], [], []  # widths: as wide as needed; with the header wrapped; the least
+    for col, cs in zip(table.columns, cells):
+        header = _plain(col.header)
+        whole = max([longest(header, True), *(longest(c, True) for c in cs)])  # the longest word
+        content = max([longest(header, True), *(longest(c, False) for c in cs), col.min_width or 0])
+        natural.append(max(content, longest(header, False)))
+        headed.append(content)
+        if col.no_wrap:  # never cut, never wrapped (the backend)
+            mins.append(max(longest(header, True), *(longest(c, False) for c in cs)))
+        elif col.overflow == "fold":  # code paths: fold anywhere
+            mins.append(max(longest(header, True), min(whole, fold_min)))
+        else:  # wraps at spaces, so a word is never cut
+            mins.append(whole)
+
+    def total(idx: list[int], w: list[int]) -> int:
+        return sum(w[i] for i in idx) + 3 * len(idx) + 1
+
+    groups: list[list[int]] = []
+    head = list(range(min(keep, len(mins))))
+    group = list(head)
+    for i in range(len(head), len(mins)):
+        if len(group) > len(head) and total(group + [i], mins) > width:
+            groups.append(group)
+            group = list(head)
+        group.append(i)
+    groups.append(group)
+
+    if any(total(idx, mins) > width for idx in groups):
+        return [_records(table, keep)]  # not even the key and one column side by side: one record per row
+    out = []
+    for n, idx in enumerate(groups):
+        w = [natural[i] for i in idx]
+        # narrow the columns, widest slack first: wrap headers before folding or wrapping any cell
+        for floor in ([headed[i] for i in idx], [mins[i] for i in idx]):
+            while total(list(range(len(idx))), w) > width:
+                j = max(range(len(idx)), key=lambda j: w[j] - floor[j])
+                if w[j] <= floor[j]:
+                    break
+                w[j] -= 1
+        title = table.title if n == 0 or not table.title else f"{_plain(table.title)} (continued)"
+        t = Table(title=title, title_justify=table.title_justify, show_lines=table.show_lines, box=table.box,
+                  caption=table.caption if n == len(groups) - 1 else None)
+        t.columns = [replace(table.columns[i], width=wi, min_width=None, no_wrap=False, overflow="fold",
+                             _index=k, _cells=list(table.columns[i].cells)) for k, (i, wi) in enumerate(zip(idx, w))]
+        t.rows = list(table.rows)
+        out.append(t)
+    return out
+
+
+def _records(table: Table, keep: int):
+    """``table`` as one record per row: its first ``keep`` cells on a line, then "header: value" lines."""
+    from rich.console import Group
+
+    lines = [Text(_plain(table.title), style="italic")] if table.title else []
+    cols = [list(c.cells) for c in table.columns]
+    for r in range(table.row_count):
+        lines.append(Text(" ".join(_plain(cols[i][r]) for i in range(min(keep, len(cols)))), style="bold"))
+        for i in range(keep, len(cols)):
+            lines.append(Text(f"  {_plain(table.columns[i].header)}: ") + Text(_plain(cols[i][r])))
+    if table.caption:
+        lines.append(Text(_plain(table.caption), style="dim"))
+    return Group(*lines)

@@ -389,6 +389,31 @@ def test_no_results_at_all(tmp_path):
 # ------------------------------------------------------------------ CLI and CSV
 
 
+@pytest.mark.parametrize("columns", [50, 80, 100, 140, 250])
+def test_cost_tables_never_cut_a_figure(tmp_path, columns):
+    # at 100 columns "$6,740,178" was printed as "$6,740…" and "-$129,345" as "-$129,…", and
+    # generation and scenario names were cut: a finance reader cannot tell a cut figure from a
+    # small one. Narrower than the tables need, they are drawn transposed.
+    from cryptobench.cost_cli import _nz, _usd
+
+    env = dict(os.environ, COLUMNS=str(columns))
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--results", str(RESULTS)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert "…" not in p.stdout and max(map(len, lines)) <= columns
+    cells = {c.strip() for line in lines for c in line.replace("┃", "│").split("│")}
+    fleet, _, res, _ = compute(None, str(RESULTS))
+    want = {g.name for g in fleet.generations}
+    for s in res.scenarios:
+        want |= {_usd(s.crypto_cost_usd_per_year), f"{s.cores_busy_cores:,.1f}"}
+        want |= {_usd(g.crypto_cost_usd_per_year) for g in s.generations}
+    for c in res.comparisons:
+        want |= {_usd(c.usd_saved_per_year), _usd(c.npv_usd), _usd(c.npv_net_of_work_usd),
+                 _nz(f"{c.cores_saved_cores:,.1f}"), _nz(f"{c.fleet_share_saved_fraction:.4%}")}
+    assert len(want) > 20 and not sorted(want - cells)
+
+
 def test_cost_cli_default_fleet_and_csv(tmp_path):
     env = dict(os.environ, COLUMNS="200")
     results_dir = tmp_path / "results"

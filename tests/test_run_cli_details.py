@@ -269,6 +269,28 @@ def test_show_says_which_benchmarks_it_leaves_out(tmp_path):
     assert "aes-128-gcm/python/encrypt/16384" in p.stdout  # listed in the details table
 
 
+@pytest.mark.parametrize("columns", ["60", "80", "100", "120"])
+def test_show_never_cuts_a_figure_on_a_narrow_terminal(tmp_path, columns):
+    # at 80 and 100 columns rich cut 115-173 lines of the main tables: 12,800 MB/s read "12.…",
+    # ratios "0.…". Narrower than a table needs, its columns go on in a "(continued)" table.
+    def cells(p):
+        assert p.returncode == 0, p.stderr
+        return {c.strip() for line in p.stdout.splitlines()
+                for c in line.replace("┃", "│").replace(": ", "│").split("│")}  # tables and records
+
+    f = ROOT / "results" / "20261127T204800Z_vm.json"
+    wide = cells(cli(["show", str(f), "--details"], tmp_path, "400"))
+    p = cli(["show", str(f), "--details"], tmp_path, columns)
+    narrow = cells(p)
+    assert "…" not in p.stdout and max(map(len, p.stdout.splitlines())) <= int(columns)
+    figures = {c for c in wide if c and c[0].isdigit() and " " not in c}  # MB/s, ratios, cycles, times
+    assert len(figures) > 300 and not sorted(figures - narrow)[:10]
+    backends = {k.backend for k in registry.kernels()} & wide
+    assert len(backends) > 10 and not backends - narrow
+    assert "(continued)" in p.stdout  # narrower than one column beside the names, records instead:
+    assert ("  median: " in p.stdout) == (columns == "60")
+
+
 # ------------------------------------------------------------------ list
 
 
