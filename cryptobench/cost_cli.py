@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ._argtypes import output_dir, xlsx_file
+from .errors import UsageError
 
 COST_HELP = """\
 Turn measured CPU time into fleet hardware dollars. Reads a fleet file (TOML:
@@ -65,6 +66,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
     from .fleet import example_fleet_text
 
     if args.example_fleet:
+        ignored = [flag for flag, given in (("--fleet", args.fleet), ("--xlsx", args.xlsx), ("--csv", args.csv),
+                                            ("--results", args.results != "results")) if given]
+        if ignored:  # it prints a file and stops: a workbook asked for beside it was silently never written
+            raise UsageError(f"--example-fleet prints the example fleet file and does nothing else; "
+                             f"drop {', '.join(ignored)} (or, to price it, run cost without --example-fleet)")
         sys.stdout.write(example_fleet_text())
         return 0
     fleet, measured, result, sens = compute(args.fleet, args.results)

@@ -70,9 +70,12 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     unknown = sorted(wanted - set(known))
     if unknown:
         raise UsageError(f"unknown --test {unknown[0]!r}; valid: {', '.join(known)}")
-    if wanted and not any(wanted & set(L.TESTS[k.kind]) for k in selected if k.available):
+    timed = [k for k in selected if k.available and k.impl is not None]
+    if wanted and not any(wanted & set(L.tests_of(k)) for k in timed):
         kinds = "; ".join(f"{kind} kernels: " + ", ".join(ts) for kind, ts in L.TESTS.items())
-        raise UsageError(f"nothing to check: no selected kernel has --test {','.join(sorted(wanted))} ({kinds})")
+        has = ", ".join(f"{k.name}: {'/'.join(L.tests_of(k))}" for k in timed[:6]) + (", ..." if len(timed) > 6 else "")
+        raise UsageError(f"nothing to check: no selected kernel has --test {','.join(sorted(wanted))} ({kinds}; "
+                         f"sign-k needs a kernel that takes a given nonce, which openssl does not; selected: {has})")
     con, err = _console(), _console(stderr=True)
     for k in (k for k in selected if not k.available):
         err.print(f"skipped, unavailable: {k.name}: {k.reason}", style="yellow", markup=False)

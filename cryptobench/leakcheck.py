@@ -496,6 +496,13 @@ def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:
 TESTS: dict[str, tuple[str, ...]] = {"aead": ("plaintext", "key"), "signature": ("sign-k", "sign-d")}
 
 
+def tests_of(kernel: Kernel) -> tuple[str, ...]:
+    """The ``--test`` names ``targets_for`` gives this kernel: sign-k only where a nonce can be
+    given (the native C entry point, or an impl with ``supports_given_k``; not openssl)."""
+    given_k = kernel.base_backend == "native" or getattr(kernel.impl, "supports_given_k", False)
+    return tuple(t for t in TESTS[kernel.kind] if t != "sign-k" or given_k)
+
+
 def leakcheck(
     *,
     algorithms: str | Iterable[str] | None = None,

@@ -389,6 +389,19 @@ def test_no_results_at_all(tmp_path):
 # ------------------------------------------------------------------ CLI and CSV
 
 
+def test_example_fleet_refuses_the_options_it_would_ignore(tmp_path):
+    # `cost --example-fleet --xlsx out.xlsx` printed the fleet, wrote nothing, and exited 0
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--example-fleet", "--xlsx", "out.xlsx",
+                        "--fleet", "my.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and not p.stdout and not list(tmp_path.iterdir()), p.stdout
+    assert p.stderr.strip().splitlines() == [
+        "cryptobench cost: error: --example-fleet prints the example fleet file and does nothing else; drop "
+        "--fleet, --xlsx (or, to price it, run cost without --example-fleet)"]
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--example-fleet"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == example_fleet_text()
+
+
 @pytest.mark.parametrize("columns", [50, 80, 100, 140, 250])
 def test_cost_tables_never_cut_a_figure(tmp_path, columns):
     # at 100 columns "$6,740,178" was printed as "$6,740…" and "-$129,345" as "-$129,…", and

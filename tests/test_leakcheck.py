@@ -200,6 +200,9 @@ def test_cli_refuses_bad_arguments(tmp_path):
                          (["--test", "nonce"], "unknown --test 'nonce'; valid: plaintext, key, sign-k, sign-d"),
                          (["-a", "aes-128-gcm", "--test", "sign-k"],
                           "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;"),
+                         # openssl takes no given nonce: no sign-k target, and the control alone "passed"
+                         (["-a", "ecdsa", "-b", "openssl", "--test", "sign-k", "--no-control"],
+                          "which openssl does not; selected: ecdsa-p256-sha256/openssl: sign-d)"),
                          # numpy's default_rng refused it after the arguments, with a traceback and exit 1
                          (["--seed", "-1"], "argument --seed: a whole number of 0 or more, not '-1'"),
                          (["--seed", "1.5"], "argument --seed: a whole number of 0 or more, not '1.5'"),
@@ -209,6 +212,16 @@ def test_cli_refuses_bad_arguments(tmp_path):
         p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "leakcheck", *args], capture_output=True,
                            text=True, timeout=120)
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_tests_of_matches_the_targets_made():
+    # the CLI's refusal and the targets must agree on which kernel has which secret
+    from cryptobench import registry
+
+    for k in registry.kernels():
+        if k.available and k.impl is not None and not registry.env_mismatch(k):
+            made = {t.test for t in L.targets_for(k)}
+            assert made == set(L.tests_of(k)), k.name
 
 
 def _result(kernel, test, ct, max_t, *, control=False, error="", n=100_000):
