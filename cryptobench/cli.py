@@ -1,7 +1,7 @@
 """The ``cryptobench`` command line. The only module that parses arguments and prints.
 
-Every subcommand turns its arguments into keywords for a library function
-(rule 9); library errors of type :class:`~cryptobench.errors.UsageError` become
+Every subcommand turns its arguments into keywords for a library function,
+and library errors of type :class:`~cryptobench.errors.UsageError` become
 a one-line message and exit status 2.
 """
 

@@ -1,6 +1,6 @@
 """The cost model: measured CPU time per operation -> cores, servers and dollars.
 
-Pure functions over plain data (rule 11): :class:`~cryptobench.fleet.Fleet`
+Pure functions over plain data: :class:`~cryptobench.fleet.Fleet`
 and :class:`MeasuredCosts` in, :class:`ModelResult` out; no I/O, no printing.
 Every output field carries its unit in its name. The spreadsheet export
 (:mod:`cryptobench.xlsx`) writes the same computation as live formulas.

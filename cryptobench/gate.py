@@ -1,7 +1,7 @@
 """The nightly regression gate: noise-robust on shared machines, or exact.
 
 Two modes, both pure functions over plain data that return a
-:class:`GateReport` (rule 9: the CLI in ``gate_cli.py`` prints it).
+:class:`GateReport` (the CLI in ``gate_cli.py`` prints it).
 
 **Normalized wall time** (:func:`wall_gate`). Shared CI runners change speed
 from night to night, so absolute times are not compared. In every run, each

@@ -27,7 +27,7 @@ A deliberately leaky T-table AES-128 (csrc/leakcheck/leakcheck.c) runs
 through the same test as a control; a run that fails to flag it proves
 nothing about the others and is reported as inconclusive.
 
-Library code (rule 9): :func:`leakcheck` takes keywords and returns
+Library code: :func:`leakcheck` takes keywords and returns
 :class:`LeakResult` objects; ``cryptobench leakcheck`` prints them.
 """
 

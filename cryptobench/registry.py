@@ -4,7 +4,7 @@ Each backend module in :data:`BACKEND_MODULES` defines ``register(reg)`` and
 adds one :class:`Kernel` per (algorithm, backend). Loading happens once, on
 first use, never at ``import cryptobench``; a module that fails to import is
 recorded as unavailable kernels carrying the error as their reason, so nothing
-here raises because a backend is missing (rule 3 of docs/ARCHITECTURE).
+here raises because a backend is missing.
 
 The harness and the tests reach kernels only through :func:`kernels` and
 :func:`select`.

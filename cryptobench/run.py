@@ -1,6 +1,6 @@
 """``cryptobench run``: verify, then time every selected kernel in pyperf workers.
 
-Library code (rule 9): :func:`run` takes keywords and callbacks and returns the
+Library code: :func:`run` takes keywords and callbacks and returns the
 path of the results file; the CLI draws the progress bar and tables.
 
 Order of work for each kernel:

@@ -22,7 +22,7 @@ reference; ChaCha20-Poly1305 gets constructed Poly1305 final-reduction cases;
 range, non-canonical DER, bad public-key encodings and the extreme private
 scalars; the AES key schedule is compared with FIPS 197's.
 
-Pure library code (rule 9): functions take keywords and return
+Pure library code: functions take keywords and return
 :class:`KernelReport` objects; only the CLI prints them.
 
 Counting rules:

@@ -1,5 +1,5 @@
 """Every registered kernel against every vector, the differential check against
-openssl, and its hot paths (rule 5: every correctness test runs on every
+openssl, and its hot paths (every correctness test runs on every
 implementation)."""
 
 from __future__ import annotations
