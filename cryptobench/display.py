@@ -126,6 +126,31 @@ def verify_summary_table(reports: Iterable[KernelReport]) -> Table:
     return t
 
 
+def _longest(s: str, by_word: bool) -> int:
+    """The widest word (wrapping at spaces) or line of ``s``, in terminal cells."""
+    from rich.cells import cell_len
+
+    parts = s.split() if by_word else s.splitlines()
+    return max((cell_len(p) for p in parts), default=0)
+
+
+def _table_width(widths: list[int]) -> int:
+    """A table's width for these column widths: a rule and two spaces of padding per column, and the edge."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def _narrow(widths: list[int], floors: list[int], width: int | None) -> list[int]:
+    """Column widths narrowed one cell at a time, the widest above its floor first, until the
+    table fits ``width`` or every column is at its floor."""
+    w = list(widths)
+    while width is not None and _table_width(w) > width:
+        i = max(range(len(w)), key=lambda j: w[j] - floors[j])
+        if w[i] <= floors[i]:
+            break
+        w[i] -= 1
+    return w
+
+
 def fitted_table(title: str, headers: list[str], rows: list[list[str]], width: int | None, *,
                  left: tuple[str, ...] = (), foldable: tuple[str, ...] = (), fold_min: int = 12) -> Table:
     """A table of text cells for a console ``width`` columns wide that never cuts a cell.
@@ -140,45 +165,32 @@ def fitted_table(title: str, headers: list[str], rows: list[list[str]], width: i
     """
     from rich.cells import cell_len
 
-    def words(s: str) -> int:
-        return max((cell_len(w) for w in s.split()), default=0)
-
     def need(cells: list[str], header: str, fold: bool) -> int:
-        whole = max([words(header), *(cell_len(c) for c in cells)])
+        whole = max([_longest(header, True), *(cell_len(c) for c in cells)])
         return min(whole, fold_min) if fold else whole
 
     def fits(mins: list[int]) -> bool:
-        return width is None or sum(mins) + 3 * len(mins) + 1 <= width
-
-    def shrink(natural: list[int], mins: list[int]) -> list[int]:
-        """Column widths: the natural ones, the widest narrowed first, none below its minimum."""
-        w = list(natural)
-        while width is not None and sum(w) + 3 * len(w) + 1 > width:
-            i = max((j for j in range(len(w)) if w[j] > mins[j]), key=lambda j: w[j] - mins[j], default=None)
-            if i is None:
-                break
-            w[i] -= 1
-        return w
+        return width is None or _table_width(mins) <= width
 
     cols = list(zip(*rows)) if rows else [() for _ in headers]
     mins = [need(list(c), h, h in foldable) for c, h in zip(cols, headers)]
     if fits(mins):
         natural = [max([cell_len(h), *(cell_len(x) for x in c)]) for c, h in zip(cols, headers)]
         t = Table(title=title, title_justify="left")
-        for h, w in zip(headers, shrink(natural, mins)):
+        for h, w in zip(headers, _narrow(natural, mins, width)):
             t.add_column(h, justify="left" if h in left else "right", overflow="fold", width=w)
         for r in rows:
             t.add_row(*(Text(x) for x in r))
         return t
     # transposed: the first column's cells head the columns; the other headers label the rows
     labels, body = headers[1:], [r[1:] for r in rows]
-    mins = [max(words(h) for h in labels)] + [need([x for x, h in zip(b, labels) if h not in foldable], r[0], False)
+    mins = [max(_longest(h, True) for h in labels)] + [need([x for x, h in zip(b, labels) if h not in foldable], r[0], False)
                                               for r, b in zip(rows, body)]
     natural = [max(cell_len(h) for h in labels)] + [max([cell_len(r[0]), *(cell_len(x) for x in b)])
                                                     for r, b in zip(rows, body)]
     if fits(mins):
         t = Table(title=title, title_justify="left")
-        widths = shrink(natural, mins)
+        widths = _narrow(natural, mins, width)
         t.add_column(headers[0], justify="left", overflow="fold", width=widths[0])
         for r, w in zip(rows, widths[1:]):
             t.add_column(r[0], justify="right", overflow="fold", width=w)
@@ -221,15 +233,10 @@ def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int =
     """
     from dataclasses import replace
 
-    from rich.cells import cell_len
-
     if width is None or not table.columns:
         return [table]
 
-    def longest(s: str, by_word: bool) -> int:
-        parts = s.split() if by_word else s.splitlines()
-        return max((cell_len(p) for p in parts), default=0)
-
+    longest = _longest
     cells = [[_plain(c) for c in col.cells] for col in table.columns]
     natural, headed, mins = [], [], []  # widths: as wide as needed; with the header wrapped; the least
     for col, cs in zip(table.columns, cells):
@@ -246,7 +253,7 @@ def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int =
             mins.append(whole)
 
     def total(idx: list[int], w: list[int]) -> int:
-        return sum(w[i] for i in idx) + 3 * len(idx) + 1
+        return _table_width([w[i] for i in idx])
 
     groups: list[list[int]] = []
     head = list(range(min(keep, len(mins))))
@@ -262,14 +269,8 @@ def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int =
         return [_records(table, keep)]  # not even the key and one column side by side: one record per row
     out = []
     for n, idx in enumerate(groups):
-        w = [natural[i] for i in idx]
-        # narrow the columns, widest slack first: wrap headers before folding or wrapping any cell
-        for floor in ([headed[i] for i in idx], [mins[i] for i in idx]):
-            while total(list(range(len(idx))), w) > width:
-                j = max(range(len(idx)), key=lambda j: w[j] - floor[j])
-                if w[j] <= floor[j]:
-                    break
-                w[j] -= 1
+        # wrap headers before folding or wrapping any cell
+        w = _narrow(_narrow([natural[i] for i in idx], [headed[i] for i in idx], width), [mins[i] for i in idx], width)
         title = table.title if n == 0 or not table.title else f"{_plain(table.title)} (continued)"
         t = Table(title=title, title_justify=table.title_justify, show_lines=table.show_lines, box=table.box,
                   caption=table.caption if n == len(groups) - 1 else None)
