@@ -43,6 +43,11 @@ Python does the argument checks, the message digest (``hashlib.sha256``, i.e.
 OpenSSL's SHA-256) and, from ``_ecdsa_common``, strict DER decoding, point
 decoding/validation and the r, s range checks; C writes the DER signature.
 
+Threads: cffi releases the GIL during every C call. Keys are read-only after
+construction and every sign or verify writes into a buffer of its own; the
+hot-path callables write into a buffer per thread (``threading.local``), so
+keys and callables can be shared between threads (docs/kernels.md, "Threads").
+
 Constant-time: yes for everything that touches secrets (private key, nonce):
 fixed-base multiplication, field and scalar inversion, signing arithmetic and
 the RFC 6979 HMAC have no secret-dependent branches or memory addresses (the
@@ -56,6 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from typing import Any, Callable
 
 from cryptobench import native
@@ -241,16 +247,29 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
         lib.cb_p256_init()
         return ffi, lib
 
+    # Each callable writes its result into a buffer of the calling thread
+    # (``tls.out``: cdata and its buffer view), made on the thread's first
+    # call: cffi releases the GIL during the C call, so one buffer per callable
+    # would let threads sharing it read each other's results.
+    def _out(ffi: Any, tls: Any, size: int) -> tuple[Any, Any]:
+        out = ffi.new(f"uint8_t[{size}]")
+        tls.out = (out, ffi.buffer(out))
+        return tls.out
+
     def setup_field_mul() -> Callable[[int, int, int], int]:
         ffi, lib = _lib()
-        out = ffi.new("uint8_t[32]")
-        buf = ffi.buffer(out)
+        tls = threading.local()
 
         def field_mul(a: int, b: int, count: int) -> int:
             """a * b^count mod p; the loop of `count` multiplications runs in C."""
             a = check_int("a", a) % P
             b = check_int("b", b) % P
-            rc = lib.cb_p256_field_mul(path, out, a.to_bytes(32, "big"), b.to_bytes(32, "big"), check_count(count))
+            count = check_count(count)
+            try:
+                out, buf = tls.out
+            except AttributeError:
+                out, buf = _out(ffi, tls, 32)
+            rc = lib.cb_p256_field_mul(path, out, a.to_bytes(32, "big"), b.to_bytes(32, "big"), count)
             if rc:
                 raise _fail(rc)
             return int.from_bytes(buf, "big")
@@ -259,12 +278,16 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
     def setup_fixed_base() -> Callable[[int], tuple[int, int]]:
         ffi, lib = _lib()
-        out = ffi.new("uint8_t[64]")
-        buf = ffi.buffer(out)
+        tls = threading.local()
 
         def fixed_base_mul(k: int) -> tuple[int, int]:
             """Affine k*G (constant-time in k); k in [1, n-1]."""
-            rc = lib.cb_p256_base_mul(path, out, check_scalar("k", k).to_bytes(32, "big"))
+            kb = check_scalar("k", k).to_bytes(32, "big")
+            try:
+                out, buf = tls.out
+            except AttributeError:
+                out, buf = _out(ffi, tls, 64)
+            rc = lib.cb_p256_base_mul(path, out, kb)
             if rc:
                 raise _fail(rc)
             raw = buf[:]
@@ -276,13 +299,16 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
         ffi, lib = _lib()
         qx, qy = check_q(q)
         qb = encode_point(qx, qy)[1:]
-        out = ffi.new("uint8_t[64]")
-        buf = ffi.buffer(out)
+        tls = threading.local()
 
         def double_scalar_mul(u1: int, u2: int) -> tuple[int, int] | None:
             """u1*G + u2*Q (variable-time; public inputs), None at infinity."""
             u1 = check_int("u1", u1) % N
             u2 = check_int("u2", u2) % N
+            try:
+                out, buf = tls.out
+            except AttributeError:
+                out, buf = _out(ffi, tls, 64)
             rc = lib.cb_p256_double_mul(path, out, u1.to_bytes(32, "big"), u2.to_bytes(32, "big"), qb)
             if rc == -4:
                 return None
@@ -295,12 +321,16 @@ def _hot_paths(path: int) -> dict[str, Callable[..., Callable[..., Any]]]:
 
     def setup_scalar_inv() -> Callable[[int], int]:
         ffi, lib = _lib()
-        out = ffi.new("uint8_t[32]")
-        buf = ffi.buffer(out)
+        tls = threading.local()
 
         def scalar_inv(k: int) -> int:
             """k^-1 mod n (constant-time Fermat inversion); k in [1, n-1]."""
-            rc = lib.cb_p256_scalar_inv(path, out, check_scalar("k", k).to_bytes(32, "big"))
+            kb = check_scalar("k", k).to_bytes(32, "big")
+            try:
+                out, buf = tls.out
+            except AttributeError:
+                out, buf = _out(ffi, tls, 32)
+            rc = lib.cb_p256_scalar_inv(path, out, kb)
             if rc:
                 raise _fail(rc)
             return int.from_bytes(buf, "big")
