@@ -125,7 +125,9 @@ def _setup_ctr(key):
     # one context, given each call's counter block with reset_nonce (cryptography 43+): a
     # new Cipher(...).encryptor() per call cost about 2.5 us (the key schedule and an EVP
     # context), 4.2 us against 1.6 us at 16 KiB, so x-openssl of this hot path was mostly
-    # that set-up, which OpenSSL's own GCM (AESGCM caches its key) never pays
+    # that set-up, which OpenSSL's own GCM (AESGCM caches its key) never pays. So the
+    # callable is one per thread: shared, calls would re-key each other's context
+    # (docs/kernels.md, "Threads")
     ctx = Cipher(alg, modes.CTR(bytes(16))).encryptor()
 
     def aes_ctr(counter_block, data):

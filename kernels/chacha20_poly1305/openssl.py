@@ -81,7 +81,8 @@ def _setup_chacha20(key):
     # one context, given each call's counter and nonce with reset_nonce (cryptography
     # 43+): a new Cipher(...).encryptor() per call cost about 2.5 us, more than OpenSSL's
     # ChaCha20 of a whole 16 KiB record, and every x-openssl of this hot path was
-    # mostly that set-up
+    # mostly that set-up. So the callable is one per thread: shared, calls would re-key
+    # each other's context (docs/kernels.md, "Threads")
     enc = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
 
     def chacha20(nonce, counter, data):
