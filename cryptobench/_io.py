@@ -15,6 +15,8 @@ def make_dir(path: str | os.PathLike) -> Path:
     d = Path(path)
     try:
         d.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # exist_ok covers a directory only
+        raise OutputError(f"cannot create the directory {d}: a file of that name is in the way") from None
     except OSError as exc:
         raise OutputError(f"cannot create the directory {d}: {exc.strerror or exc}") from None
     return d

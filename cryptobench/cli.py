@@ -92,7 +92,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if disabled:
         con.print(f"disabled by {native.DISABLE_ENV}: {', '.join(disabled)}")
     reason = native.unavailable_reason()
-    con.print("native extension: " + ("loaded (" + (native.build_info() or "") + ")" if reason is None else reason))
+    con.print("native extension: " + ("loaded (" + (native.build_info() or "") + ")" if reason is None
+                                      else reason.removeprefix("native extension ")))
     return 0
 
 

@@ -44,9 +44,44 @@ def load() -> tuple[Any, Any]:
     try:
         from . import _native  # type: ignore[attr-defined]
     except Exception as exc:  # ImportError, or an OSError from the loader
-        _error = f"native extension failed to load: {exc}"
+        _error = _not_built_reason() or f"native extension failed to load: {exc}"
         return None, None
     return _native.ffi, _native.lib
+
+
+def _native_file_present() -> bool:
+    """Whether a ``cryptobench._native`` file exists (loadable or not)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(f"{__package__}._native") is not None
+    except (ImportError, ValueError):
+        return True  # cannot tell: report the import error itself
+
+
+def _build_info_path():
+    """``_build_info.json`` beside this module: written by setup.py (the commit built,
+    and why a native build failed)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "_build_info.json"
+
+
+def _not_built_reason() -> str | None:
+    """Why there is no ``cryptobench._native`` file at all (None when there is one):
+    the install could not compile it, with setup.py's recorded reason when it left one."""
+    import json
+
+    if _native_file_present():
+        return None
+    why = None
+    try:
+        why = json.loads(_build_info_path().read_text())["native_build_errors"]["cryptobench._native"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return ("native extension not built when cryptobench was installed"
+            + (f" ({why})" if isinstance(why, str) and why else "")
+            + "; install gcc or clang, then reinstall cryptobench")
 
 
 #: CRYPTOBENCH_NATIVE_DISABLE name of the CPython-API AEAD entry points.

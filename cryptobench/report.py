@@ -413,8 +413,11 @@ def header_lines(res: Results) -> list[str]:
     lines = [
         f"{res.path}: {res.info.get('created', '?')}"
         + ("" if res.info.get("complete") else "  [INCOMPLETE: interrupted; holds what finished]"),
-        f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} cores), TSC {mach.get('tsc_mhz')} MHz; "
-        f"{mach.get('os')}; Python {mach.get('python')}; {mach.get('openssl')}",
+        f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} cores), "
+        + (f"TSC {mach['tsc_mhz']} MHz; " if mach.get("tsc_mhz")
+           else "TSC not measured (no native extension); " if mach.get("native_unavailable")
+           else "no TSC; ")
+        + f"{mach.get('os')}; Python {mach.get('python')}; {mach.get('openssl')}",
     ]
     if "openssl_ia32cap" in mach:
         cap = mach["openssl_ia32cap"]

@@ -104,7 +104,10 @@ def default_output(directory: str | Path = "results") -> Path:
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     host = machine.socket.gethostname().split(".")[0] or "host"
-    d = make_dir(directory)
+    try:
+        d = make_dir(directory)
+    except OutputError as exc:
+        raise OutputError(f"{exc} (choose a file with --output)") from None
     for i in range(1, 1000):
         path = d / (f"{stamp}_{host}.json" if i == 1 else f"{stamp}_{host}-{i}.json")
         try:

@@ -11,7 +11,9 @@ What lives here:
 * :func:`jit_module_functions` turns the plain Python functions a backend
   module lists into ``@njit(cache=True, nogil=True)`` dispatchers in place, so
   they call each other through the dispatchers and the compiled code is cached
-  in ``__pycache__`` next to the source (the second process loads it).
+  in ``__pycache__`` next to the source (the second process loads it), else in
+  ``~/.cache/numba``, else (a read-only install, no writable home; see
+  :func:`ensure_cache_dir`) in a private ``$TMPDIR/cryptobench-numba-<uid>``.
   :func:`compile_stats` sums the dispatchers' cache hits and misses for
   ``Kernel.prepare``; :func:`entry_point` hands contexts the compiled entry
   point of their one argument signature (no per-call type resolution).
@@ -49,6 +51,10 @@ stale caches (``kernels/*/__pycache__/numba.*``) or touch the backend module.
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
+from pathlib import Path
 from typing import Any, Iterable
 
 import numba
@@ -59,6 +65,72 @@ from numba.extending import intrinsic, models, register_model
 
 
 # ------------------------------------------------------------------ jit plumbing
+
+#: The kernel folders whose ``__pycache__`` Numba caches into by default.
+_KERNEL_DIRS = ("aes_gcm", "chacha20_poly1305", "ecdsa_p256")
+
+
+def _writable_dir(path: Path) -> bool:
+    """Numba's own test for a cache directory: create it, then a temporary file in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
+
+
+def _private_dir(path: Path) -> bool:
+    """``path`` exists or was made as a directory of this user's alone (mode 0700, not a
+    symlink): cache files are pickles, so a shared temporary directory is not trusted."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+            and _writable_dir(path))
+
+
+def ensure_cache_dir() -> str | None:
+    """Give ``cache=True`` somewhere to write when Numba would find nowhere.
+
+    Numba caches beside the source (``kernels/*/__pycache__``), else in the
+    user's cache directory (``~/.cache/numba``); when neither is writable (an
+    install in read-only site-packages run by a user without a writable home)
+    it refuses to create any cached function ("cannot cache function ...: no
+    locator available"), which would fail every Numba kernel. Then this points
+    ``NUMBA_CACHE_DIR`` at a private per-user directory under the system's
+    temporary directory (the same in every process, so pyperf workers and
+    verification children share it). Returns that directory, or None when
+    nothing needed changing (or nothing could be found: Numba then reports it).
+    """
+    if numba.config.CACHE_DIR:  # the user's NUMBA_CACHE_DIR
+        return None
+    here = Path(__file__).resolve().parent
+    if all(_writable_dir(here / d / "__pycache__") for d in _KERNEL_DIRS):
+        return None
+    try:
+        from numba.misc.appdirs import AppDirs
+
+        if _writable_dir(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)):
+            return None
+    except Exception:  # noqa: BLE001 - an unexpected numba layout: try the fallback
+        pass
+    d = Path(tempfile.gettempdir()) / f"cryptobench-numba-{os.getuid()}"
+    if not _private_dir(d):
+        return None
+    os.environ["NUMBA_CACHE_DIR"] = str(d)
+    numba.core.config.reload_config()
+    return str(d)
+
+
+ensure_cache_dir()
 
 
 def jit_module_functions(namespace: dict, names: Iterable[str], inline: Iterable[str] = ()) -> list:

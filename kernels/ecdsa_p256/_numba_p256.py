@@ -56,6 +56,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+# every function below is cached (cache=True): give Numba a writable cache directory first
+from cryptobench.kernels import _numba_common  # noqa: F401
+
 #: Tier tags: the type of the first argument selects the primitives.
 PORTABLE = np.uint8(0)
 HW = np.uint16(0)
