@@ -224,7 +224,21 @@ def _add_later_commands(sub) -> None:
         importlib.import_module(f"cryptobench.{name}").add_commands(sub, _add_selection)
 
 
+def _tolerant_streams() -> None:
+    """Where stdout or stderr cannot encode what the tables hold (×, µ, —, box
+    drawing: PYTHONIOENCODING=ascii, a Latin-1 locale), print '?' for those
+    characters rather than die with a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):  # a closed or unusual stream: leave it
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     # argparse reports a subcommand's unknown options from the top-level parser
     # ("cryptobench: error: ..."); blame the subcommand, whose --help lists its options.

@@ -279,3 +279,20 @@ def test_results_name_the_commit_even_from_an_installed_copy():
     installed = Path(machine.__file__).resolve().parents[1] != root
     # installed from this checkout: the commit it was built from (CI installs HEAD)
     assert commit.split("-")[0] == head or (installed and os.environ.get("CI") != "true"), (commit, head)
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_an_output_encoding_without_the_tables_characters_prints_question_marks(tmp_path, encoding):
+    # PYTHONIOENCODING=ascii (or a Latin-1 locale) died in rich with UnicodeEncodeError on the
+    # header's em dash, the ratios' x sign and the µ of times: a traceback, exit 1
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, COLUMNS="100", PYTHONIOENCODING=encoding)
+    for args in (["show", str(root / "results" / "20261127T204800Z_vm.json")], ["cost", "--results",
+                 str(root / "results")], ["run", "--help"], ["list", "-a", "chacha20-poly1305"]):
+        p = subprocess.run([sys.executable, "-m", "cryptobench.cli", *args], cwd=tmp_path, capture_output=True,
+                           env=env, timeout=300)
+        assert p.returncode == 0 and b"Traceback" not in p.stderr, (args, p.stderr[-500:])
+        out = p.stdout.decode(encoding)  # nothing it cannot encode reached the stream
+        assert "aes" in out or "chacha20" in out or "usage" in out, args
+        if args[0] == "show":  # the header's em dash as '?'; the ratios' sign (Latin-1 has it) as '?' in ASCII
+            assert "same loop) ? included" in out and ("5.66×" if encoding == "latin-1" else "5.66?") in out
