@@ -219,7 +219,7 @@ def _plain(cell) -> str:
     return ""
 
 
-def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int = 8) -> list:
+def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_min: int = 8) -> list:
     """``table`` as one or more tables that fit ``width`` columns without cutting a cell.
 
     rich shrinks a table that is too wide by cutting cells ("12.…" for 12,800
@@ -229,12 +229,15 @@ def fit_to_width(table: Table, width: int | None, keep: int = 1, fold_min: int =
     When even that is too wide, the columns are split over several tables,
     each repeating the first ``keep`` columns (the backend), the later ones
     titled "(continued)"; narrower still, each row becomes a record of
-    header and value lines.
+    header and value lines. ``keep`` defaults to the leading columns that may
+    not wrap (the names that identify a row), at least one.
     """
     from dataclasses import replace
 
     if width is None or not table.columns:
         return [table]
+    if keep is None:
+        keep = max(1, next((i for i, c in enumerate(table.columns) if not c.no_wrap), len(table.columns)))
 
     longest = _longest
     cells = [[_plain(c) for c in col.cells] for col in table.columns]

@@ -278,7 +278,8 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
     noavx = any(m.backend == NOAVX512 for m in hot)
     cols = ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl")
     for col in cols + (("×noAVX512",) if noavx else ()):
-        t.add_column(col, justify="right" if col not in ("hot path", "backend") else "left")
+        names = col in ("hot path", "backend")  # the row's identity: never cut, repeated when the table is split
+        t.add_column(col, justify="left" if names else "right", no_wrap=names)
     ops = []
     for m in hot:
         if m.operation not in ops:
