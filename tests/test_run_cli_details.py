@@ -289,6 +289,9 @@ def test_show_never_cuts_a_figure_on_a_narrow_terminal(tmp_path, columns):
     assert len(backends) > 10 and not backends - narrow
     assert "(continued)" in p.stdout  # narrower than one column beside the names, records instead:
     assert ("  median: " in p.stdout) == (columns == "60")
+    if columns == "80":  # a split hot-path table names each row by hot path and backend in every part
+        hot = [b for b in p.stdout.split("hot paths (largest size measured)")[1:] if b.startswith(" (continued)")]
+        assert hot and all("│ key-expansion │ native-vaes " in b.split("\n\n")[0] for b in hot[:1])
 
 
 # ------------------------------------------------------------------ list
