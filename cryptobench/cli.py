@@ -8,8 +8,13 @@ a one-line message and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 from ._argtypes import output_file
@@ -237,35 +242,94 @@ def _tolerant_streams() -> None:
                 pass
 
 
+#: Signals that end a command as Ctrl-C does, through the same cleanup (workers
+#: and valgrind killed and reaped, temporary files removed, a partial results
+#: file kept and marked incomplete), with one line and exit status 130:
+#: SIGTERM (a CI timeout, `timeout`, `kill`) and SIGHUP (a closed terminal).
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt(received: list[int]):
+    """While a command runs, SIGTERM and SIGHUP raise KeyboardInterrupt as
+    SIGINT does (each one received is appended to ``received``). A signal that
+    is not at its default is left alone (``nohup`` ignores SIGHUP: the command
+    goes on); the old handlers come back after."""
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in _STOP_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+                old[signum] = signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted(command: str | None) -> int:
+    """Say so in one line on stderr; 130. When the terminal is gone (SIGHUP),
+    what cannot be written is dropped: no traceback, and no exit status 120
+    from Python failing to flush stdout at exit."""
+    try:
+        print(f"cryptobench {command}: interrupted" if command else "cryptobench: interrupted", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
-    parser = build_parser()
-    # argparse reports a subcommand's unknown options from the top-level parser
-    # ("cryptobench: error: ..."); blame the subcommand, whose --help lists its options.
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        parser.commands.get(getattr(args, "command", None) or "", parser).error(
-            f"unrecognized arguments: {' '.join(extra)}")
-    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
-    from . import native
-
-    unknown = native.unknown_disabled()
-    if unknown:  # a typo there would silently leave the feature on
-        print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) {', '.join(unknown)} "
-              f"(known: {', '.join([*native.FEATURES, native.CAPI, 'all'])})", file=sys.stderr)
+    args = None
+    received: list[int] = []  # SIGTERM, SIGHUP
     try:
-        return func(args)
+        with _stop_signals_interrupt(received):
+            parser = build_parser()
+            # argparse reports a subcommand's unknown options from the top-level parser
+            # ("cryptobench: error: ..."); blame the subcommand, whose --help lists its options.
+            args, extra = parser.parse_known_args(argv)
+            if extra:
+                parser.commands.get(getattr(args, "command", None) or "", parser).error(
+                    f"unrecognized arguments: {' '.join(extra)}")
+            func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+            if func is None:
+                parser.print_help()
+                return 2
+            from . import native
+
+            unknown = native.unknown_disabled()
+            if unknown:  # a typo there would silently leave the feature on
+                print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) {', '.join(unknown)} "
+                      f"(known: {', '.join([*native.FEATURES, native.CAPI, 'all'])})", file=sys.stderr)
+            return func(args)
     except UsageError as exc:
         print(f"cryptobench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"cryptobench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(getattr(args, "command", None))
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # after a hangup, writing to the closed terminal (a progress bar stopping) fails with EIO
+        if exc.errno == errno.EIO and getattr(signal, "SIGHUP", None) in received:
+            return _interrupted(getattr(args, "command", None))
+        raise
 
 
 if __name__ == "__main__":

@@ -281,11 +281,8 @@ def run(
     if parallel < 1:
         raise UsageError("--parallel must be at least 1")
     the_plan = plan(algorithms=algorithms, backends=backends, sizes=sizes, aads=aads, pattern=pattern, hot_paths=hot_paths)
-    out_path = Path(output) if output else default_output()
-    if out_path.exists() and out_path.is_dir():
-        raise UsageError(f"--output {out_path} is a directory")
-    if on_plan:
-        on_plan(the_plan)
+    if output and Path(output).is_dir():
+        raise UsageError(f"--output {output} is a directory")
     started = datetime.now(timezone.utc)
     info: dict[str, Any] = {
         "created": started.isoformat(timespec="seconds"),
@@ -310,13 +307,21 @@ def run(
         info["kernels"][k.name] = KernelOutcome(k.name, "unavailable", k.reason, k.path, k.constant_time).to_dict()
     suite = None
     live: list = []
-    tmpdir = Path(tempfile.mkdtemp(prefix="cryptobench-run-"))
+    # the results name is reserved (default_output) and the worker directory made inside
+    # the try, so that an interruption from here on releases and removes them
+    out_path: Path | None = Path(output) if output else None
+    tmpdir: Path | None = None
 
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, on_sigterm)
     try:
+        if out_path is None:
+            out_path = default_output()
+        if on_plan:
+            on_plan(the_plan)
+        tmpdir = Path(tempfile.mkdtemp(prefix="cryptobench-run-"))
         # the harness's own cost per call, so nobody reads it as kernel speed
         if on_kernel_start:
             on_kernel_start("harness/noop", "measuring harness overhead")
@@ -395,8 +400,9 @@ def run(
                 p.wait(timeout=5)
             except Exception:  # noqa: BLE001
                 pass
-        shutil.rmtree(tmpdir, ignore_errors=True)  # a dying worker may still have created a file
-        if not output and sys.exc_info()[0] is not None:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)  # a dying worker may still have created a file
+        if not output and out_path is not None and sys.exc_info()[0] is not None:
             release_output(out_path)
     info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results.save(out_path, suite, info)
