@@ -287,6 +287,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     if unknown and not (args.details and not algos):  # else the details table lists them
         _console().print(f"note: not shown: {sum(unknown.values())} benchmark(s) of an algorithm this cryptobench "
                          f"does not know: {what}; --details without -a lists them", style="yellow", markup=False)
+    ops = {k: n for k, n in report.unknown_operations(res).items() if not algos or k.split("/")[0] in algos}
+    if ops and not args.details:  # else the details table lists them
+        _console().print(f"note: not shown: {sum(ops.values())} benchmark(s) of an operation this cryptobench does not "
+                         "know: " + ", ".join(f"{k!r} ({n})" for k, n in ops.items()) + "; --details lists them",
+                         style="yellow", markup=False)
     return 0
 
 

@@ -249,7 +249,7 @@ def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_
         natural.append(max(content, longest(header, False)))
         headed.append(content)
         if col.no_wrap:  # never cut, never wrapped (the backend)
-            mins.append(max(longest(header, True), *(longest(c, False) for c in cs)))
+            mins.append(max([longest(header, True), *(longest(c, False) for c in cs)]))  # no rows: the header
         elif col.overflow == "fold":  # code paths: fold anywhere
             mins.append(max(longest(header, True), min(whole, fold_min)))
         else:  # wraps at spaces, so a word is never cut

@@ -69,11 +69,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ResultsFileError, UsageError
+from .results import MAX_BENCH_SIZE, MAX_SECONDS, MIN_SECONDS
 
 #: Schema tag of an instruction-count file written by :func:`save_counts`.
 ICOUNT_SCHEMA = "cryptobench-icount/1"
 DEFAULT_WALL_THRESHOLD = 5.0
 DEFAULT_ICOUNT_THRESHOLD = 2.0
+#: No call of a benchmark runs this many instructions (about a day of CPU): a count above it is garbage.
+MAX_INSTRUCTIONS = 1e15
 DEFAULT_ALPHA = 0.01
 REFERENCE = "openssl"
 #: pytest-benchmark rounds are split into this many consecutive blocks (see below).
@@ -150,8 +153,21 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
         if not values:
             continue
         name = info.get("name") or b.get("name")
-        if not isinstance(values, list) or not all(_positive_number(v) for v in values):
-            raise ValueError(f"{name or f'benchmarks[{i}]'}: stats must hold positive numbers of seconds")
+        if not isinstance(name, str):
+            raise ValueError(f"benchmarks[{i}]: name must be a string, got {name!r:.40}")
+        for key in ("algorithm", "backend", "operation", "kind", "code_path"):
+            if key in info and not isinstance(info[key], str):
+                raise ValueError(f"{name}: extra_info.{key} must be a string, got {info[key]!r:.40}")
+        for key, least in (("size", 1), ("aad", 0)):
+            v = info.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not least <= v <= MAX_BENCH_SIZE):
+                raise ValueError(f"{name}: extra_info.{key} must be a whole number of bytes from {least}, "
+                                 f"got {v!r:.40}")
+        if not isinstance(values, list) or not all(map(_seconds, values)):
+            raise ValueError(f"{name}: stats must hold positive numbers of seconds (from {MIN_SECONDS:g} to "
+                             f"{MAX_SECONDS:g})")
+        if name in out:  # the second would replace the first unsaid
+            raise ValueError(f"two benchmarks named {name}")
         vals = tuple(float(v) for v in values)
         # one process, rounds in time order: consecutive blocks stand in for pyperf's
         # worker processes (each contributes its fastest round), so slow drift
@@ -168,11 +184,22 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
     commit = ci.get("id")
     if commit:
         machine["git_commit"] = commit
+    bad = next((k for k, v in machine.items() if not (v is None or isinstance(v, str))), None)
+    if bad is not None:  # printed, compared and put in sets by the gate and history
+        where = {"cpu_model": "machine_info.cpu.brand_raw", "python": "machine_info.python_version",
+                 "git_commit": "commit_info.id"}[bad]
+        raise ValueError(f"{where} must be a string, got {machine[bad]!r:.40}")
     return RunSamples(label, out, machine, str(doc.get("datetime", "")), "pytest-benchmark")
 
 
-def _positive_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+def _positive_number(v: Any, top: float = math.inf) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < top
+
+
+def _seconds(v: Any) -> bool:
+    """A time of one call, within the bounds a results file's values have (further out
+    the gate's logarithms and their differences overflow)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and MIN_SECONDS <= v <= MAX_SECONDS
 
 
 def load_run(path: str | Path) -> RunSamples:
@@ -874,15 +901,23 @@ def load_counts(path: str | Path) -> dict[str, Any]:
     from . import results
 
     p = Path(path)
-    doc = results.read_json(p, "instruction-count file")
+    doc = results.read_json(p, "instruction-count file", allow_nan=False)
     if not isinstance(doc, dict) or doc.get("schema") != ICOUNT_SCHEMA:
         raise ResultsFileError(f"{p}: not an instruction-count file (schema {ICOUNT_SCHEMA})")
     counts = doc.get("counts")
     if not isinstance(counts, dict) or not isinstance(doc.get("skipped", {}), dict):
         raise ResultsFileError(f"{p}: malformed instruction-count file: counts and skipped must be objects")
     for name, c in counts.items():
-        if not isinstance(c, dict) or not _positive_number(c.get("per_call")):
-            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: per_call must be a positive number")
+        if not isinstance(c, dict) or not _positive_number(c.get("per_call"), MAX_INSTRUCTIONS):
+            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: per_call must be a positive number"
+                                   f" below {MAX_INSTRUCTIONS:g}")
+        if not isinstance(c.get("code_path", ""), str):
+            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: code_path must be a string")
+    # printed as a table cell, and in the warnings when the two sides differ
+    bad = next((f"skipped[{k!r}]" for k, why in doc.get("skipped", {}).items() if not isinstance(why, str)),
+               next((k for k in ("python", "valgrind") if not (doc.get(k) is None or isinstance(doc[k], str))), None))
+    if bad is not None:
+        raise ResultsFileError(f"{p}: malformed instruction-count file: {bad} must be a string")
     return doc
 
 

@@ -45,6 +45,9 @@ KINDS: dict[str, str] = {
     "ecdsa-p256-sha256": "signature",
 }
 
+#: The whole operations of each kind of algorithm (the hot paths are HOT_PATHS).
+OPERATIONS: dict[str, tuple[str, ...]] = {"aead": ("encrypt", "decrypt"), "signature": ("sign", "verify", "keygen")}
+
 #: Key size in bytes of each AEAD algorithm.
 KEY_SIZES: dict[str, int] = {"aes-128-gcm": 16, "aes-256-gcm": 32, "chacha20-poly1305": 32}
 
@@ -138,9 +141,7 @@ class Kernel:
         """Whole operations the kernel offers (empty for hot-path-only peers)."""
         if self.impl is None:
             return ()
-        if self.kind == "aead":
-            return ("encrypt", "decrypt")
-        return ("sign", "verify", "keygen")
+        return OPERATIONS[self.kind]
 
 
 class Registry:

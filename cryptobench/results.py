@@ -15,12 +15,15 @@ Kernels that failed verification appear under ``kernels`` with status
 ``failed`` and have no benchmark: they are never a number.
 
 :func:`load` refuses (with :class:`ResultsFileError`) a missing, truncated,
-non-JSON or other-schema file; :func:`save` writes atomically.
+non-JSON or other-schema file, and one whose fields the readers use have the wrong
+type or an impossible value; :func:`save` writes atomically.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import io
 import json
 import statistics
 import zlib
@@ -117,28 +120,35 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
 
     suite = pyperf.BenchmarkSuite._json_load(None, doc)
     out = []
+    seen: dict[tuple[Any, ...], str] = {}
     for b in suite.get_benchmarks():
         md = b.get_metadata()
         if md.get("kind") == "overhead":
             continue
-        for key in ("algorithm", "backend", "operation", "kind", "code_path"):
-            if not isinstance(md.get(key, ""), str):
-                raise ValueError(f"{b.get_name()}: metadata {key} must be a string, got {md[key]!r}")
-        size = md.get("size")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            raise ValueError(f"{b.get_name()}: metadata size must be a positive integer, got {size!r}")
-        if "setup_s" in md and not _number(md["setup_s"]):  # show --details prints it as a time
-            raise ValueError(f"{b.get_name()}: metadata setup_s must be a number, got {md['setup_s']!r}")
+        name = b.get_name()
+        if not isinstance(name, str):
+            raise ValueError(f"benchmark name must be a string, got {name!r:.40}")
+        _check_benchmark(name, md)
+        values = list(b.get_values())
+        if not values:  # pyperf accepts runs of warmups only; a median of nothing is no figure
+            raise ValueError(f"{name}: no values (only warmups)")
+        bad = next((v for v in values if isinstance(v, bool) or not MIN_SECONDS <= v <= MAX_SECONDS), None)
+        if bad is not None:
+            raise ValueError(f"{name}: values must be seconds from {MIN_SECONDS:g} to {MAX_SECONDS:g}, got {bad!r}")
+        key = tuple(md.get(k) for k in ("algorithm", "backend", "operation", "size", "aad", "kind"))
+        if key in seen:  # the tables would show one of the two and drop the other unsaid
+            raise ValueError(f"{name} and {seen[key]} have the same algorithm, backend, operation, size and aad")
+        seen[key] = name
         out.append(
             Measurement(
-                name=b.get_name(),
-                algorithm=md.get("algorithm", ""),
-                backend=md.get("backend", ""),
-                operation=md.get("operation", ""),
+                name=name,
+                algorithm=md["algorithm"],
+                backend=md["backend"],
+                operation=md["operation"],
                 size=md.get("size"),
                 kind=md.get("kind", "operation"),
                 code_path=md.get("code_path", ""),
-                values=list(b.get_values()),
+                values=values,
                 metadata=dict(md),
                 load_avg_max=max((x for r in b.get_runs() if _number(x := r.get_metadata().get("load_avg_1min"))),
                                  default=None),
@@ -147,28 +157,98 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
     return out
 
 
+#: Bounds of a benchmark's value (seconds per operation): outside them a figure is garbage
+#: (and the gate's logarithms and their differences overflow).
+MIN_SECONDS, MAX_SECONDS = 1e-15, 1e6
+#: The largest message size a benchmark may claim (bytes; ``run --sizes`` allows 16 MiB).
+MAX_BENCH_SIZE = 1 << 40
+
+
+@functools.lru_cache(maxsize=1)
+def _known_operations() -> dict[str, dict[str, bool]]:
+    """Per known algorithm, its operations and hot paths, each with whether it is measured at a size."""
+    from .bench import SIZED
+    from .registry import ALGORITHMS, HOT_PATHS, KINDS, OPERATIONS
+
+    out = {}
+    for alg, family in ALGORITHMS.items():
+        whole = OPERATIONS[KINDS[alg]]
+        out[alg] = {op: op in SIZED or op == "key-expansion" for op in (*whole, *HOT_PATHS[family])}
+    return out
+
+
+def _check_benchmark(name: str, md: dict[str, Any]) -> None:
+    """ValueError naming what is wrong with one benchmark's metadata (after pyperf merged it)."""
+    for key in ("algorithm", "backend", "operation"):
+        if key not in md:  # the tables would show it under an empty name, or not at all
+            raise ValueError(f"{name}: metadata lacks {key}")
+    for key in ("algorithm", "backend", "operation", "kind", "code_path"):
+        if key in md and not isinstance(md[key], str):
+            raise ValueError(f"{name}: metadata {key} must be a string, got {md[key]!r:.40}")
+    if md.get("kind", "operation") not in ("operation", "hot-path"):
+        raise ValueError(f"{name}: metadata kind must be operation, hot-path or overhead, got {md['kind']!r:.40}")
+    size = md.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BENCH_SIZE):
+        raise ValueError(f"{name}: metadata size must be a positive integer, got {size!r:.40}")
+    aad = md.get("aad")
+    if aad is not None and (isinstance(aad, bool) or not isinstance(aad, int) or not 0 <= aad <= MAX_BENCH_SIZE):
+        raise ValueError(f"{name}: metadata aad must be a whole number of bytes, got {aad!r:.40}")
+    if "setup_s" in md and not _seconds(md["setup_s"]):  # show --details prints it as a time
+        want = _SECONDS if _number(md["setup_s"]) else "a number"
+        raise ValueError(f"{name}: metadata setup_s must be {want}, got {md['setup_s']!r:.40}")
+    # a known operation of a known algorithm has a size exactly when it takes a message (or a key)
+    alg, op = md["algorithm"], md["operation"]
+    sized = _known_operations().get(alg, {}).get(op)
+    if sized and size is None:
+        raise ValueError(f"{name}: metadata lacks the size of {alg} {op}")
+    if sized is False and size is not None:
+        raise ValueError(f"{name}: {alg} {op} takes no message, but metadata size is {size!r}")
+
+
 _JSON_NAMES = {dict: "an object", str: "a string", bool: "true or false"}
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: No results, instruction-count or pytest-benchmark file comes near this (a full run is ~1 MB);
+#: a bigger file (or gzip stream, decompressed) is refused before it fills the memory.
+MAX_FILE_BYTES = 256 << 20
+#: A full run has ~650 benchmarks; pyperf loads a suite in time quadratic in their number
+#: (20 000 took 18 s), so a file of more is refused rather than hanging.
+MAX_BENCHMARKS = 10_000
 
 
-def read_json(path: str | Path, what: str = "results file") -> Any:
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NonFinite(token)
+
+
+def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool = True) -> Any:
     """The JSON document in a file (gzip-compressed too, as pyperf writes
     ``*.json.gz``); ResultsFileError, one line, for anything that is not one:
-    missing, unreadable, empty, not UTF-8, not JSON, or nested too deeply."""
+    missing, unreadable, empty, larger than :data:`MAX_FILE_BYTES`, not UTF-8,
+    not JSON, nested too deeply, or (``allow_nan=False``) holding NaN or Infinity,
+    which are not JSON numbers (Python's json module writes and reads them)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ResultsFileError(f"{p}: no such {what}") from None
     except OSError as exc:
         raise ResultsFileError(f"{p}: cannot read: {exc.strerror}") from None
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
+    gzipped = data[:2] == _GZIP_MAGIC
+    if gzipped:
+        try:  # read no more than the bound: a small file may decompress to gigabytes
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+                data = gz.read(MAX_FILE_BYTES + 1)
         except (OSError, EOFError, zlib.error) as exc:
             raise ResultsFileError(f"{p}: a damaged gzip file: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ResultsFileError(f"{p}: not a {what}: larger than {MAX_FILE_BYTES >> 20} MiB"
+                               + (" decompressed" if gzipped else ""))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -176,7 +256,9 @@ def read_json(path: str | Path, what: str = "results file") -> Any:
     if not text.strip():
         raise ResultsFileError(f"{p}: empty file (an interrupted write?)")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
+    except _NonFinite as exc:
+        raise ResultsFileError(f"{p}: malformed {what}: it holds {exc}, which is not a number JSON allows") from None
     except json.JSONDecodeError as exc:
         hint = " (truncated?)" if exc.pos >= len(text) - 2 else ""
         raise ResultsFileError(f"{p}: not valid JSON{hint}: {exc.msg} at line {exc.lineno}") from None
@@ -187,12 +269,12 @@ def read_json(path: str | Path, what: str = "results file") -> Any:
 def load(path: str | Path) -> Results:
     """Load and check a results file; ResultsFileError (one line) when it is not one."""
     p = Path(path)
-    doc = read_json(p)
+    doc = read_json(p, allow_nan=False)
     if not isinstance(doc, dict) or "cryptobench" not in doc or "benchmarks" not in doc:
         raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)")
     info = doc["cryptobench"]
     schema = info.get("schema") if isinstance(info, dict) else None
-    if schema != SCHEMA_VERSION:
+    if type(schema) is not int or schema != SCHEMA_VERSION:  # true and 1.0 equal 1 in Python
         raise ResultsFileError(
             f"{p}: results schema version {schema!r}, this cryptobench reads version {SCHEMA_VERSION}"
         )
@@ -208,6 +290,9 @@ def load(path: str | Path) -> Results:
     if bad is not None:
         raise ResultsFileError(f"{p}: malformed 'cryptobench' section: kernels[{bad!r}] must be an object")
     _check_fields(p, info)
+    if isinstance(doc["benchmarks"], list) and len(doc["benchmarks"]) > MAX_BENCHMARKS:
+        raise ResultsFileError(f"{p}: {len(doc['benchmarks'])} benchmarks, more than a results file holds "
+                               f"(at most {MAX_BENCHMARKS})")
     try:
         measurements = measurements_from_suite_json(doc)
     except Exception as exc:  # noqa: BLE001 - pyperf raises several types on bad data
@@ -219,17 +304,41 @@ def _number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def _seconds(x: Any) -> bool:
+    """A duration: a number from 0 to MAX_SECONDS (not NaN, not negative)."""
+    return _number(x) and 0 <= x <= MAX_SECONDS
+
+
+_SECONDS = f"a number of seconds from 0 to {MAX_SECONDS:g}"
+
+
+def _str_or_none(x: Any) -> bool:
+    return x is None or isinstance(x, str)
+
+
 #: The fields of the 'cryptobench' section the tables read, with what each must be when present:
-#: (where, key, description, check); "kernel" fields are checked in every kernels[...] entry.
+#: (where, key, description, check); "kernel" fields are checked in every kernels[...] entry. The rows
+#: are checked in order: a field's type first, then its range (a negative or absurd figure would be
+#: printed as if measured).
 _FIELDS = (
     ("machine", "tsc_mhz", "a positive number or null", lambda x: x is None or (_number(x) and x > 0)),
+    ("machine", "tsc_mhz", "below 1e6 (MHz)", lambda x: x is None or x < 1e6),
+    ("machine", "cpu_count", "a positive integer or null",
+     lambda x: x is None or (type(x) is int and 1 <= x <= 1 << 20)),
+    *(("machine", key, "a string or null", _str_or_none)
+      for key in ("cpu_model", "git_commit", "openssl", "openssl_ia32cap", "python", "os", "native_build",
+                  "native_unavailable", "native_aead_call")),
     ("info", "overhead_s", "a number or null", lambda x: x is None or _number(x)),
+    ("info", "overhead_s", _SECONDS, lambda x: x is None or _seconds(x)),
     ("kernel", "status", "a string", lambda x: isinstance(x, str)),
     ("kernel", "reason", "a string", lambda x: isinstance(x, str)),
     ("kernel", "env", "an object", lambda x: isinstance(x, dict)),
     ("kernel", "cold_prepare_s", "a number or null", lambda x: x is None or _number(x)),
+    ("kernel", "cold_prepare_s", _SECONDS, lambda x: x is None or _seconds(x)),
     ("kernel", "cold_prepare", "an object", lambda x: isinstance(x, dict)),
     ("kernel", "worker_prepare_s", "a list of numbers", lambda x: isinstance(x, list) and all(map(_number, x))),
+    ("kernel", "worker_prepare_s", f"a list of numbers of seconds from 0 to {MAX_SECONDS:g}",
+     lambda x: all(map(_seconds, x))),
 )
 
 
