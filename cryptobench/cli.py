@@ -109,7 +109,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ._io import atomic_write_text
-    from .display import verify_kernel_table, verify_summary_table
+    from .display import fit_to_width, verify_kernel_table, verify_summary_table
     from .registry import require_available, select
     from .verify import verify
 
@@ -135,7 +135,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         def on_kernel(rep):
             progress.advance(task)
             if args.details and rep.available:
-                progress.console.print(verify_kernel_table(rep))
+                for part in fit_to_width(verify_kernel_table(rep), progress.console.width):
+                    progress.console.print(part)
 
         reports = verify(
             algorithms=args.algorithm,
@@ -146,11 +147,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             on_check=lambda label: progress.update(task, description=label),
             on_kernel=on_kernel,
         )
-    if not args.details:
-        for rep in reports:
-            if rep.available:
-                con.print(verify_kernel_table(rep))
-    con.print(verify_summary_table(reports))
+    tables = [verify_kernel_table(r) for r in reports if r.available] if not args.details else []
+    for table in [*tables, verify_summary_table(reports)]:
+        for part in fit_to_width(table, con.width):  # kernel names and counts never cut
+            con.print(part)
     failed = [r for r in reports if r.status == "failed"]
     if args.json:
         doc = {"schema": "cryptobench-verify/1", "kernels": [r.to_dict() for r in reports]}

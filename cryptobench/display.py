@@ -95,7 +95,7 @@ def verify_kernel_table(rep: KernelReport) -> Table:
         seen = " ".join(f"{k}={'(unset)' if v is None else v}" for k, v in rep.env.items())
         title.append(f"  (checked {where} with {seen})", style="dim")
     t = Table(title=title, title_justify="left")
-    t.add_column("check")
+    t.add_column("check", no_wrap=True)
     t.add_column("passed", justify="right")
     t.add_column("failed", justify="right")
     t.add_column("skipped", justify="right")
@@ -115,7 +115,7 @@ def verify_kernel_table(rep: KernelReport) -> Table:
 
 def verify_summary_table(reports: Iterable[KernelReport]) -> Table:
     t = Table(title="Verification summary", title_justify="left")
-    t.add_column("kernel")
+    t.add_column("kernel", no_wrap=True)  # the name to type after -a and -b: never cut
     t.add_column("status")
     t.add_column("passed", justify="right")
     t.add_column("failed", justify="right")

@@ -296,3 +296,17 @@ def test_an_output_encoding_without_the_tables_characters_prints_question_marks(
         assert "aes" in out or "chacha20" in out or "usage" in out, args
         if args[0] == "show":  # the header's em dash as '?'; the ratios' sign (Latin-1 has it) as '?' in ASCII
             assert "same loop) ? included" in out and ("5.66×" if encoding == "latin-1" else "5.66?") in out
+
+
+def test_verify_never_cuts_a_kernel_name_at_80_columns(tmp_path):
+    # the summary printed 'chacha20-poly1305/peer-chacha…': not a name one can type after -b
+    env = dict(os.environ, COLUMNS="80")
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "--quick", "-a", "chacha20-poly1305", "-b",
+                        "python,peer-chacha20poly1305"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert p.returncode in (0, 2), p.stderr  # 2: the peers extra is not installed
+    if p.returncode == 2:
+        pytest.skip(p.stderr.strip())
+    assert "…" not in p.stdout and max(map(len, p.stdout.splitlines())) <= 80
+    cells = {c.strip() for line in p.stdout.splitlines() for c in line.split("│")}
+    assert {"chacha20-poly1305/python", "chacha20-poly1305/peer-chacha20poly1305"} <= cells
