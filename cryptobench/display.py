@@ -48,8 +48,8 @@ def kernels_table(kernels: Iterable[Kernel], width: int | None = None) -> list:
     table_w = {"algorithm": w(0, "algorithm"), "backend": w(1, "backend"), "available": len("available"),
                "constant-time": len("constant-time"), "path": w(4, "path")}
 
-    def fits(cols: int, extra: int = 0) -> bool:  # a rule and two spaces of padding per column, and the edge
-        return width is None or sum(list(table_w.values())[:cols]) + extra + 3 * cols + 1 <= width
+    def fits(cols: int, extra: int = 0) -> bool:
+        return width is None or _table_width(list(table_w.values())[:cols]) + extra <= width
 
     wide = fits(7, _MIN_HOT + _MIN_NOTES)
     shown = 7 if wide else 5 if fits(5) else 4  # the path moves under the table before anything folds
