@@ -228,8 +228,9 @@ def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_
     not wrap (the backend) stays whole.
     When even that is too wide, the columns are split over several tables,
     each repeating the first ``keep`` columns (the backend), the later ones
-    titled "(continued)"; narrower still, each row becomes a record of
-    header and value lines. ``keep`` defaults to the leading columns that may
+    titled "(continued)" (a column with every cell empty is left out
+    first); narrower still, each row becomes a record of header and value
+    lines. ``keep`` defaults to the leading columns that may
     not wrap (the names that identify a row), at least one.
     """
     from dataclasses import replace
@@ -260,8 +261,11 @@ def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_
 
     groups: list[list[int]] = []
     head = list(range(min(keep, len(mins))))
+    rest = list(range(len(head), len(mins)))
+    if total(head + rest, mins) > width:  # too wide: a column with no cell to show goes first
+        rest = [i for i in rest if any(c.strip() for c in cells[i])] or rest
     group = list(head)
-    for i in range(len(head), len(mins)):
+    for i in rest:
         if len(group) > len(head) and total(group + [i], mins) > width:
             groups.append(group)
             group = list(head)
