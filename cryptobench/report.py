@@ -383,9 +383,10 @@ def one_time_costs_table(res: Results, algorithm: str | Collection[str] | None =
     for col in ("kernel", "first prepare (compile or cache load)", "details", "worker prepare (median)"):
         t.add_column(col)
     for n, o in rows:
-        ws = sorted(o.get("worker_prepare_s") or [])
+        ws = o.get("worker_prepare_s") or []
         det = ", ".join(f"{k}={v}" for k, v in (o.get("cold_prepare") or {}).items())
-        t.add_row(n, fmt_time(o["cold_prepare_s"]), det or "-", fmt_time(ws[len(ws) // 2]) if ws else "-")
+        # statistics.median: of two workers (the default), their mean, not the slower one
+        t.add_row(n, fmt_time(o["cold_prepare_s"]), det or "-", fmt_time(statistics.median(ws)) if ws else "-")
     return t
 
 

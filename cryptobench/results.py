@@ -128,6 +128,14 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
         name = b.get_name()
         if not isinstance(name, str):
             raise ValueError(f"benchmark name must be a string, got {name!r:.40}")
+        md = dict(md)
+        runs_setup = [r.get_metadata()["setup_s"] for r in b.get_runs() if "setup_s" in r.get_metadata()]
+        if "setup_s" not in md and runs_setup:
+            # each worker process records its own setup_s, so pyperf's common metadata drops it
+            bad = next((s for s in runs_setup if not _seconds(s)), None)
+            if bad is not None:
+                raise ValueError(f"{name}: metadata setup_s must be {_SECONDS}, got {bad!r:.40}")
+            md["setup_s"] = statistics.median(runs_setup)
         _check_benchmark(name, md)
         values = list(b.get_values())
         if not values:  # pyperf accepts runs of warmups only; a median of nothing is no figure
