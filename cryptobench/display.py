@@ -193,7 +193,7 @@ def fitted_table(title: str, headers: list[str], rows: list[list[str]], width: i
         widths = _narrow(natural, mins, width)
         t.add_column(headers[0], justify="left", overflow="fold", width=widths[0])
         for r, w in zip(rows, widths[1:]):
-            t.add_column(r[0], justify="right", overflow="fold", width=w)
+            t.add_column(Text(r[0]), justify="right", overflow="fold", width=w)  # a name: text, not markup
         for i, h in enumerate(labels):
             t.add_row(Text(h), *(Text(b[i], justify="left" if h in left else "right") for b in body))
         return t
