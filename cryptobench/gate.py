@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ResultsFileError, UsageError
-from .results import MAX_BENCH_SIZE, MAX_SECONDS, MIN_SECONDS
+from .results import MAX_SECONDS, MIN_SECONDS, is_byte_count, is_call_time
 
 #: Schema tag of an instruction-count file written by :func:`save_counts`.
 ICOUNT_SCHEMA = "cryptobench-icount/1"
@@ -160,10 +160,10 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
                 raise ValueError(f"{name}: extra_info.{key} must be a string, got {info[key]!r:.40}")
         for key, least in (("size", 1), ("aad", 0)):
             v = info.get(key)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not least <= v <= MAX_BENCH_SIZE):
+            if v is not None and not is_byte_count(v, least):
                 raise ValueError(f"{name}: extra_info.{key} must be a whole number of bytes from {least}, "
                                  f"got {v!r:.40}")
-        if not isinstance(values, list) or not all(map(_seconds, values)):
+        if not isinstance(values, list) or not all(map(is_call_time, values)):
             raise ValueError(f"{name}: stats must hold positive numbers of seconds (from {MIN_SECONDS:g} to "
                              f"{MAX_SECONDS:g})")
         if name in out:  # the second would replace the first unsaid
@@ -194,12 +194,6 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
 
 def _positive_number(v: Any, top: float = math.inf) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < top
-
-
-def _seconds(v: Any) -> bool:
-    """A time of one call, within the bounds a results file's values have (further out
-    the gate's logarithms and their differences overflow)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and MIN_SECONDS <= v <= MAX_SECONDS
 
 
 def load_run(path: str | Path) -> RunSamples:

@@ -140,7 +140,7 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
         values = list(b.get_values())
         if not values:  # pyperf accepts runs of warmups only; a median of nothing is no figure
             raise ValueError(f"{name}: no values (only warmups)")
-        bad = next((v for v in values if isinstance(v, bool) or not MIN_SECONDS <= v <= MAX_SECONDS), None)
+        bad = next((v for v in values if not is_call_time(v)), None)
         if bad is not None:
             raise ValueError(f"{name}: values must be seconds from {MIN_SECONDS:g} to {MAX_SECONDS:g}, got {bad!r}")
         key = tuple(md.get(k) for k in ("algorithm", "backend", "operation", "size", "aad", "kind"))
@@ -172,6 +172,17 @@ MIN_SECONDS, MAX_SECONDS = 1e-15, 1e6
 MAX_BENCH_SIZE = 1 << 40
 
 
+def is_call_time(v: Any) -> bool:
+    """A benchmark value: seconds per call within [MIN_SECONDS, MAX_SECONDS] (results and
+    pytest-benchmark files alike; further out the gate's logarithms overflow)."""
+    return _number(v) and MIN_SECONDS <= v <= MAX_SECONDS
+
+
+def is_byte_count(v: Any, least: int) -> bool:
+    """A size or AAD length: a whole number of bytes from ``least`` to MAX_BENCH_SIZE."""
+    return type(v) is int and least <= v <= MAX_BENCH_SIZE
+
+
 @functools.lru_cache(maxsize=1)
 def _known_operations() -> dict[str, dict[str, bool]]:
     """Per known algorithm, its operations and hot paths, each with whether it is measured at a size."""
@@ -196,10 +207,10 @@ def _check_benchmark(name: str, md: dict[str, Any]) -> None:
     if md.get("kind", "operation") not in ("operation", "hot-path"):
         raise ValueError(f"{name}: metadata kind must be operation, hot-path or overhead, got {md['kind']!r:.40}")
     size = md.get("size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BENCH_SIZE):
+    if size is not None and not is_byte_count(size, 1):
         raise ValueError(f"{name}: metadata size must be a positive integer, got {size!r:.40}")
     aad = md.get("aad")
-    if aad is not None and (isinstance(aad, bool) or not isinstance(aad, int) or not 0 <= aad <= MAX_BENCH_SIZE):
+    if aad is not None and not is_byte_count(aad, 0):
         raise ValueError(f"{name}: metadata aad must be a whole number of bytes, got {aad!r:.40}")
     if "setup_s" in md and not _seconds(md["setup_s"]):  # show --details prints it as a time
         want = _SECONDS if _number(md["setup_s"]) else "a number"
