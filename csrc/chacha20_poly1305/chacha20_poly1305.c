@@ -32,6 +32,7 @@
  */
 #include "chacha20_poly1305.h"
 #include "cpu.h"
+#include "ct.h"
 
 #include <string.h>
 
@@ -1072,6 +1073,7 @@ int cb_chacha_aead_decrypt(const cb_chacha_ctx *ctx, const uint8_t *nonce, size_
         diff |= (uint8_t)(tag[i] ^ in[ct_len + i]);
     wipe(tag, sizeof tag);
     /* diff is public once the verdict is out: branching on it leaks nothing more */
+    CB_DECLASSIFY(&diff, sizeof diff);
     if (diff != 0) {
         if (stitched)
             wipe(out, ct_len);

@@ -27,6 +27,7 @@
  */
 #include "p256.h"
 #include "cpu.h"
+#include "ct.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -884,6 +885,7 @@ static void rfc6979_k(u64 k[4], const uint8_t x[32], const uint8_t h[32], sha_bl
         load_be256(k, V);
         /* 1 <= k < n fails with probability ~2^-32: a public event. */
         u64 ok = lt4(k, P256_N) & ~fe_is_zero(k) & 1;
+        CB_DECLASSIFY(&ok, sizeof ok);
         if (ok)
             break;
         hmac_4(&hk, K, V, 32, &zero, 1, NULL, 0, NULL, 0); /* h.3 */
