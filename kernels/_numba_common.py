@@ -613,6 +613,31 @@ def poly1305_mulmod(typingctx, h0, h1, h2, r0, r1, s1):
     return rty(h0, h1, h2, r0, r1, s1), codegen
 
 
+# ------------------------------------------------------------------ constant time
+
+
+@intrinsic
+def value_barrier(typingctx, x):
+    """``x`` unchanged, passed through an empty inline-asm statement that LLVM
+    cannot look into, so nothing after it is specialised on how ``x`` was made.
+
+    A tag check ORs the byte differences together and branches once on the
+    result. Without the barrier LLVM may see that the OR is zero exactly when
+    every byte matches and split it into one early-exit branch per byte: it did
+    so for ChaCha20-Poly1305's 16-byte compare (found by tests/test_ctgrind_numba.py),
+    and the time of a failed decrypt then tells how many leading bytes of a
+    forged tag were right. The asm emits no instruction.
+    """
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(sig.args[0])
+        return builder.asm(ir.FunctionType(ty, [ty]), "", "=r,0", [args[0]], side_effect=True)
+
+    return x(x), codegen
+
+
 __all__ = [
     "jit_module_functions",
     "compile_stats",
@@ -638,6 +663,7 @@ __all__ = [
     "aes_expand_key_ni",
     "chacha20_x8",
     "poly1305_mulmod",
+    "value_barrier",
 ]
 
 

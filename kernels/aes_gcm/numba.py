@@ -567,9 +567,9 @@ def _open_hw(rk, nr, htab, iv, aad, data, out, taglen):
     tag = np.empty(16, np.uint8)
     _tag_hw(rk, nr, htab, jlo, jhi, ctr, aad, data, n, tag)
     diff = 0
-    for i in range(taglen):  # constant-time compare: no early exit
+    for i in range(taglen):  # constant-time compare: no early exit (see value_barrier)
         diff |= tag[i] ^ data[n + i]
-    if diff != 0:
+    if value_barrier(diff) != 0:
         return False
     _ctr_hw(rk, nr, jlo, jhi, (ctr + np.uint64(1)) & np.uint64(0xFFFFFFFF), data, 0, out, 0, n)
     return True
@@ -864,10 +864,10 @@ def _open_v(rk, nr, htab, iv, aad, data, out, taglen):
     lo = m128_lo(tag)
     hi = m128_hi(tag)
     diff = np.uint64(0)
-    for i in range(taglen):  # constant-time compare: no early exit
+    for i in range(taglen):  # constant-time compare: no early exit (see value_barrier)
         v = lo if i < 8 else hi
         diff |= ((v >> np.uint64(8 * (i & 7))) & np.uint64(0xFF)) ^ np.uint64(data[n + i])
-    if diff != np.uint64(0):
+    if value_barrier(diff) != np.uint64(0):
         return False
     _ctr_v(rk, nr, jlo, jhi, (ctr + np.uint64(1)) & np.uint64(0xFFFFFFFF), data, 0, out, 0, n)
     return True

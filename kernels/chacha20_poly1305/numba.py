@@ -21,7 +21,10 @@ Registered where the CPU has AVX2.
 **Both tiers are constant-time** at the source level: additions, XORs,
 rotations and multiplications only, no secret-dependent branches or memory
 indices; the final reduction mod 2^130 - 5 selects with masks, and the tag is
-compared without early exit. ``constant_time=True`` for both.
+compared without early exit: the OR of the byte differences goes through
+``value_barrier`` (an empty inline-asm statement) before the one branch, or
+LLVM turns the compare into sixteen early-exit branches. ``constant_time=True``
+for both.
 
 Decryption computes and checks the tag over the ciphertext first and only then
 decrypts, so no plaintext is produced when the tag is wrong. Nonces are 12
@@ -470,9 +473,9 @@ def _open_p(key, nonce, aad, data, out):
     tag = np.empty(16, np.uint8)
     _mac_p(otk, aad, data, n, tag, 0)
     diff = 0
-    for i in range(16):  # constant-time compare: no early exit
+    for i in range(16):  # constant-time compare: no early exit (see value_barrier)
         diff |= tag[i] ^ data[n + i]
-    if diff != 0:
+    if value_barrier(diff) != 0:
         return False
     st[12] = 1
     _chacha20_p(st, data, 0, out, 0, n)
@@ -640,9 +643,9 @@ def _open_hw(key, nonce, aad, data, out):
     tag = np.empty(16, np.uint8)
     _mac_hw(otk, aad, data, n, tag, 0)
     diff = 0
-    for i in range(16):  # constant-time compare: no early exit
+    for i in range(16):  # constant-time compare: no early exit (see value_barrier)
         diff |= tag[i] ^ data[n + i]
-    if diff != 0:
+    if value_barrier(diff) != 0:
         return False
     st[12] = 1
     _chacha20_hw(st, data, 0, out, 0, n)
@@ -698,6 +701,7 @@ def _jit(tier: str) -> list:
             if tier == "hw":
                 for name in nc.__all__:
                     g[name] = getattr(nc, name)
+            g["value_barrier"] = nc.value_barrier  # no instruction: both tiers
             names = _HW_NAMES if tier == "hw" else _PORTABLE_NAMES
             _ready[tier] = nc.jit_module_functions(g, names, _INLINE)
         return _ready[tier]
