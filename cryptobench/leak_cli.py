@@ -157,10 +157,10 @@ def leak_table(results, width: int):
     holder = "kernel" if stacked else "verdict"  # the column that holds the verdict, and any error message
     table = Table(title=f"leakcheck: Welch's t, fixed vs random secret (|t| >= {THRESHOLD} is a leak)")
     for col, just in _COLUMNS:
-        if col in widths:  # fitting: only the error messages may wrap; too narrow for that: fold, never cut
+        if col in widths:  # fitting: only the error messages wrap (a long word folds); narrower: fold, never cut
             table.add_column("kernel\n  verdict" if stacked and col == "kernel" else col, justify=just,
                              no_wrap=ok and col != holder, min_width=widths[col] if ok else None,
-                             overflow="ellipsis" if ok else "fold")
+                             overflow="fold" if col == holder or not ok else "ellipsis")
     for r, row in zip(results, rows):
         row["verdict"] += f": {r.error}" if r.error else ""
         if stacked:

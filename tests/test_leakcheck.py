@@ -237,6 +237,10 @@ _ROWS = [
     _result("aes-128-gcm/numba-hw", "key", True, 0.0, n=0, error="RuntimeError: the measured function returned "
             "error 3 [while timing] and a long explanation that has to wrap somewhere"),
 ]
+# an error message with words longer than the verdict column (they used to end in "…")
+_LONG_WORDS = _result("chacha20-poly1305/openssl-noavx512", "-", True, 0.0, n=0,
+                      error="chacha20-poly1305/openssl-noavx512 must run in a process started with "
+                      "OPENSSL_ia32cap=':~0x5842DC230000' (here it is unset)")
 
 
 @pytest.mark.parametrize("width", [60, 80, 120, 160, 250])
@@ -246,10 +250,12 @@ def test_table_never_cuts_kernel_secret_t_or_verdict(width):
     from rich.console import Console
 
     con = Console(width=width, record=True, file=io.StringIO())
-    table, left_out = leak_cli.leak_table(_ROWS, width)
+    table, left_out = leak_cli.leak_table([*_ROWS, _LONG_WORDS], width)
     con.print(table)
     text = con.export_text()
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    folded = "".join(line.replace("│", "").replace(" ", "") for line in text.splitlines())
+    assert "OPENSSL_ia32cap=':~0x5842DC230000'" in folded, text
     if width < 80:
         first = "".join(line.split("│")[1].replace(" ", "") for line in text.splitlines() if line.startswith("│"))
         assert all(r.kernel.replace(" ", "") in first for r in _ROWS), text
