@@ -12,10 +12,11 @@ from .errors import UsageError
 
 HELP = """\
 A dudect-style constant-time test. For each kernel and secret input (AEAD:
-plaintext and key; ECDSA: the nonce k and the private key d), time calls on a
-fixed secret against fresh random secrets, interleaved at random, and run
-Welch's t-test on the raw and cropped timings. Native kernels are timed in C
-with the TSC; the others from Python with perf_counter_ns.
+plaintext, key, and tag, where a forgery right in all but its last byte is
+decrypted against random forgeries; ECDSA: the nonce k and the private key
+d), time calls on a fixed secret against fresh random secrets, interleaved at
+random, and run Welch's t-test on the raw and cropped timings. Native kernels
+are timed in C with the TSC; the others from Python with perf_counter_ns.
 
 |t| >= 4.5 means the time depends on the secret. A deliberately leaky
 T-table AES runs first as a control: if the test cannot see it, the run is
@@ -34,7 +35,7 @@ def add_commands(sub, add_selection) -> None:
     p = sub.add_parser("leakcheck", help="dudect-style constant-time test: Welch's t on fixed vs random secrets",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_selection(p)
-    p.add_argument("--test", help="comma-separated secrets to vary: plaintext, key, sign-k, sign-d (default: all)")
+    p.add_argument("--test", help="comma-separated secrets to vary: plaintext, key, tag, sign-k, sign-d (default: all)")
     p.add_argument("-n", "--measurements", type=int, default=1_000_000,
                    help="measurements per kernel and secret, at least 1000 (default: %(default)s)")
     p.add_argument("--budget", type=seconds, default=5.0, metavar="SECONDS",

@@ -4,8 +4,9 @@ Method (Reparaz, Balasch and Verbauwhede, "Dude, is my code constant time?",
 DATE 2017, and their dudect tool):
 
 1. Two classes of secret input: class 0 a *fixed* value (all-zero plaintext
-   or key; the scalar 2^255 + 1 for ECDSA, all windows but two zero), class 1
-   fresh random values. Every input
+   or key; a forged tag right in all but its last byte, for decryption; the
+   scalar 2^255 + 1 for ECDSA, all windows but two zero), class 1 fresh
+   random values. Every input
    is prepared before measuring; the class of each measurement is a coin flip,
    so both classes are interleaved in random order and drift hits both alike.
 2. Each call is timed alone. Native kernels are timed inside C with the
@@ -41,6 +42,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import native
+from .errors import InvalidTag
 from .registry import Kernel, select
 
 #: |t| at or above this is a leak (dudect and TVLA use 4.5).
@@ -156,7 +158,7 @@ class Target:
 
     kernel: str
     path: str
-    test: str  # which secret varies: plaintext, key, sign-k, sign-d, block
+    test: str  # which secret varies: plaintext, key, tag, sign-k, sign-d, block
     constant_time: bool
     timer: str  # "TSC in C" or "ns in Python"
     input_len: int  # bytes per call: the secret, then any public part (random in both classes)
@@ -182,6 +184,16 @@ def _random_scalars(rng: np.random.Generator, m: int) -> np.ndarray:
     x[:, 0] = (x[:, 0] & 0x3F) | 0x40
     x[:, 31] |= 1
     return x
+
+
+def _forgery(tag: bytes) -> bytes:
+    """The fixed class of the ``tag`` test: the right tag with its last byte wrong, so an
+    early-exit comparison runs to the end for it and stops at once for a random tag."""
+    return tag[:-1] + bytes([tag[-1] ^ 1])
+
+
+#: cb_leak_measure's code for a forged tag the decrypt accepted (csrc/leakcheck/leakcheck.h).
+_FORGERY_ACCEPTED = -1004
 
 
 #: The fixed scalar: 2^255 + 1 has every window but two zero (a corner case for
@@ -263,6 +275,13 @@ def native_targets(kernel: Kernel, flags: int = 0) -> list[Target]:
         kctx = ffi.new("cb_aesgcm_ctx *")
         targets.append(target("key", ks, bytes(ks), _random_bytes(ks), kind=lib.CB_LEAK_AEAD_KEY, init=init,
                               msg=bytes(range(_AEAD_MSG)), **dict(common, ctx=kctx)))
+        dec = _entry(ffi, lib, f"cb_aesgcm_{name}_decrypt", _SIGS["aead"].format(ctx="cb_aesgcm_ctx"))
+        sealed = ffi.new("uint8_t[]", _AEAD_MSG + 16)
+        getattr(lib, f"cb_aesgcm_{name}_encrypt")(ctx, _NONCE, 12, _AAD, len(_AAD), bytes(range(_AEAD_MSG)),
+                                                  _AEAD_MSG, sealed, 16)
+        sealed = ffi.buffer(sealed)[:]
+        targets.append(target("tag", 16, _forgery(sealed[-16:]), _random_bytes(16), kind=lib.CB_LEAK_AEAD_FORGERY,
+                              data=sealed, expect_rc=lib.CB_AESGCM_ETAG, **dict(common, fn=dec)))
         for t in targets:
             t.keepalive.append(ctx)
     elif fam == "chacha20_poly1305" and be in _NATIVE_CHACHA:
@@ -280,6 +299,16 @@ def native_targets(kernel: Kernel, flags: int = 0) -> list[Target]:
         kctx = ffi.new("cb_chacha_ctx *")
         targets.append(target("key", 32, bytes(32), _random_bytes(32), kind=lib.CB_LEAK_AEAD_KEY, init=init,
                               msg=bytes(range(_AEAD_MSG)), **dict(common, ctx=kctx)))
+        dec = _entry(ffi, lib, "cb_chacha_aead_decrypt", _SIGS["aead"].format(ctx="cb_chacha_ctx"))
+        sealed = ffi.new("uint8_t[]", _AEAD_MSG + 16)
+        lib.cb_chacha_aead_encrypt(ctx, _NONCE, 12, _AAD, len(_AAD), bytes(range(_AEAD_MSG)), _AEAD_MSG, sealed,
+                                   _AEAD_MSG + 16)
+        sealed = ffi.buffer(sealed)[:]
+        targets.append(target("tag", 16, _forgery(sealed[-16:]), _random_bytes(16), kind=lib.CB_LEAK_AEAD_FORGERY,
+                              data=sealed, expect_rc=lib.CB_CHACHA_ERR_TAG,
+                              **dict(common, fn=dec, out_arg=_AEAD_MSG)))
+        for t in targets:
+            t.keepalive.append(ctx)
     elif fam == "ecdsa_p256" and be in _NATIVE_P256:
         path = _NATIVE_P256[be]
         sign = _entry(ffi, lib, "cb_p256_sign", _SIGS["p256_sign"])
@@ -338,6 +367,18 @@ def python_targets(kernel: Kernel) -> list[Target]:
                           py_measure(lambda x: ctx.encrypt(_NONCE, x, _AAD))))
         out.append(Target(kernel.name, kernel.path, "key", kernel.constant_time, timer, ks, bytes(ks),
                           _random_bytes(ks), py_measure(lambda x: impl.new(x).encrypt(_NONCE, msg, _AAD))))
+        sealed = ctx.encrypt(_NONCE, msg, _AAD)
+        body = sealed[:-16]
+
+        def forge(data: bytes) -> None:
+            try:
+                ctx.decrypt(_NONCE, data, _AAD)
+            except InvalidTag:
+                return
+            raise RuntimeError("the kernel accepted a forged tag")
+
+        out.append(Target(kernel.name, kernel.path, "tag", kernel.constant_time, timer, 16, _forgery(sealed[-16:]),
+                          _random_bytes(16), py_measure(forge, lambda t: body + t)))
     else:
         d = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
         priv = impl.private_key(d)
@@ -431,6 +472,8 @@ def measure_target(
         inputs[classes == 0, : len(fixed)] = fixed
         times = np.zeros(m, dtype=np.uint64)
         rc = target.measure(np.ascontiguousarray(inputs), times)
+        if rc == _FORGERY_ACCEPTED:
+            raise RuntimeError("the kernel accepted a forged tag")
         if rc:
             raise RuntimeError(f"the measured function returned error {rc}")
         return times, classes
@@ -493,7 +536,7 @@ def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:
 
 
 #: The secrets each kind of kernel has varied (``--test``); sign-k needs ``supports_given_k``.
-TESTS: dict[str, tuple[str, ...]] = {"aead": ("plaintext", "key"), "signature": ("sign-k", "sign-d")}
+TESTS: dict[str, tuple[str, ...]] = {"aead": ("plaintext", "key", "tag"), "signature": ("sign-k", "sign-d")}
 
 
 def tests_of(kernel: Kernel) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ import pytest
 from cryptobench import leak_cli
 from cryptobench import leakcheck as L
 from cryptobench import native
+from cryptobench.errors import InvalidTag
 from conftest import kernel_params
 
 
@@ -149,13 +150,78 @@ def test_the_leaky_control_is_flagged():
 # ------------------------------------------------------------------ every kernel can be driven
 
 
+class _EarlyExitAEAD:
+    """An AEAD whose decrypt compares the tag byte by byte and stops at the first
+    difference (the leak the ``tag`` test is for), or accepts any tag."""
+
+    key_size = 32
+
+    def __init__(self, accept_any: bool = False):
+        self.accept_any = accept_any
+
+    def new(self, key):
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+        real, accept_any = ChaCha20Poly1305(bytes(key)), self.accept_any
+
+        class Ctx:
+            tags: dict = {}  # (nonce, ciphertext, aad) -> its tag, from encrypt
+
+            def encrypt(self, nonce, pt, aad=b""):
+                sealed = real.encrypt(nonce, pt, aad)
+                self.tags[nonce, sealed[:-16], aad] = sealed[-16:]
+                return sealed
+
+            def decrypt(self, nonce, data, aad=b""):
+                want = self.tags[nonce, data[:-16], aad]
+                if not accept_any:
+                    for a, b in zip(data[-16:], want):
+                        if a != b:
+                            raise InvalidTag("tag check failed")
+                return b""
+
+        return Ctx()
+
+
+def _fake_kernel(impl):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name="chacha20-poly1305/early-exit", path="toy", kind="aead", constant_time=True,
+                           impl=impl)
+
+
+def test_tag_test_sees_an_early_exit_compare():
+    """The fixed class (a forgery right in all but its last byte) runs a byte-by-byte compare to
+    the end, a random forgery stops at its first byte: the tag test flags it from Python."""
+    (target,) = [t for t in L.python_targets(_fake_kernel(_EarlyExitAEAD())) if t.test == "tag"]
+    r = L.measure_target(target, measurements=40_000, budget_s=15)
+    assert not r.error, r.error
+    assert r.verdict == "LEAK (claims constant-time)" and r.failed, (r.max_t, r.measurements)
+
+
+def test_an_accepted_forgery_is_an_error():
+    (target,) = [t for t in L.python_targets(_fake_kernel(_EarlyExitAEAD(accept_any=True))) if t.test == "tag"]
+    r = L.measure_target(target, measurements=2000, budget_s=5)
+    assert r.error == "RuntimeError: the kernel accepted a forged tag" and r.verdict == "error", r.error
+    ffi, lib = _need_leakcheck_ext()
+    from cryptobench import registry
+
+    k = registry.get("chacha20-poly1305", "native-portable")
+    (t,) = [t for t in L.targets_for(k) if t.test == "tag"]
+    right = bytearray(t.fixed)
+    right[-1] ^= 1  # the real tag: cb_leak_measure reports the accepted "forgery"
+    t.fixed = bytes(right)
+    r = L.measure_target(t, measurements=2000, budget_s=5)
+    assert r.error == "RuntimeError: the kernel accepted a forged tag", r.error
+
+
 @pytest.mark.parametrize("kernel", kernel_params(lambda k: k.base_backend == "native" and k.impl is not None))
 def test_native_kernels_are_timed_in_c(kernel):
     """Each native kernel maps to C entry points with the expected signatures, and runs."""
     _need_leakcheck_ext()
     targets = L.targets_for(kernel, flags=1)
     assert {t.timer for t in targets} == {"TSC in C"}
-    expected = {"aead": {"plaintext", "key"}, "signature": {"sign-k", "sign-d"}}[kernel.kind]
+    expected = {"aead": {"plaintext", "key", "tag"}, "signature": {"sign-k", "sign-d"}}[kernel.kind]
     assert {t.test for t in targets} == expected
     for t in targets:
         r = L.measure_target(t, measurements=3000, budget_s=5)
@@ -197,9 +263,9 @@ def test_cli_refuses_bad_arguments(tmp_path):
     for args, needle in ((["-n", "10"], "--measurements must be at least 1000"),
                          (["-b", "fpga"], "unknown backend 'fpga'"),
                          # these two used to time the control alone and exit 0
-                         (["--test", "nonce"], "unknown --test 'nonce'; valid: plaintext, key, sign-k, sign-d"),
+                         (["--test", "nonce"], "unknown --test 'nonce'; valid: plaintext, key, tag, sign-k, sign-d"),
                          (["-a", "aes-128-gcm", "--test", "sign-k"],
-                          "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key;"),
+                          "nothing to check: no selected kernel has --test sign-k (aead kernels: plaintext, key, tag;"),
                          # openssl takes no given nonce: no sign-k target, and the control alone "passed"
                          (["-a", "ecdsa", "-b", "openssl", "--test", "sign-k", "--no-control"],
                           "which openssl does not; selected: ecdsa-p256-sha256/openssl: sign-d)"),
@@ -306,7 +372,7 @@ def test_cli_table_at_80_columns_and_summary(tmp_path):
                    for line in out.splitlines()), (r, out)
         assert r["verdict"] in out, (r["verdict"], out)
     last = p.stdout.strip().splitlines()[-1]
-    assert last.startswith("passed: 5 targets; " if p.returncode == 0 else "FAILED: 5 targets; "), last
+    assert last.startswith("passed: 7 targets; " if p.returncode == 0 else "FAILED: 7 targets; "), last
 
 
 # ------------------------------------------------------------------ the evidence (long)

@@ -97,6 +97,11 @@ static inline int one_call(const cb_leak_target *t, const uint8_t *in, size_t in
         return ((p256_sign_fn)t->fn)(t->path, t->out, in, in + 32, NULL, 0);
     case CB_LEAK_P256_BASE_MUL:
         return ((p256_base_fn)t->fn)(t->path, t->out, in);
+    case CB_LEAK_AEAD_FORGERY: { /* the tag is already in data (see cb_leak_measure) */
+        int rc = ((aead_fn)t->fn)(t->ctx, t->nonce, t->nonce_len, t->aad, t->aad_len, t->data,
+                                  t->msg_len + 16, t->out, t->out_arg);
+        return rc == t->expect_rc ? 0 : rc < 0 ? rc : -1004;
+    }
     default:
         return -1000;
     }
@@ -116,8 +121,12 @@ int cb_leak_measure(const cb_leak_target *t, const uint8_t *inputs, size_t input
         return -1003;
     if (t->kind == CB_LEAK_AEAD_KEY && t->init == NULL)
         return -1002;
+    if (t->kind == CB_LEAK_AEAD_FORGERY && (t->data == NULL || input_len < 16))
+        return -1003;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *in = inputs ? inputs + i * input_len : NULL;
+        if (t->kind == CB_LEAK_AEAD_FORGERY)
+            memcpy(t->data + t->msg_len, in, 16);
         if (flags & CB_LEAK_EVICT)
             evict();
         uint64_t t0 = tsc_begin();

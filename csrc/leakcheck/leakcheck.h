@@ -29,6 +29,10 @@
 #define CB_LEAK_P256_SIGN_K     4  /* input = k || digest: fn(path, out, fixed(d), digest, k, 0) */
 #define CB_LEAK_P256_SIGN_D     5  /* input = d || digest: fn(path, out, d, digest, NULL, 0), RFC 6979 k */
 #define CB_LEAK_P256_BASE_MUL   6  /* fn(path, out, input(k)) */
+#define CB_LEAK_AEAD_FORGERY    7  /* input = a 16-byte tag, copied (before the timer) after the
+                                      msg_len bytes of ciphertext in data; then
+                                      fn(ctx, nonce, nonce_len, aad, aad_len, data, msg_len + 16,
+                                         out, out_arg), a decrypt that must return expect_rc */
 
 /* How the AEAD entry points take their last argument and whether init takes a path. */
 #define CB_LEAK_AEAD_AESGCM     0  /* int f(ctx, iv, iv_len, aad, aad_len, in, in_len, out, tag_len);
@@ -57,12 +61,15 @@ typedef struct {
     size_t aad_len;
     size_t out_arg;          /* tag_len (aes-gcm) or out_len (chacha) */
     uint8_t *out;            /* scratch output, large enough for the call */
+    uint8_t *data;           /* AEAD_FORGERY: ciphertext, then room for the 16-byte tag */
+    int expect_rc;           /* AEAD_FORGERY: the decrypt's tag-failure code */
 } cb_leak_target;
 
 /* Time n calls: call i uses inputs + i * input_len; times[i] gets TSC ticks
  * (nanoseconds from CLOCK_MONOTONIC where there is no TSC).  Returns 0, or
  * the first negative return code of the measured function (measuring goes on:
- * an error path is still timed, and the caller reports it). */
+ * an error path is still timed, and the caller reports it); for AEAD_FORGERY
+ * expect_rc counts as success, and an accepted forgery returns -1004. */
 int cb_leak_measure(const cb_leak_target *t, const uint8_t *inputs, size_t input_len,
                     size_t n, uint64_t *times, uint32_t flags);
 /* 1 when times come from the TSC, 0 when from CLOCK_MONOTONIC. */
