@@ -30,11 +30,11 @@ tag check (exactly one branch in ``_open*``), and ECDSA ``sign_core``'s status
 branches (k outside [1, n-1] as RFC 6979 allows, r = 0, s = 0: LLVM splits the
 k range test in two, so up to four sites).
 
-Cost (2-vCPU VM): the default run (toy kernels + the four AEAD kernels, one
-valgrind process) takes about 30 s with a warm cache (the compiled code is
-kept in pytest's cache under a key hashing the kernel sources, numba/llvmlite
-versions and the target) and about 45 s cold; the ECDSA kernels run in a
-second valgrind process only with ``-m slow``. One valgrind process at a time.
+Cost (2-vCPU VM): the toy kernels and the four AEAD kernels run in one
+valgrind process, the two ECDSA kernels in a second; the file takes about 50 s
+with a warm cache (the compiled code is kept in pytest's cache under a key
+hashing the kernel sources, numba/llvmlite versions and the target) and about
+80 s cold, as in CI. One valgrind process at a time.
 """
 
 from __future__ import annotations
@@ -419,11 +419,8 @@ def ctgrind(_setup):
 
 
 @pytest.fixture(scope="module")
-def ctgrind_ecdsa(request):
-    """The two ECDSA kernels, in a valgrind process of their own (slow: selected with -m slow)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("ECDSA under memcheck takes about 30 s more (45 s cold): select with -m slow")
-    _setup = request.getfixturevalue("_setup")
+def ctgrind_ecdsa(_setup):
+    """The two ECDSA kernels, in a valgrind process of their own."""
     expected = {f"{e}/{op}" for e in ECDSAS for op in ("keygen", "scalar-inv", "sign")}
     return _run(_setup, ("ecdsa-portable", "ecdsa-hw"), expected)
 
@@ -467,7 +464,6 @@ def test_decrypt_branches_only_on_the_tag_verdict(ctgrind, aead):
     assert len(reps) == 1, f"{len(reps)} secret-dependent branches in {aead} decrypt:\n{_show(reps)}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("ecdsa", ECDSAS)
 @pytest.mark.parametrize("op", ["keygen", "scalar-inv"])
 def test_ecdsa_keygen_and_scalar_inversion_are_clean(ctgrind_ecdsa, ecdsa, op):
@@ -477,7 +473,6 @@ def test_ecdsa_keygen_and_scalar_inversion_are_clean(ctgrind_ecdsa, ecdsa, op):
     assert reps == [], f"{ecdsa} {op}:\n{_show(reps)}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("ecdsa", ECDSAS)
 def test_sign_branches_only_on_its_status(ctgrind_ecdsa, ecdsa):
     """Signing (RFC 6979 nonce through hmac.digest, sign_core) may branch only on
