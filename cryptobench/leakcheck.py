@@ -412,6 +412,7 @@ class LeakResult:
     error: str = ""
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     vectors_failed: bool = False  # the kernel failed its quick verification here: never timed
+    raised: bool = False  # the error came from the kernel while it was being timed, not from leakcheck's reach
 
     @property
     def leaks(self) -> bool:
@@ -437,12 +438,14 @@ class LeakResult:
 
     @property
     def failed(self) -> bool:
-        """A constant-time claim contradicted, a control the test could not see, or a
-        kernel that gives wrong answers (timing evidence about it means nothing)."""
+        """A constant-time claim contradicted, a control the test could not see, a
+        kernel that gives wrong answers (timing evidence about it means nothing), or
+        one that raised (or accepted a forged tag) while being timed. A kernel that
+        leakcheck cannot drive here (no C loop, another environment) is not a failure."""
         if self.vectors_failed:
             return True
         if self.error:
-            return self.control
+            return self.control or self.raised
         return (self.control and not self.leaks) or (self.constant_time and self.leaks and not self.control)
 
     def to_dict(self) -> dict[str, Any]:
@@ -514,7 +517,7 @@ def measure_target(
     m0, m1 = tt.class_means() if n else (0.0, 0.0)
     return LeakResult(target.kernel, target.path, target.test, target.constant_time, target.timer, n, mt,
                       describe_test(at), t_all, m0, m1, time.perf_counter() - start, target.control, error,
-                      (load0, os.getloadavg()[0]))
+                      (load0, os.getloadavg()[0]), raised=bool(error))
 
 
 def targets_for(kernel: Kernel, flags: int = 0) -> list[Target]:

@@ -203,6 +203,7 @@ def test_an_accepted_forgery_is_an_error():
     (target,) = [t for t in L.python_targets(_fake_kernel(_EarlyExitAEAD(accept_any=True))) if t.test == "tag"]
     r = L.measure_target(target, measurements=2000, budget_s=5)
     assert r.error == "RuntimeError: the kernel accepted a forged tag" and r.verdict == "error", r.error
+    assert r.raised and r.failed  # exit status 1, not a row counted and passed over
     ffi, lib = _need_leakcheck_ext()
     from cryptobench import registry
 
@@ -350,6 +351,12 @@ def test_summary_says_passed_or_failed_as_the_exit_status_does():
     assert "no control (--no-control)" in leak_cli.summary(_ROWS[1:])
     few = [*_ROWS, _result("aes-128-gcm/native-aesni", "key", True, 0.5, n=500)]
     assert "1 with too few measurements to judge" in leak_cli.summary(few)
+    # a kernel that raised while timed fails the run; one leakcheck cannot drive here does not
+    broke = _result("aes-128-gcm/native-aesni", "tag", True, 0.0, n=0, error="RuntimeError: the kernel accepted "
+                    "a forged tag")
+    broke.raised = True
+    line = leak_cli.summary([*_ROWS, broke])
+    assert line.startswith("FAILED: 6 targets;") and "1 failed while timed (error); 1 not measured (error)" in line, line
 
 
 def test_cli_table_at_80_columns_and_summary(tmp_path):
