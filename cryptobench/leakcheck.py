@@ -177,11 +177,14 @@ def _random_bytes(length: int):
 
 
 def _random_scalars(rng: np.random.Generator, m: int) -> np.ndarray:
-    """Random scalars in [2^254, 2^255), odd: inside [1, n-1] for P-256, all of one Python int size;
-    each followed by a random 32-byte message (public, random in both classes, so the
-    signatures of the fixed class vary too and nothing downstream sees a constant output)."""
+    """Random scalars in [2^255, 2^255 + 2^254), odd: inside [1, n-1] for P-256 and 256 bits
+    long, like the fixed one (CPython's ``to_bytes`` takes longer for a longer top digit:
+    with random scalars one bit shorter, numba-hw's sign-d "leaked" at |t| 25 through its
+    ``d.to_bytes`` alone); each followed by a random 32-byte message (public, random in
+    both classes, so the signatures of the fixed class vary too and nothing downstream
+    sees a constant output)."""
     x = rng.integers(0, 256, size=(m, 64), dtype=np.uint8)
-    x[:, 0] = (x[:, 0] & 0x3F) | 0x40
+    x[:, 0] = (x[:, 0] & 0x3F) | 0x80
     x[:, 31] |= 1
     return x
 
@@ -197,7 +200,7 @@ _FORGERY_ACCEPTED = -1004
 
 
 #: The fixed scalar: 2^255 + 1 has every window but two zero (a corner case for
-#: fixed-window and comb methods) yet the same size as the random ones, so
+#: fixed-window and comb methods) yet the same bit length as the random ones, so
 #: Python-level int handling (digits, to_bytes) cannot tell the classes apart.
 _SCALAR_FIXED = (2**255 + 1).to_bytes(32, "big")
 

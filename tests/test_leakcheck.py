@@ -116,6 +116,18 @@ def test_budget_bounds_the_batches():
     assert 0 < r.measurements < 0.3 / 50e-6 and r.seconds < 0.45, (r.measurements, r.seconds)
 
 
+def test_fixed_and_random_scalars_look_alike_to_python():
+    """The two classes of ECDSA scalar differ only in value: same bit length (CPython's
+    to_bytes is slower for a longer top digit, and the random class used to be one bit
+    shorter, which made numba-hw sign-d "leak" at |t| 25), odd, inside [1, n-1]."""
+    fixed = int.from_bytes(L._SCALAR_FIXED, "big")
+    rows = L._random_scalars(np.random.default_rng(1), 20_000)
+    ks = [int.from_bytes(r[:32].tobytes(), "big") for r in rows]
+    assert {k.bit_length() for k in ks} == {fixed.bit_length()} == {256}
+    assert all(k % 2 == 1 and 1 <= k < L._N for k in ks) and 1 <= fixed < L._N
+    assert len({r[32:].tobytes() for r in rows}) == len(rows)  # a fresh message for every call
+
+
 # ------------------------------------------------------------------ the leaky AES
 
 
