@@ -190,10 +190,13 @@ def summary(results) -> str:
                                  else f"none at or above {THRESHOLD}"))
     else:
         parts.append("no kernel that claims constant time was judged")
+    wrong = sum(r.vectors_failed for r in results)
     raised = sum(bool(r.error) and r.raised and not r.control for r in results)
-    errors = sum(bool(r.error) and not r.raised and not r.control for r in results)
+    errors = sum(bool(r.error) and not (r.raised or r.vectors_failed or r.control) for r in results)
     if few:
         parts.append(f"{few} with too few measurements to judge")
+    if wrong:
+        parts.append(f"{wrong} failed {'their' if wrong > 1 else 'its'} vectors (not timed)")
     if raised:
         parts.append(f"{raised} failed while timed (error)")
     if errors:

@@ -293,6 +293,19 @@ def test_cli_refuses_bad_arguments(tmp_path):
         assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
+def test_test_filter_leaves_out_kernels_without_that_secret():
+    """--test tag used to list openssl-noavx512's ECDSA kernel as an error row: it has no tag test."""
+    from cryptobench import registry
+
+    rows = L.leakcheck(algorithms="ecdsa-p256-sha256", backends="openssl-noavx512,native-portable", tests="tag",
+                       control=False, measurements=1000, budget_s=0.1)
+    assert rows == []
+    if registry.get("aes-128-gcm", "openssl-noavx512").available:  # only on CPUs with AVX-512
+        rows = L.leakcheck(algorithms="ecdsa-p256-sha256,aes-128-gcm", backends="openssl-noavx512", tests="tag",
+                           control=False, measurements=1000, budget_s=0.1)
+        assert [r.kernel for r in rows] == ["aes-128-gcm/openssl-noavx512"] and rows[0].error, rows
+
+
 def test_tests_of_matches_the_targets_made():
     # the CLI's refusal and the targets must agree on which kernel has which secret
     from cryptobench import registry
@@ -433,4 +446,6 @@ def test_a_kernel_that_fails_its_vectors_is_not_timed(tmp_path):
     p = subprocess.run([sys.executable, "-m", "cryptobench", "leakcheck", "-b", "broken", "--no-control",
                         "-n", "1000", "--budget", "0.2"], capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "FAILED its vectors" in p.stdout and p.stdout.strip().splitlines()[-1].startswith("FAILED: 1 target")
+    last = p.stdout.strip().splitlines()[-1]
+    assert "FAILED its vectors" in p.stdout and last.startswith("FAILED: 1 target"), p.stdout
+    assert "1 failed its vectors (not timed)" in last and "not measured" not in last, last
