@@ -480,6 +480,8 @@ def measure_target(
         rc = target.measure(np.ascontiguousarray(inputs), times)
         if rc == _FORGERY_ACCEPTED:
             raise RuntimeError("the kernel accepted a forged tag")
+        if rc <= -1000:  # cb_leak_measure's own codes (csrc/leakcheck/leakcheck.c)
+            raise RuntimeError(f"leakcheck's C loop refused the target (code {rc}): a bug in cryptobench/leakcheck.py")
         if rc:
             raise RuntimeError(f"the measured function returned error {rc}")
         return times, classes

@@ -226,6 +226,11 @@ def test_an_accepted_forgery_is_an_error():
     t.fixed = bytes(right)
     r = L.measure_target(t, measurements=2000, budget_s=5)
     assert r.error == "RuntimeError: the kernel accepted a forged tag", r.error
+    # the C loop's own refusals are named as leakcheck's, not blamed on the kernel
+    (t,) = [t for t in L.targets_for(k) if t.test == "tag"]
+    t.keepalive[0].data = ffi.NULL
+    r = L.measure_target(t, measurements=2000, budget_s=5)
+    assert r.error.startswith("RuntimeError: leakcheck's C loop refused the target (code -1003)"), r.error
 
 
 @pytest.mark.parametrize("kernel", kernel_params(lambda k: k.base_backend == "native" and k.impl is not None))
