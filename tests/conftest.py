@@ -46,3 +46,17 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+def require_memcheck_header(gcc: str) -> None:
+    """valgrind/memcheck.h, for the memcheck constant-time checks: skip locally when the
+    compiler cannot find it, fail in CI (CI=true)."""
+    import subprocess
+
+    probe = subprocess.run([gcc, "-E", "-x", "c", "-"], input="#include <valgrind/memcheck.h>\n",
+                           capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        msg = "valgrind/memcheck.h is missing (it ships with the valgrind package; .ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)

@@ -32,9 +32,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from conftest import require_tool
+from conftest import require_memcheck_header, require_tool
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
 
@@ -331,13 +329,7 @@ def _build_flags() -> list[str]:
 
 def _tools() -> tuple[str, str]:
     gcc, valgrind = require_tool("gcc"), require_tool("valgrind")
-    probe = subprocess.run([gcc, "-E", "-x", "c", "-"], input="#include <valgrind/memcheck.h>\n",
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        msg = "valgrind/memcheck.h is missing (it ships with the valgrind package)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_memcheck_header(gcc)
     return gcc, valgrind
 
 

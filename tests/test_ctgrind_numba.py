@@ -51,11 +51,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from conftest import require_memcheck_header, require_tool
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
-
-MEMCHECK_H = Path("/usr/include/valgrind/memcheck.h")
 
 _CT_C = r"""
 #include <stddef.h>
@@ -317,12 +315,6 @@ def _numba_symbol(name: str) -> str:
     return prefix + ".".join(parts)
 
 
-def _fail_or_skip(msg: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 def _cache_dir(request, tmp_path_factory, key: str) -> Path:
     """A cache of compiled kernels keyed on everything that changes the code (Numba's own
     cache does not notice edits to _numba_common's intrinsics); old keys are removed."""
@@ -343,8 +335,7 @@ def _setup(request, tmp_path_factory):
     valgrind-safe Numba target and its cache."""
     valgrind = require_tool("valgrind")
     gcc = require_tool("gcc")
-    if not MEMCHECK_H.exists():
-        _fail_or_skip(f"{MEMCHECK_H} is missing (it comes with valgrind's headers)")
+    require_memcheck_header(gcc)
     import llvmlite
     import llvmlite.binding as ll
     import numba
