@@ -100,7 +100,7 @@ static inline int one_call(const cb_leak_target *t, const uint8_t *in, size_t in
     case CB_LEAK_AEAD_FORGERY: { /* the tag is already in data (see cb_leak_measure) */
         int rc = ((aead_fn)t->fn)(t->ctx, t->nonce, t->nonce_len, t->aad, t->aad_len, t->data,
                                   t->msg_len + 16, t->out, t->out_arg);
-        return rc == t->expect_rc ? 0 : rc < 0 ? rc : -1004;
+        return rc == t->expect_rc ? 0 : rc < 0 ? rc : CB_LEAK_FORGERY_ACCEPTED;
     }
     default:
         return -1000;

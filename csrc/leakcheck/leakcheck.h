@@ -40,6 +40,8 @@
 #define CB_LEAK_AEAD_CHACHA     1  /* int f(ctx, nonce, nonce_len, aad, aad_len, in, in_len, out, out_len);
                                       int init(ctx, path, key, key_len) */
 
+/* cb_leak_measure's code for an AEAD_FORGERY decrypt that accepted the forged tag */
+#define CB_LEAK_FORGERY_ACCEPTED -1004
 /* flags */
 #define CB_LEAK_EVICT           1  /* read 64 KiB before each call (L1d cold, as after a context switch) */
 
@@ -69,7 +71,8 @@ typedef struct {
  * (nanoseconds from CLOCK_MONOTONIC where there is no TSC).  Returns 0, or
  * the first negative return code of the measured function (measuring goes on:
  * an error path is still timed, and the caller reports it); for AEAD_FORGERY
- * expect_rc counts as success, and an accepted forgery returns -1004. */
+ * expect_rc counts as success, and an accepted forgery returns
+ * CB_LEAK_FORGERY_ACCEPTED. */
 int cb_leak_measure(const cb_leak_target *t, const uint8_t *inputs, size_t input_len,
                     size_t n, uint64_t *times, uint32_t flags);
 /* 1 when times come from the TSC, 0 when from CLOCK_MONOTONIC. */
