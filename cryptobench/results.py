@@ -168,6 +168,9 @@ def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
 #: Bounds of a benchmark's value (seconds per operation): outside them a figure is garbage
 #: (and the gate's logarithms and their differences overflow).
 MIN_SECONDS, MAX_SECONDS = 1e-15, 1e6
+#: The longest text a machine field may hold (a real one is a line or, for a native build error, a few
+#: hundred characters; a hand-made 50 MB cpu_model made show take over a minute to print).
+MAX_MACHINE_TEXT = 4096
 #: The largest message size a benchmark may claim (bytes; ``run --sizes`` allows 16 MiB).
 MAX_BENCH_SIZE = 1 << 40
 
@@ -344,9 +347,11 @@ _FIELDS = (
     ("machine", "tsc_mhz", "below 1e6 (MHz)", lambda x: x is None or x < 1e6),
     ("machine", "cpu_count", "a positive integer or null",
      lambda x: x is None or (type(x) is int and 1 <= x <= 1 << 20)),
-    *(("machine", key, "a string or null", _str_or_none)
-      for key in ("cpu_model", "git_commit", "openssl", "openssl_ia32cap", "python", "os", "native_build",
-                  "native_unavailable", "native_aead_call")),
+    *(row for key in ("cpu_model", "git_commit", "openssl", "openssl_ia32cap", "python", "os", "native_build",
+                      "native_unavailable", "native_aead_call")
+      for row in (("machine", key, "a string or null", _str_or_none),
+                  ("machine", key, f"at most {MAX_MACHINE_TEXT:,} characters",
+                   lambda x: x is None or len(x) <= MAX_MACHINE_TEXT))),
     ("info", "overhead_s", "a number or null", lambda x: x is None or _number(x)),
     ("info", "overhead_s", _SECONDS, lambda x: x is None or _seconds(x)),
     ("kernel", "status", "a string", lambda x: isinstance(x, str)),

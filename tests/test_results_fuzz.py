@@ -96,6 +96,7 @@ REFUSED = [
     ("git-commit-number", _machine(git_commit=5), "machine.git_commit must be a string or null, got 5"),
     ("ia32cap-list", _machine(openssl_ia32cap=["~0x200000200000000"]), "machine.openssl_ia32cap must be a string"),
     ("cpu-model-dict", _machine(cpu_model={"x": 1}), "machine.cpu_model must be a string or null"),
+    ("cpu-model-huge", _machine(cpu_model="x" * 4097), "machine.cpu_model must be at most 4,096 characters, got 'xxx"),
     ("schema-true", lambda d: d["cryptobench"].update(schema=True), "results schema version True"),
     ("schema-float", lambda d: d["cryptobench"].update(schema=1.0), "results schema version 1.0"),
     ("name-number", _metadata(name=7), "benchmark name must be a string, got 7"),
@@ -172,6 +173,7 @@ ACCEPTED = [  # valid (or a field the readers do not need): read as before
     ("unknown-backend", _metadata(backend="peer-newlib", name="aes-128-gcm/peer-newlib/encrypt/16384")),
     ("cpu-count-null", _machine(cpu_count=None)),
     ("tsc-null", _machine(tsc_mhz=None)),
+    ("cpu-model-longest", _machine(cpu_model="x" * 4096)),
     ("no-kind", _lacks("kind")),
 ]
 
