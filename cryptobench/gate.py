@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ResultsFileError, UsageError
-from .results import MAX_SECONDS, MIN_SECONDS, is_byte_count, is_call_time
+from .results import MAX_MACHINE_TEXT, MAX_SECONDS, MIN_SECONDS, is_byte_count, is_call_time
 
 #: Schema tag of an instruction-count file written by :func:`save_counts`.
 ICOUNT_SCHEMA = "cryptobench-icount/1"
@@ -184,11 +184,13 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
     commit = ci.get("id")
     if commit:
         machine["git_commit"] = commit
-    bad = next((k for k, v in machine.items() if not (v is None or isinstance(v, str))), None)
+    bad = next((k for k, v in machine.items()
+                if not (v is None or (isinstance(v, str) and len(v) <= MAX_MACHINE_TEXT))), None)
     if bad is not None:  # printed, compared and put in sets by the gate and history
         where = {"cpu_model": "machine_info.cpu.brand_raw", "python": "machine_info.python_version",
                  "git_commit": "commit_info.id"}[bad]
-        raise ValueError(f"{where} must be a string, got {machine[bad]!r:.40}")
+        raise ValueError(f"{where} must be a string of at most {MAX_MACHINE_TEXT:,} characters, "
+                         f"got {machine[bad]!r:.40}")
     return RunSamples(label, out, machine, str(doc.get("datetime", "")), "pytest-benchmark")
 
 

@@ -247,7 +247,9 @@ def _pb(**info):
                  id="huge"),
     pytest.param({"benchmarks": [_PB, _PB]}, "two benchmarks named aes-128-gcm/python/encrypt/1024", id="twice"),
     pytest.param({"machine_info": {"cpu": {"brand_raw": 5}}, "benchmarks": [_PB]},
-                 "machine_info.cpu.brand_raw must be a string, got 5", id="cpu"),
+                 "machine_info.cpu.brand_raw must be a string of at most 4,096 characters, got 5", id="cpu"),
+    pytest.param({"machine_info": {"cpu": {"brand_raw": "x" * 4097}}, "benchmarks": [_PB]},
+                 "machine_info.cpu.brand_raw must be a string of at most 4,096 characters, got 'xx", id="cpu-huge"),
 ])
 def test_malformed_pytest_benchmark_json_is_refused(tmp_path, doc, needle):
     f = tmp_path / "pb.json"
