@@ -198,15 +198,45 @@ def _positive_number(v: Any, top: float = math.inf) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < top
 
 
-def load_run(path: str | Path) -> RunSamples:
-    """A cryptobench results file or a pytest-benchmark JSON file (detected)."""
+def _read_doc(p: Path) -> Any:
+    """A file's JSON document, read and parsed once. NaN and Infinity are allowed only in
+    pytest-benchmark JSON (a results or instruction-count file holding them is refused)."""
     from . import results
 
+    try:
+        return results.read_json(p, "results file", allow_nan=False)
+    except results.NonFiniteJSON:
+        doc = results.read_json(p, "results file")
+        if _is_pytest_benchmark(doc) and "cryptobench" not in doc:
+            return doc
+        raise
+
+
+def _is_pytest_benchmark(doc: Any) -> bool:
+    return isinstance(doc, dict) and "benchmarks" in doc and "machine_info" in doc
+
+
+def load_run(path: str | Path) -> RunSamples:
+    """A cryptobench results file or a pytest-benchmark JSON file (detected)."""
     p = Path(path)
-    doc = results.read_json(p, "results file")
+    return _run_from_doc(p, _read_doc(p))
+
+
+def load_run_or_counts(path: str | Path) -> RunSamples | None:
+    """Like :func:`load_run`, reading the file once, but None for an instruction-count file."""
+    p = Path(path)
+    doc = _read_doc(p)
+    if isinstance(doc, dict) and doc.get("schema") == ICOUNT_SCHEMA:
+        return None
+    return _run_from_doc(p, doc)
+
+
+def _run_from_doc(p: Path, doc: Any) -> RunSamples:
+    from . import results
+
     if isinstance(doc, dict) and "cryptobench" in doc:
-        return samples_from_results(results.load(p))
-    if isinstance(doc, dict) and "benchmarks" in doc and "machine_info" in doc:
+        return samples_from_results(results.load(p, doc))
+    if _is_pytest_benchmark(doc):
         try:
             return samples_from_pytest_benchmark(doc, str(p))
         except ValueError as exc:
@@ -248,15 +278,13 @@ def load_runs(path: str | Path, *, kind: str | None = None, current: str | Path 
         if current is not None and _same_file(f, Path(current)):
             notes.append(f"note: left {f} out of the baseline: it is the current run")
             continue
-        if _is_icount_file(f):
-            continue
         try:
-            r = load_run(f)
+            r = load_run_or_counts(f)
         except ResultsFileError as exc:
             unreadable += 1
             notes.append(f"note: left out of the baseline: {exc}")
             continue
-        if kind is None or r.source == kind:
+        if r is not None and (kind is None or r.source == kind):
             runs.append(r)
     if not runs:
         raise ResultsFileError(f"{p}/: no results files" + (f" of kind {kind}" if kind else "")

@@ -113,13 +113,13 @@ def collect(
     loaded: list[gate.RunSamples] = []
     skipped: list[tuple[str, str]] = []
     for f in sorted(d.rglob("*.json")):
-        if gate.is_count_file(f):
-            skipped.append((str(f), "instruction counts (compare with `cryptobench gate`)"))
-            continue
         try:
-            r = gate.load_run(f)
+            r = gate.load_run_or_counts(f)
         except ResultsFileError as exc:
             skipped.append((str(f), str(exc).split(": ", 1)[-1]))
+            continue
+        if r is None:
+            skipped.append((str(f), "instruction counts (compare with `cryptobench gate`)"))
             continue
         if r.source != "cryptobench":
             skipped.append((str(f), "pytest-benchmark JSON (gate it with `cryptobench gate`)"))

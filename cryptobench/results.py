@@ -89,6 +89,8 @@ class Results:
     suite_json: dict[str, Any]
     info: dict[str, Any]
     measurements: list[Measurement]
+    #: The pyperf BenchmarkSuite of suite_json, built once (by :func:`load`, or on first use).
+    suite: Any = field(default=None, repr=False, compare=False)
 
     @property
     def machine(self) -> dict[str, Any]:
@@ -110,15 +112,19 @@ class Results:
         return None
 
     def pyperf_suite(self):
-        import pyperf
+        """The pyperf suite (shared: read it, do not change it)."""
+        if self.suite is None:
+            self.suite = _suite(self.path, self.suite_json)
+        return self.suite
 
-        return pyperf.BenchmarkSuite._json_load(str(self.path), self.suite_json)
 
-
-def measurements_from_suite_json(doc: dict[str, Any]) -> list[Measurement]:
+def _suite(path: Path | None, doc: dict[str, Any]):
     import pyperf
 
-    suite = pyperf.BenchmarkSuite._json_load(None, doc)
+    return pyperf.BenchmarkSuite._json_load(None if path is None else str(path), doc)
+
+
+def measurements_from_suite(suite) -> list[Measurement]:
     out = []
     seen: dict[tuple[Any, ...], str] = {}
     for b in suite.get_benchmarks():
@@ -243,6 +249,10 @@ class _NonFinite(ValueError):
     pass
 
 
+class NonFiniteJSON(ResultsFileError):
+    """read_json(allow_nan=False) met NaN or Infinity (which pytest-benchmark JSON may hold)."""
+
+
 def _refuse_constant(token: str) -> Any:
     raise _NonFinite(token)
 
@@ -280,7 +290,7 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
     try:
         return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
     except _NonFinite as exc:
-        raise ResultsFileError(f"{p}: malformed {what}: it holds {exc}, which is not a number JSON allows") from None
+        raise NonFiniteJSON(f"{p}: malformed {what}: it holds {exc}, which is not a number JSON allows") from None
     except json.JSONDecodeError as exc:
         hint = " (truncated?)" if exc.pos >= len(text) - 2 else ""
         raise ResultsFileError(f"{p}: not valid JSON{hint}: {exc.msg} at line {exc.lineno}") from None
@@ -288,10 +298,12 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
         raise ResultsFileError(f"{p}: not a {what}: JSON nested too deeply") from None
 
 
-def load(path: str | Path) -> Results:
-    """Load and check a results file; ResultsFileError (one line) when it is not one."""
+def load(path: str | Path, doc: Any = None) -> Results:
+    """Load and check a results file; ResultsFileError (one line) when it is not one.
+    ``doc``: the file's document when the caller has read it already (with allow_nan=False)."""
     p = Path(path)
-    doc = read_json(p, allow_nan=False)
+    if doc is None:
+        doc = read_json(p, allow_nan=False)
     if not isinstance(doc, dict) or "cryptobench" not in doc or "benchmarks" not in doc:
         raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)")
     info = doc["cryptobench"]
@@ -316,10 +328,11 @@ def load(path: str | Path) -> Results:
         raise ResultsFileError(f"{p}: {len(doc['benchmarks'])} benchmarks, more than a results file holds "
                                f"(at most {MAX_BENCHMARKS})")
     try:
-        measurements = measurements_from_suite_json(doc)
+        suite = _suite(p, doc)
+        measurements = measurements_from_suite(suite)
     except Exception as exc:  # noqa: BLE001 - pyperf raises several types on bad data
         raise ResultsFileError(f"{p}: malformed pyperf data: {exc}") from None
-    return Results(p, doc, info, measurements)
+    return Results(p, doc, info, measurements, suite)
 
 
 def _number(x: Any) -> bool:

@@ -132,3 +132,25 @@ def test_history_reads_the_committed_fixtures(tmp_path):
     shutil.copytree(FIXTURES, d)
     h = history.collect(directory=d)
     assert len(h.runs) == 3 and "aes-128-gcm/python/encrypt/16384" in h.series
+
+
+def test_history_reads_and_parses_each_file_once(tmp_path, monkeypatch):
+    """A year of nightly files is read by every history and gate call: each file is read, parsed as
+    JSON and loaded by pyperf once (it was three reads and two pyperf loads, twice the time)."""
+    from cryptobench import gate
+
+    d = tmp_path / "r"
+    shutil.copytree(FIXTURES, d)
+    counts = {"icount": d / "counts.json", "pytest-benchmark": d / "pb.json"}
+    counts["icount"].write_text(json.dumps({"schema": gate.ICOUNT_SCHEMA, "counts": {}}))
+    counts["pytest-benchmark"].write_text(json.dumps({"machine_info": {}, "benchmarks": []}))
+    reads, suites = [], []
+    real_read, real_suite = results.read_json, results._suite
+    monkeypatch.setattr(results, "read_json", lambda p, *a, **k: reads.append(Path(p).name) or real_read(p, *a, **k))
+    monkeypatch.setattr(results, "_suite", lambda p, doc: suites.append(Path(p).name) or real_suite(p, doc))
+    h = history.collect(directory=d)
+    names = sorted(f.name for f in d.rglob("*.json"))
+    assert len(names) == 5 and len(h.runs) == 3
+    assert sorted(reads) == names
+    assert sorted(suites) == sorted(n for n in names if n not in ("counts.json", "pb.json"))
+    assert {why for f, why in h.skipped} >= {"instruction counts (compare with `cryptobench gate`)"}
