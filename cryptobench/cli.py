@@ -114,6 +114,7 @@ def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | Non
 
     if args.wycheproof:
         directory, source = args.wycheproof, "--wycheproof"
+        files = wycheproof_files(directory)  # a bad DIR is the user's error: exit 2
     elif args.no_wycheproof:
         return None, None, "Wycheproof: not run (--no-wycheproof)"
     elif (installed := installed_wycheproof()) is None:
@@ -122,10 +123,9 @@ def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | Non
     else:
         directory, source = str(installed[0]), installed[1]
         try:
-            wycheproof_files(directory)
+            files = wycheproof_files(directory)
         except UsageError:
             return None, None, f"Wycheproof: not run ({source} holds none of the files cryptobench reads)"
-    files = wycheproof_files(directory)
     info = {"source": source, "directory": str(Path(directory).resolve()),
             "files": [str(f.relative_to(directory)) for f in files]}
     where = directory if source == "--wycheproof" else source  # the package's directory is in --json's report
