@@ -10,11 +10,13 @@ Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
   ``KeyPair.rsp`` (d to Q) and ``PKV.rsp`` (public key validation);
 - OpenSSL's ``evppkey_ecdsa_rfc6979.txt`` (RFC 6979 deterministic signatures);
 - Wycheproof JSON (``aes_gcm_test.json``, ``chacha20_poly1305_test.json``,
-  ``ecdsa_secp256r1_sha256_test.json``, ``ecdsa_secp256r1_sha256_p1363_test.json``).
+  ``ecdsa_secp256r1_sha256_test.json``, ``ecdsa_secp256r1_sha256_p1363_test.json``,
+  and ``chacha20_counter_test.json`` for the chacha20 hot path).
 
 Negative cases are kept: an AEAD vector with ``valid=False`` passes only if
 decryption is refused; a signature vector with ``valid=False`` passes only if
-verification fails. Wycheproof "acceptable" cases are counted but may go either way.
+verification fails; a keystream vector with ``valid=False`` only if the kernel
+refuses data past its block counter's end. Wycheproof "acceptable" cases are counted but may go either way.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ class StreamVector:
     counter: int
     plaintext: bytes
     ciphertext: bytes
+    #: False: the data runs past the 32-bit block counter's end, and the kernel must refuse it
+    #: (Wycheproof's CounterOverflow cases; a wrap would reuse keystream blocks).
+    valid: bool = True
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """A case of a vector file that no kernel here can run, and why (counted as skipped)."""
+
+    source: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -444,10 +457,15 @@ WYCHEPROOF_FILES = {
     "chacha20_poly1305_test.json": "aead",
     "ecdsa_secp256r1_sha256_test.json": "der",
     "ecdsa_secp256r1_sha256_p1363_test.json": "p1363",
+    "chacha20_counter_test.json": "stream",  # the chacha20 hot path at the top of its block counter
 }
 
+#: Why a stream-cipher group of chacha20_counter_test.json is not run (the hot path is RFC 8439's
+#: ChaCha20: 12-byte nonce, 32-bit block counter).
+XCHACHA20_SKIP = "XChaCha20 (24-byte nonce, 64-bit counter) is not the chacha20 hot path"
 
-def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector]:
+
+def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector] | list[StreamVector | NotRun]:
     """One Wycheproof JSON file (testGroups of tests with tcId, hex fields and a result of
     valid, invalid or acceptable; the fields each algorithm uses are those read below)."""
     try:
@@ -519,6 +537,25 @@ def _wycheproof(name: str, doc: dict) -> list:
                         encoding=encoding,
                         valid=res == "valid",
                         acceptable=res == "acceptable",
+                    )
+                )
+        elif algorithm == "CHACHA20":
+            if group["algorithm"] != "ChaCha20-IETF" or group["ivSize"] != 96 or group["counterSize"] != 32:
+                out += [NotRun(f"{name}#{t['tcId']}", XCHACHA20_SKIP) for t in group["tests"]]
+                continue
+            for t in group["tests"]:
+                res = _wycheproof_result(t)
+                if res == "acceptable":
+                    raise ValueError(f"tcId {t['tcId']}: a keystream is valid or invalid, not acceptable")
+                out.append(
+                    StreamVector(
+                        source=f"{name}#{t['tcId']}",
+                        key=bytes.fromhex(t["key"]),
+                        nonce=bytes.fromhex(t["iv"]),
+                        counter=int.from_bytes(bytes.fromhex(t["initialCounter"]), "little"),
+                        plaintext=bytes.fromhex(t["msg"]),
+                        ciphertext=bytes.fromhex(t["ct"]) if res == "valid" else b"",  # invalid: no ct
+                        valid=res == "valid",
                     )
                 )
         else:

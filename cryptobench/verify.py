@@ -841,6 +841,38 @@ def check_hot_path(kernel: Kernel, name: str, *, seed: int, quick: bool) -> Chec
     return result
 
 
+def check_chacha20_stream_vectors(kernel: Kernel, name: str, vecs: list, *, quick: bool) -> CheckResult:
+    """The chacha20 hot path on a Wycheproof stream-cipher file (chacha20_counter_test.json): each
+    valid case's output at the top of the 32-bit block counter, and a refusal (InvalidInput, the
+    bad-input contract) of each case whose data runs past block 2^32 - 1, where a wrap would
+    reuse keystream."""
+    result = CheckResult(f"hot path chacha20 wycheproof {name}")
+    setup = kernel.hot_paths["chacha20"]
+    for v in _subset(vecs, quick):
+        if isinstance(v, V.NotRun):
+            result.skip(v.reason)
+            continue
+        try:
+            got = setup(v.key)(v.nonce, v.counter, v.plaintext)
+        except InvalidInput as exc:
+            if v.valid:
+                result.fail(f"{v.source}: {_describe(exc)}")
+            else:
+                result.ok()
+            continue
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{v.source}: {_describe(exc)}")
+            continue
+        if not v.valid:
+            result.fail(f"{v.source}: returned {len(got)} bytes for data past block counter 2^32 - 1 "
+                        "(a wrap reuses keystream); it must raise InvalidLength")
+        elif bytes(got) == v.ciphertext:
+            result.ok()
+        else:
+            result.fail(f"{v.source}: wrong result")
+    return result
+
+
 def _hot_same(got: Any, want: Any) -> bool:
     if isinstance(want, (bytes, bytearray)):
         return bytes(got) == bytes(want)
@@ -1084,6 +1116,12 @@ def _verify_here(kernel: Kernel, report: KernelReport, reg: Registry, *, wychepr
     for name in kernel.hot_paths:
         step(f"hot path {name}")
         report.checks.append(check_hot_path(kernel, name, seed=seed, quick=quick))
+        if name == "chacha20" and wycheproof is not None:
+            for path in V.wycheproof_files(wycheproof):
+                if V.WYCHEPROOF_FILES[path.name] == "stream":
+                    step(f"hot path {name} wycheproof {path.name}")
+                    report.checks.append(check_chacha20_stream_vectors(kernel, path.name, V.load_wycheproof(path),
+                                                                       quick=quick))
     return report
 
 

@@ -40,6 +40,8 @@ def _expected(directory):
         for group in doc["testGroups"]:
             if doc["algorithm"] == "ECDSA":
                 out["ecdsa-p256-sha256", path.name] += len(group["tests"])
+            elif doc["algorithm"] == "CHACHA20":  # the chacha20 hot path: its XChaCha20 groups are skipped
+                out["chacha20-poly1305", path.name] += len(group["tests"])
             else:
                 alg = {("AES-GCM", 128): "aes-128-gcm", ("AES-GCM", 256): "aes-256-gcm",
                        ("CHACHA20-POLY1305", 256): "chacha20-poly1305"}.get((doc["algorithm"], group["keySize"]))
@@ -53,22 +55,25 @@ ALLOWED_SKIPS = {
     "GCM needs an IV of at least 1 byte (SP 800-38D §5.2.1.1)",  # Wycheproof's empty-IV cases
     "cryptography accepts GCM IVs of 8 to 128 bytes only",  # openssl through cryptography
     "ChaCha20-Poly1305 (RFC 8439) takes 12-byte nonces only",  # nonces of 0 to 32 bytes, all invalid
+    V.XCHACHA20_SKIP,  # chacha20_counter_test.json's XChaCha20 groups
 }
+STREAM = "chacha20_counter_test.json"
 
 
 def test_every_kernel_passes_the_upstream_wycheproof_files(tmp_path):
     directory, label = _installed()
     files = V.wycheproof_files(directory)
-    assert sorted(f.name for f in files) == sorted(V.WYCHEPROOF_FILES)  # all four, upstream
+    assert sorted(f.name for f in files) == sorted(V.WYCHEPROOF_FILES)  # all of them, upstream
+    nfiles = len(V.WYCHEPROOF_FILES)
     expected = _expected(directory)
     assert expected["ecdsa-p256-sha256", "ecdsa_secp256r1_sha256_test.json"] >= 480
     env = dict(os.environ, COLUMNS="160")
     p = subprocess.run([sys.executable, "-m", "cryptobench", "verify", "--json", "out.json"], cwd=tmp_path,
                        capture_output=True, text=True, env=env, timeout=600, check=False)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert p.stdout.startswith(f"Wycheproof: 4 file(s) from {label}\n"), p.stdout[:300]
+    assert p.stdout.startswith(f"Wycheproof: {nfiles} file(s) from {label}\n"), p.stdout[:300]
     doc = json.loads((tmp_path / "out.json").read_text())
-    assert doc["wycheproof"]["source"] == label and len(doc["wycheproof"]["files"]) == 4
+    assert doc["wycheproof"]["source"] == label and len(doc["wycheproof"]["files"]) == nfiles
     ran = 0
     for k in doc["kernels"]:
         kernel = registry.get(k["algorithm"], k["backend"])
@@ -77,12 +82,46 @@ def test_every_kernel_passes_the_upstream_wycheproof_files(tmp_path):
         for (alg, name), count in expected.items():
             if alg != k["algorithm"]:
                 continue
-            (check,) = [c for c in k["checks"] if c["name"] == f"vectors wycheproof {name}"]
+            prefix = "hot path chacha20" if name == STREAM else "vectors"
+            (check,) = [c for c in k["checks"] if c["name"] == f"{prefix} wycheproof {name}"]
             where = f"{alg}/{k['backend']} {name}"
             assert check["failed"] == 0, (where, check["failures"][:3])
             assert check["passed"] + check["skipped"] == count, where  # every applicable case ran
             assert set(check["skip_reasons"]) <= ALLOWED_SKIPS, (where, check["skip_reasons"])
             if alg == "ecdsa-p256-sha256":
                 assert check["skipped"] == 0, where
+            if name == STREAM:  # 11 keystreams at the top of the counter and 3 refusals past it
+                assert check["passed"] >= 14 and set(check["skip_reasons"]) == {V.XCHACHA20_SKIP}, where
             ran += 1
-    assert ran >= 20  # every available kernel of the three families, not a lucky few
+    assert ran >= 25  # every available kernel of the three families, not a lucky few
+
+
+def _wrapping_chacha20(key):
+    """A ChaCha20 that lets its 32-bit block counter wrap to 0 (the bug CounterOverflow is about)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+    def apply(nonce, counter, data):
+        out = bytearray()
+        for i in range(0, len(data), 64):
+            ctr = (counter + i // 64) & 0xFFFFFFFF
+            ks = Cipher(algorithms.ChaCha20(key, ctr.to_bytes(4, "little") + nonce), None).encryptor()
+            out += ks.update(bytes(64))[: len(data) - i]
+        return bytes(x ^ y for x, y in zip(out, data))
+
+    return apply
+
+
+def test_the_counter_file_catches_a_wrapping_chacha20():
+    """The check is live: a kernel that wraps its counter is failed on exactly Wycheproof's
+    three CounterOverflow cases, and passes the eleven keystreams below the end."""
+    from types import SimpleNamespace
+
+    from cryptobench import verify
+
+    directory, _ = _installed()
+    (path,) = [f for f in V.wycheproof_files(directory) if f.name == STREAM]
+    toy = SimpleNamespace(hot_paths={"chacha20": _wrapping_chacha20})
+    res = verify.check_chacha20_stream_vectors(toy, STREAM, V.load_wycheproof(path), quick=False)
+    assert (res.passed, res.failed) == (11, 3), res
+    assert all("past block counter 2^32 - 1" in f for f in res.failures), res.failures
+
