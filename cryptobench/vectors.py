@@ -11,7 +11,8 @@ Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
 - OpenSSL's ``evppkey_ecdsa_rfc6979.txt`` (RFC 6979 deterministic signatures);
 - Wycheproof JSON (``aes_gcm_test.json``, ``chacha20_poly1305_test.json``,
   ``ecdsa_secp256r1_sha256_test.json``, ``ecdsa_secp256r1_sha256_p1363_test.json``,
-  and ``chacha20_counter_test.json`` for the chacha20 hot path).
+  ``chacha20_counter_test.json`` for the chacha20 hot path, and
+  ``ecdh_secp256r1_ecpoint_test.json`` for public-point validation and d*Q).
 
 Negative cases are kept: an AEAD vector with ``valid=False`` passes only if
 decryption is refused; a signature vector with ``valid=False`` passes only if
@@ -60,6 +61,20 @@ class StreamVector:
     #: False: the data runs past the 32-bit block counter's end, and the kernel must refuse it
     #: (Wycheproof's CounterOverflow cases; a wrap would reuse keystream blocks).
     valid: bool = True
+
+
+@dataclass(frozen=True)
+class ECDHVector:
+    """A Wycheproof ECDH case on P-256 with the public key as a SEC 1 point: the point a kernel's
+    ``public_key`` must load (valid) or refuse (invalid: off the curve, on the twist, empty), and
+    for a valid one x(d*Q), which the double-scalar-mul hot path computes as 0*G + d*Q."""
+
+    source: str
+    public: bytes
+    d: int
+    shared: bytes
+    valid: bool
+    acceptable: bool = False
 
 
 @dataclass(frozen=True)
@@ -458,6 +473,7 @@ WYCHEPROOF_FILES = {
     "ecdsa_secp256r1_sha256_test.json": "der",
     "ecdsa_secp256r1_sha256_p1363_test.json": "p1363",
     "chacha20_counter_test.json": "stream",  # the chacha20 hot path at the top of its block counter
+    "ecdh_secp256r1_ecpoint_test.json": "ecdh",  # point validation and d*Q edge cases for ECDSA's kernels
 }
 
 #: Why a stream-cipher group of chacha20_counter_test.json is not run (the hot path is RFC 8439's
@@ -465,7 +481,7 @@ WYCHEPROOF_FILES = {
 XCHACHA20_SKIP = "XChaCha20 (24-byte nonce, 64-bit counter) is not the chacha20 hot path"
 
 
-def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector] | list[StreamVector | NotRun]:
+def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector] | list[ECDHVector] | list[StreamVector | NotRun]:
     """One Wycheproof JSON file (testGroups of tests with tcId, hex fields and a result of
     valid, invalid or acceptable; the fields each algorithm uses are those read below)."""
     try:
@@ -535,6 +551,21 @@ def _wycheproof(name: str, doc: dict) -> list:
                         public=public,
                         signature=bytes.fromhex(t["sig"]),
                         encoding=encoding,
+                        valid=res == "valid",
+                        acceptable=res == "acceptable",
+                    )
+                )
+        elif algorithm == "ECDH":
+            if group["curve"] != "secp256r1" or group.get("encoding", "ecpoint") != "ecpoint":
+                continue  # another curve, or public keys in X.509 (ecdh_secp256r1_test.json): not read
+            for t in group["tests"]:
+                res = _wycheproof_result(t)
+                out.append(
+                    ECDHVector(
+                        source=f"{name}#{t['tcId']}",
+                        public=bytes.fromhex(t["public"]),
+                        d=int(t["private"], 16),
+                        shared=bytes.fromhex(t["shared"]),
                         valid=res == "valid",
                         acceptable=res == "acceptable",
                     )

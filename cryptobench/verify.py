@@ -353,6 +353,53 @@ def _check_public_key(impl: Any, v: V.SignatureVector, result: CheckResult) -> N
         result.fail(f"{v.source}: an invalid public key was accepted")
 
 
+def check_ecdh_vectors(kernel: Kernel, vecs: Iterable[V.ECDHVector], result: CheckResult) -> CheckResult:
+    """Wycheproof's ECDH cases on an ECDSA P-256 kernel: ``public_key`` must load each valid point
+    and refuse each invalid one with InvalidPoint (off the curve, on the twist, empty); for a
+    valid one, the double-scalar-mul hot path's 0*G + d*Q must have the published x. The valid
+    points and scalars are Wycheproof's edge cases for field and group arithmetic (doublings,
+    addition chains, CVE-2017-8932's carry). A kernel without that hot path skips the d*Q part."""
+    from cryptobench.kernels._ecdsa_common import N, decode_point
+
+    impl = kernel.impl
+    setup = kernel.hot_paths.get("double-scalar-mul")
+    for v in vecs:
+        try:
+            impl.public_key(v.public)
+        except InvalidPoint:
+            if v.acceptable:
+                result.acceptable += 1
+            elif v.valid:
+                result.fail(f"{v.source}: a valid public point was refused")
+            else:
+                result.ok()
+            continue
+        except Exception as exc:  # noqa: BLE001
+            result.fail(f"{v.source}: public_key raised {_describe(exc)}")
+            continue
+        if v.acceptable:  # a compressed point, loaded: allowed
+            result.acceptable += 1
+        elif not v.valid:
+            result.fail(f"{v.source}: an invalid public point was accepted")
+        elif setup is None:
+            why = kernel.lacks.get("double-scalar-mul", "none registered")
+            result.skip(f"d*Q: no double-scalar-mul hot path ({why}); the point loaded")
+        else:
+            try:
+                got = setup(decode_point(v.public))(0, v.d % N)
+                x = None if got is None else int(got[0])
+            except Exception as exc:  # noqa: BLE001
+                result.fail(f"{v.source}: 0*G + d*Q raised {_describe(exc)}")
+                continue
+            want = int.from_bytes(v.shared, "big")
+            if x == want:
+                result.ok()
+            else:
+                result.fail(f"{v.source}: 0*G + d*Q has x = {'infinity' if x is None else hex(x)[:18]}..., "
+                            f"expected {hex(want)[:18]}...")
+    return result
+
+
 def _check_sig_verify(impl: Any, v: V.SignatureVector, result: CheckResult) -> None:
     accepted = False
     try:
@@ -1041,7 +1088,7 @@ def vector_sets(kernel: Kernel, wycheproof: Path | str | None = None) -> list[tu
             if kernel.kind == "aead":
                 vecs = [v for v in vecs if isinstance(v, V.AEADVector) and v.algorithm == kernel.algorithm]
             else:
-                vecs = [v for v in vecs if isinstance(v, V.SignatureVector)]
+                vecs = [v for v in vecs if isinstance(v, (V.SignatureVector, V.ECDHVector))]
             if vecs:
                 sets.append((f"wycheproof {path.name}", vecs))
     return sets
@@ -1092,6 +1139,8 @@ def _verify_here(kernel: Kernel, report: KernelReport, reg: Registry, *, wychepr
         res = CheckResult(f"vectors {name}")
         if kernel.kind == "aead":
             check_aead_vectors(kernel, vecs, res)
+        elif vecs and isinstance(vecs[0], V.ECDHVector):
+            check_ecdh_vectors(kernel, vecs, res)
         else:
             check_signature_vectors(kernel, vecs, res)
         report.checks.append(res)
