@@ -17,7 +17,9 @@ Formats (after pyca/cryptography's ``load_vectors_from_file`` + loaders):
 Negative cases are kept: an AEAD vector with ``valid=False`` passes only if
 decryption is refused; a signature vector with ``valid=False`` passes only if
 verification fails; a keystream vector with ``valid=False`` only if the kernel
-refuses data past its block counter's end. Wycheproof "acceptable" cases are counted but may go either way.
+refuses data past its block counter's end; an ECDH vector with ``valid=False``
+only if the kernel refuses its public point. Wycheproof "acceptable" cases are
+counted but may go either way.
 """
 
 from __future__ import annotations
