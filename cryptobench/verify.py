@@ -353,6 +353,27 @@ def _check_public_key(impl: Any, v: V.SignatureVector, result: CheckResult) -> N
         result.fail(f"{v.source}: an invalid public key was accepted")
 
 
+_SETTLED = object()
+
+
+def _run_case(result: CheckResult, v: Any, call: Callable[[], Any], refusal: type[Exception], what: str) -> Any:
+    """``call()`` for vector ``v``, returning its value, or _SETTLED when the call raised and that
+    settled the case: a ``refusal`` passes an invalid case, fails a valid one and is counted for an
+    acceptable one; any other exception fails the case."""
+    try:
+        return call()
+    except refusal as exc:
+        if getattr(v, "acceptable", False):
+            result.acceptable += 1
+        elif v.valid:
+            result.fail(f"{v.source}: {what} refused a valid case: {_describe(exc)}")
+        else:
+            result.ok()
+    except Exception as exc:  # noqa: BLE001
+        result.fail(f"{v.source}: {what} raised {_describe(exc)}")
+    return _SETTLED
+
+
 def check_ecdh_vectors(kernel: Kernel, vecs: Iterable[V.ECDHVector], result: CheckResult) -> CheckResult:
     """Wycheproof's ECDH cases on an ECDSA P-256 kernel: ``public_key`` must load each valid point
     and refuse each invalid one with InvalidPoint (off the curve, on the twist, empty); for a
@@ -364,18 +385,7 @@ def check_ecdh_vectors(kernel: Kernel, vecs: Iterable[V.ECDHVector], result: Che
     impl = kernel.impl
     setup = kernel.hot_paths.get("double-scalar-mul")
     for v in vecs:
-        try:
-            impl.public_key(v.public)
-        except InvalidPoint:
-            if v.acceptable:
-                result.acceptable += 1
-            elif v.valid:
-                result.fail(f"{v.source}: a valid public point was refused")
-            else:
-                result.ok()
-            continue
-        except Exception as exc:  # noqa: BLE001
-            result.fail(f"{v.source}: public_key raised {_describe(exc)}")
+        if _run_case(result, v, lambda: impl.public_key(v.public), InvalidPoint, "public_key") is _SETTLED:
             continue
         if v.acceptable:  # a compressed point, loaded: allowed
             result.acceptable += 1
@@ -899,16 +909,8 @@ def check_chacha20_stream_vectors(kernel: Kernel, name: str, vecs: list, *, quic
         if isinstance(v, V.NotRun):
             result.skip(v.reason)
             continue
-        try:
-            got = setup(v.key)(v.nonce, v.counter, v.plaintext)
-        except InvalidInput as exc:
-            if v.valid:
-                result.fail(f"{v.source}: {_describe(exc)}")
-            else:
-                result.ok()
-            continue
-        except Exception as exc:  # noqa: BLE001
-            result.fail(f"{v.source}: {_describe(exc)}")
+        got = _run_case(result, v, lambda: setup(v.key)(v.nonce, v.counter, v.plaintext), InvalidInput, "chacha20")
+        if got is _SETTLED:
             continue
         if not v.valid:
             result.fail(f"{v.source}: returned {len(got)} bytes for data past block counter 2^32 - 1 "
