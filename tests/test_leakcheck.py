@@ -152,11 +152,20 @@ def test_ttable_aes_is_aes():
 
 
 def test_the_leaky_control_is_flagged():
-    """The T-table AES leaks through the cache: fixed vs random plaintext, L1 cold."""
+    """The T-table AES leaks through the cache: fixed vs random plaintext, L1 cold.
+
+    Up to three tries of 0.3 s each: noise can hide a leak but never make one, and one
+    clean-clone CI run on this shared VM (2026-11-28) measured |t| 3.27 where six runs
+    just after gave 41-58. A control flagged once proves the method sees the leak."""
     _need_leakcheck_ext()
-    r = L.measure_target(L.control_target(flags=1), measurements=400_000, budget_s=20)
-    assert not r.error, r.error
-    assert r.verdict == "flagged (control)", (r.max_t, r.at, r.measurements)
+    seen = []
+    for _ in range(3):
+        r = L.measure_target(L.control_target(flags=1), measurements=400_000, budget_s=20)
+        assert not r.error, r.error
+        seen.append((round(r.max_t, 2), r.at))
+        if r.verdict == "flagged (control)":
+            break
+    assert r.verdict == "flagged (control)", seen
 
 
 # ------------------------------------------------------------------ every kernel can be driven
@@ -265,8 +274,13 @@ def test_cli_leakcheck_reports_and_writes_json(tmp_path):
         capture_output=True, text=True, timeout=300, env=dict(os.environ, COLUMNS="220"),
     )
     assert p.returncode in (0, 1), p.stderr
-    assert "leaky-ttable (control)" in p.stdout and "flagged (control)" in p.stdout, p.stdout + p.stderr
+    assert "leaky-ttable (control)" in p.stdout, p.stdout + p.stderr
     doc = json.loads(out.read_text())
+    (control,) = [r for r in doc["results"] if r["kernel"] == "aes-128/leaky-ttable (control)"]
+    # one 0.3 s try: noise can hide the control's leak (test_the_leaky_control_is_flagged retries);
+    # either way the run must say so, and a blind run fails
+    assert control["verdict"] in ("flagged (control)", "NOT FLAGGED: test insensitive"), control
+    assert control["verdict"] in p.stdout
     assert doc["schema"] == "cryptobench-leakcheck/1" and doc["threshold"] == 4.5
     rows = {(r["kernel"], r["test"]): r for r in doc["results"]}
     assert {("chacha20-poly1305/native-portable", "plaintext"), ("chacha20-poly1305/native-portable", "key"),
@@ -274,7 +288,9 @@ def test_cli_leakcheck_reports_and_writes_json(tmp_path):
     assert rows[("chacha20-poly1305/native-portable", "key")]["timer"] == "TSC in C"
     last = p.stdout.strip().splitlines()[-1]
     assert last.startswith("passed: " if p.returncode == 0 else "FAILED: "), last
-    if p.returncode == 1:  # only a constant-time kernel over the threshold may fail the run (noise)
+    if control["verdict"] != "flagged (control)":
+        assert p.returncode == 1 and "control NOT flagged" in last, last
+    elif p.returncode == 1:  # only a constant-time kernel over the threshold may fail the run (noise)
         assert "control flagged" in last and "LEAK (claims constant-time)" in {r["verdict"] for r in doc["results"]}
 
 
