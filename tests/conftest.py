@@ -14,10 +14,10 @@ import shutil
 os.environ["PYTHONSAFEPATH"] = "1"
 # One console width for every test and every process a test starts. pytest imports readline,
 # which sets COLUMNS and LINES in the C environment (not in os.environ) to the terminal's size,
-# and children inherit that: their output wrapped at 80 columns in one run, at the terminal's
-# width on a developer's screen, and at cryptobench's own 140 (its width for a pipe) where
-# readline found nothing, so a phrase a test looked for could be split across lines. A test that
-# needs another width sets it.
+# and children inherit that: their output wrapped at 80 columns with no terminal, at the
+# terminal's width on a developer's screen, and, with no COLUMNS at all, at cryptobench's own
+# 140 (its width for a pipe), so a phrase a test looked for could be split across lines. A test
+# that needs another width sets it.
 os.environ["COLUMNS"] = "140"
 
 import pytest
