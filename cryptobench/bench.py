@@ -201,15 +201,21 @@ def _prepare_signature(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepar
     # The signatures come from OpenSSL (RFC 6979, as every kernel signs, so
     # the same ones), not from the kernel: 22 ms of set-up per worker, where
     # python-ecdsa would take 0.4 s, and many times that under valgrind
-    # (gate --count).
+    # (gate --count). An OpenSSL older than 3.2 has no RFC 6979 (the openssl
+    # kernel is then unavailable): the kernel signs its own.
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.derive_private_key(d, ec.SECP256R1())
-    alg = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
-    pairs = [(m, key.sign(m, alg)) for m in msgs]
     sec1 = key.public_key().public_bytes(serialization.Encoding.X962,
                                          serialization.PublicFormat.UncompressedPoint)
+    try:
+        alg = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+        pairs = [(m, key.sign(m, alg)) for m in msgs]
+    except UnsupportedAlgorithm:
+        own = impl.private_key(d).sign
+        pairs = [(m, own(m)) for m in msgs]
     verify = impl.public_key(sec1).verify
     next_pair = itertools.cycle(pairs).__next__
 

@@ -137,3 +137,29 @@ def test_the_scalar_hot_paths_cycle_through_distinct_scalars():
         assert len(set(args[:min(calls, N_MSG)])) == min(calls, N_MSG), op
         if calls > N_MSG:
             assert args[N_MSG] == args[0], op
+
+
+def test_without_rfc6979_in_openssl_the_kernel_signs_the_pool(monkeypatch):
+    """cryptography on an OpenSSL older than 3.2 refuses deterministic ECDSA;
+    the verify benchmark then uses the kernel's own (RFC 6979) signatures."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    real_ecdsa = ec.ECDSA
+
+    def no_rfc6979(algorithm, deterministic_signing=False):
+        if deterministic_signing:
+            raise UnsupportedAlgorithm("no RFC 6979 in this OpenSSL")
+        return real_ecdsa(algorithm)
+
+    monkeypatch.setattr(ec, "ECDSA", no_rfc6979)
+    k, rec = _recording_kernel()
+    call = bench.prepare(k, bench.Spec(ALG, k.backend, "verify")).call
+    for _ in range(3):
+        call()
+    assert len(rec.signed) == N_MSG  # the kernel signed the pool
+    monkeypatch.undo()
+    ref, ref_rec = _recording_kernel()
+    ref_call = bench.prepare(ref, bench.Spec(ALG, ref.backend, "verify")).call
+    for _ in range(3):
+        ref_call()
+    assert rec.verified == ref_rec.verified  # the same RFC 6979 signatures either way
