@@ -302,7 +302,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     old, new = results.load(args.old), results.load(args.new)
     include = name_filter(args.filter, args.algorithm, args.backend,
                           extra_backends={m.backend for r in (old, new) for m in r.measurements})
-    changes, warnings = report.compare(old, new)
+    changes, warnings = report.compare(old, new, include)
     if not changes:
         raise UsageError("the two files have no benchmark in common")
     changes = [c for c in changes if include(c.name)]

@@ -562,7 +562,12 @@ def wall_gate(
                         f"{'unset' if new_cap is None else repr(new_cap)} (the reference moves too)")
     from .results import settings_notes
 
-    for note in dict.fromkeys(n for r in base for n in settings_notes(r.settings, current.settings)):
+    def has_ecdsa(r: RunSamples) -> bool:  # among the selected benchmarks
+        return any(s.algorithm.startswith("ecdsa") and include(s) for s in r.samples.values())
+
+    notes = (n for r in base
+             for n in settings_notes(r.settings, current.settings, ecdsa=has_ecdsa(r) and has_ecdsa(current)))
+    for note in dict.fromkeys(notes):
         warnings.append(note)
     if not current.complete:
         warnings.append(f"note: {current.label} is an interrupted run: the benchmarks it did not reach are "

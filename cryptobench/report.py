@@ -17,7 +17,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Collection, Iterable
+from typing import Callable, Collection, Iterable
 
 from rich.table import Table
 from rich.text import Text
@@ -519,8 +519,11 @@ class Change:
         return (self.ratio - 1.0) * 100.0
 
 
-def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
-    """Per-benchmark changes (pyperf's t-test for significance) and warnings."""
+def compare(old: Results, new: Results,
+            include: Callable[[str], bool] | None = None) -> tuple[list[Change], list[str]]:
+    """Per-benchmark changes (pyperf's t-test for significance) and warnings;
+    ``include`` (the caller's selection) decides which changes the warnings
+    are about."""
     from pyperf._compare import is_significant_benchs
 
     old_suite, new_suite = old.pyperf_suite(), new.pyperf_suite()
@@ -544,7 +547,8 @@ def compare(old: Results, new: Results) -> tuple[list[Change], list[str]]:
         a, b = old.machine.get(key), new.machine.get(key)
         if a != b:
             warnings.append(f"WARNING: different {label}: {a!r} vs {b!r} — absolute times are not comparable")
-    warnings += settings_notes(old.info.get("settings") or {}, new.info.get("settings") or {})
+    ecdsa = any(c.name.startswith("ecdsa") and (include is None or include(c.name)) for c in changes)
+    warnings += settings_notes(old.info.get("settings") or {}, new.info.get("settings") or {}, ecdsa=ecdsa)
     return changes, warnings
 
 

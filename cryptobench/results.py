@@ -424,11 +424,19 @@ def newest(directory: str | Path = "results") -> Path:
     return newest_first(directory)[0]
 
 
-def settings_notes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def settings_notes(old: dict[str, Any], new: dict[str, Any], *, ecdsa: bool = True) -> list[str]:
     """Warnings when two runs' measurement settings make their times differ for
-    reasons other than the code: ``--parallel`` copies share the machine, and a
-    profile with more values finds a lower minimum."""
+    reasons other than the code: ``--parallel`` copies share the machine, a
+    profile with more values finds a lower minimum, and (when both runs have
+    ECDSA benchmarks: ``ecdsa``) ECDSA inputs cycled or not."""
     notes = []
+    if ecdsa and "profile" in old and "profile" in new:  # two `cryptobench run` files
+        # files made before bench.DISTINCT_INPUTS have no entry: one input each
+        a, b = old.get("ecdsa_inputs", 1), new.get("ecdsa_inputs", 1)
+        if a != b:
+            notes.append(f"WARNING: ECDSA benchmarks cycled through {a!r:.12} vs {b!r:.12} distinct inputs (1: a "
+                         "file made before 2026-11-28) — the pure-Python kernel signs about 10% slower over distinct "
+                         "messages (results/README.md)")
     a, b = old.get("parallel", 1), new.get("parallel", 1)  # checked by load(): positive ints
     if a != b:
         notes.append(f"WARNING: different --parallel: {a} vs {b} — copies share the machine, which changes per-copy "

@@ -295,6 +295,7 @@ def run(
             "warmups": profile.warmups,
             "min_time_s": profile.min_time,
             "parallel": parallel,
+            "ecdsa_inputs": bench.DISTINCT_INPUTS,
             "sizes": list(sizes),
             "aad": list(aads),
             "filter": pattern,

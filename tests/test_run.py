@@ -435,3 +435,30 @@ def test_peers_table_shows_the_python_against_peer_ratios():
     assert "ecdsa-p256-sha256 sign" in out and "4.00×" in out and "1.50×" in out
     assert "openssl" not in out
     assert report.peers_table(Results(None, {}, {}, [x for x in ms if not x.backend.startswith("peer")])) is None
+
+
+def test_settings_notes_warn_when_ecdsa_inputs_differ():
+    old = {"profile": "default", "parallel": 1}  # made before bench.DISTINCT_INPUTS: no entry
+    new = {"profile": "default", "parallel": 1, "ecdsa_inputs": 1024}
+    (note,) = results.settings_notes(old, new)
+    assert note.startswith("WARNING: ECDSA benchmarks cycled through 1 vs 1024 distinct inputs")
+    assert results.settings_notes(new, dict(new)) == []
+    assert results.settings_notes(old, new, ecdsa=False) == []  # no ECDSA benchmark compared
+    assert results.settings_notes({}, new) == []  # a pytest-benchmark file has no run settings
+
+
+def test_compare_and_gate_warn_across_the_ecdsa_input_change(tmp_path):
+    """The committed 2026-11-27 run signed one message; a run now cycles through
+    1,024: comparing the two says so, unless no ECDSA benchmark is compared."""
+    old = Path(__file__).resolve().parent.parent / "results" / "20261127T204800Z_vm.json"
+    doc = json.loads(old.read_text())
+    assert "ecdsa_inputs" not in doc["cryptobench"]["settings"]
+    doc["cryptobench"]["settings"]["ecdsa_inputs"] = 1024
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(doc))
+    needle = "WARNING: ECDSA benchmarks cycled through 1 vs 1024 distinct inputs"
+    for command in ("compare", "gate"):
+        out = " ".join(cli([command, str(old), str(new)], tmp_path).stdout.split())
+        assert needle in out, (command, out[:500])
+        out = " ".join(cli([command, str(old), str(new), "-a", "aes"], tmp_path).stdout.split())
+        assert needle not in out and "benchmarks compared" in out, (command, out[:500])
