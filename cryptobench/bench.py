@@ -37,7 +37,8 @@ FIELD_MUL_COUNT = 1000
 #: with a large table (the pure-Python one's is 45 MB) the same few entries hot
 #: in cache every call, which made its signing look 10% faster than signing
 #: different messages (87 against 97 us per signature, medians of three runs
-#: each, 2026-11-28; its verify and the other kernels moved by 1% or less).
+#: each, 2026-11-28; its verify, python-ecdsa, openssl, native-adx and
+#: numba-hw moved by 1% or less).
 DISTINCT_INPUTS = 1024
 
 #: Operations measured per message size (others are per operation).
