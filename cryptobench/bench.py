@@ -34,7 +34,7 @@ FIELD_MUL_COUNT = 1000
 #: and scalar-inv hot paths) cycle through this many distinct inputs: 64-byte
 #: messages, or scalars. With one message every call would sign with the same
 #: RFC 6979 nonce: one scalar's cost instead of the average, and for a kernel
-#: with a large table (the pure-Python one's is 45 MB) the same few entries hot
+#: with a large table (the pure-Python one's is 43 MB) the same few entries hot
 #: in cache every call, which made its signing look 10% faster than signing
 #: different messages (87 against 97 us per signature, medians of three runs
 #: each, 2026-11-28; its verify, python-ecdsa, openssl, native-adx and

@@ -344,6 +344,10 @@ def test_fixed_base_window_boundaries():
         ks.update({k, N - k, (k >> w) or 1, k ^ 1})
     for i in range(nwin):
         ks.update({(1 << (w * i)) % N, ((1 << (w * i + w - 1)) + 1) % N})
+    # k above n/2 is folded to n - k: both sides of the fold, and folded
+    # scalars whose unsigned top digit is its largest (2^(255 - W (nwin-1))).
+    top = (1 << 255) - 1
+    ks.update({N >> 1, (N >> 1) + 1, top, N - top, N - (1 << (w * (nwin - 1)))})
     ks.discard(0)
     priv = _kernel("python").impl.private_key(0xC0FFEE)
     for k in sorted(ks):
