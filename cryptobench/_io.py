@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ._signals import held
 from .errors import OutputError
 
 
@@ -56,7 +57,9 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
 
     Every file is first staged in a fsynced temporary file beside its target
     (creating missing directories); only when all are staged is each renamed
-    over its target. When one cannot be staged, the staged ones are removed,
+    over its target, with the stop signals held (:func:`._signals.held`) so
+    that an interruption lands before or after the renames, not between
+    them. When one cannot be staged, the staged ones are removed,
     directories this call created are removed again, no target is touched, and
     OutputError says which file could not be written.
     """
@@ -71,11 +74,12 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
             created.extend(reversed(missing))
             make_dir(target.parent)
             staged.append((_stage(target, data), target))
-        for tmp, target in staged:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        with held():  # a stop signal takes effect after the last rename, not between two
+            for tmp, target in staged:
+                try:
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         for tmp, _ in staged:
             _unlink(tmp)

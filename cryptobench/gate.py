@@ -721,9 +721,10 @@ def count_instructions(
                "--dump-after=ffi_call", f"--callgrind-out-file={out}", "--quiet", "--vgdb=no",
                sys.executable, "-P", "-m", "cryptobench.gate", "--icount-child", str(spec_file), str(info)]
         from ._child import die_with_parent  # a SIGKILLed gate leaves no callgrind running
+        from ._signals import popen_held  # nor does a signal while callgrind starts
 
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env,
-                              preexec_fn=die_with_parent) as proc:
+        with popen_held(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env,
+                        preexec_fn=die_with_parent) as proc:
             try:
                 _, stderr = proc.communicate(timeout=timeout)
             except BaseException:  # a timeout, Ctrl-C or SIGTERM: stop callgrind and reap it before going on

@@ -38,6 +38,7 @@ from typing import Any, Callable
 from . import bench, machine, results
 from ._child import child_env, die_with_parent, python_cmd
 from ._io import make_dir
+from ._signals import popen_held
 from .errors import OutputError, UsageError
 from .registry import Kernel, require_available, select
 from .verify import verify_kernel
@@ -209,7 +210,7 @@ def _run_workers(
     outs, metas, procs = [], [], []
     for i in range(copies):
         out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
-        p = subprocess.Popen(
+        p = popen_held(  # a signal while it starts: this worker is killed, then the run stops
             _worker_cmd(kernel_name, names, profile, out, calls),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
             preexec_fn=die_with_parent,

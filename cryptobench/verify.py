@@ -1200,6 +1200,7 @@ def _verify_in_child(
     with the kernel's environment; the child loads it again by its registering
     module (:meth:`Registry.origin`) and sends back its report as JSON."""
     from ._child import child_env, die_with_parent, python_cmd
+    from ._signals import popen_held
 
     module = reg.origin(kernel.name)
     if module is None:
@@ -1209,7 +1210,7 @@ def _verify_in_child(
             "wycheproof": None if wycheproof is None else str(Path(wycheproof).resolve())}
     doc = None
     with tempfile.TemporaryFile(mode="w+") as err:
-        proc = subprocess.Popen(python_cmd("cryptobench._verify_child", json.dumps(spec)), stdout=subprocess.PIPE,
+        proc = popen_held(python_cmd("cryptobench._verify_child", json.dumps(spec)), stdout=subprocess.PIPE,
                                 stderr=err, text=True, env=child_env(kernel.env), preexec_fn=die_with_parent)
         try:
             assert proc.stdout is not None

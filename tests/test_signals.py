@@ -394,3 +394,92 @@ def test_main_turns_sigterm_into_an_interrupt_and_puts_the_handlers_back(monkeyp
     else:
         assert callable(during[signal.SIGHUP])
     assert {s: signal.getsignal(s) for s in stop} == before
+
+
+@pytest.fixture
+def sigterm_interrupts():
+    """SIGTERM raising KeyboardInterrupt in this process, as cli.py sets it while a command runs."""
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        pytest.skip("SIGTERM is handled by something else in this process")
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    yield
+    signal.signal(signal.SIGTERM, old)
+
+
+def test_a_signal_between_the_renames_of_a_file_set_lands_after_the_last(tmp_path, monkeypatch, sigterm_interrupts):
+    """The cost CSVs, plot's charts: a stop signal between two renames used to
+    leave some files new and some old. It now takes effect once all are renamed."""
+    from cryptobench import _io
+
+    targets = [tmp_path / f"part{i}.csv" for i in range(3)]
+    for t in targets:
+        t.write_text("old")
+    real_replace = os.replace
+    renamed = []
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        renamed.append(dst)
+        if len(renamed) == 1:
+            signal.raise_signal(signal.SIGTERM)  # its handler runs before this returns
+
+    monkeypatch.setattr(_io.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        _io.atomic_write_many([(t, b"new") for t in targets])
+    monkeypatch.undo()
+    assert [t.read_text() for t in targets] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(t.name for t in targets)  # no .tmp left
+
+
+def test_a_signal_while_a_child_starts_kills_that_child(monkeypatch, sigterm_interrupts):
+    """A signal inside subprocess.Popen (after the fork, before it returns) used
+    to leave the command without the child's handle, so its cleanup could not
+    stop it. popen_held (run's workers, verify's children, gate's callgrind)
+    kills and reaps it and lets the interrupt go on."""
+    from cryptobench import _signals
+
+    started = []
+
+    class SignalledPopen(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+            signal.raise_signal(signal.SIGTERM)  # lands before Popen has returned
+
+    monkeypatch.setattr(_signals.subprocess, "Popen", SignalledPopen)
+    with pytest.raises(KeyboardInterrupt):
+        _signals.popen_held([sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE)
+    monkeypatch.undo()
+    [child] = started
+    assert child.returncode == -signal.SIGKILL  # killed and reaped, not left running
+    assert child.stdout.closed
+
+
+def test_held_leaves_an_ignored_signal_ignored_and_other_threads_alone():
+    import threading
+
+    from cryptobench._signals import held
+
+    before = signal.getsignal(signal.SIGHUP)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with held():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            signal.raise_signal(signal.SIGHUP)  # ignored: nothing noted, nothing raised after
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    seen = []
+
+    def in_thread():
+        with held():  # cannot set handlers here: the block just runs
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert seen == [signal.getsignal(signal.SIGINT)]
