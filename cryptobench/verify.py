@@ -1211,7 +1211,7 @@ def _verify_in_child(
     doc = None
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = popen_held(python_cmd("cryptobench._verify_child", json.dumps(spec)), stdout=subprocess.PIPE,
-                                stderr=err, text=True, env=child_env(kernel.env), preexec_fn=die_with_parent)
+                          stderr=err, text=True, env=child_env(kernel.env), preexec_fn=die_with_parent)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:

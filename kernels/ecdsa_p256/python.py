@@ -28,25 +28,28 @@ How it is fast (all variable-time):
   whole multiplication is redone with complete, slow formulas.
 - Fixed base k*G (signing, key generation, half of verification): a k above
   n/2 is replaced by n - k and the result negated (one subtraction; signing,
-  which needs only x, skips even that), so k < 2^255. Signed fixed windows
-  of ``_W`` = 15 bits over a table of affine points
-  T[i][j] = j * 2^(15 i) * G, j = 1..16384, i = 0..16 (1..32768 in the top
-  window, whose digit is unsigned; 294 912 points stored as one flat list of
-  coordinates per window: 43 MB of ints, and the process grows by 57 MB
-  while building it).
-  No doublings: of the (at most 17) window terms, the first two are added
-  affine + affine into Jacobian form and the rest accumulated with at most
-  15 mixed additions (signing skips Y in the last one: it needs only x). The
-  table is built once, with one batched inversion per window:
-  ``Kernel.prepare`` (about 1.9 s), or lazily on first use. The folding
-  saves an addition three times in four (18 windows of signed digits gave
-  17.75 terms on average for random k): signing 1,024 distinct messages in a
-  plain loop took 89.0-94.2 us (median of five runs 91.4) against 92.7-95.7
-  us (93.9) without it, and callgrind counts 2.5% fewer instructions per
-  signature (2026-11-28). Lookups for different messages miss the cache, yet
-  smaller tables are slower still: before the folding, the same loop took
-  98-99 us with 15-bit windows, 102-105 us with 13- or 14-bit ones (15 MB
-  and 0.5 s to build at 13 bits) and 112 us with 12-bit ones (2026-11-28).
+  which needs only x, skips even that), so k < 2^255. Signed fixed windows of
+  ``_W`` = 15 bits over a table of affine points
+  T[i][j] = j * 2^(15 i) * G, j = 1..16384, i = 0..16
+  (1..32768 in the top window, whose digit is unsigned; 294 912 points
+  stored as one flat list of coordinates per window: 43 MB of ints, and the
+  process grows by 57 MB while building it). No doublings: of
+  the (at most 17) window terms, the first two are added affine + affine into
+  Jacobian form and the rest accumulated with at most 15 mixed additions
+  (signing skips Y in the last one: it needs only x). The table is built once,
+  with one batched inversion per window: ``Kernel.prepare`` (1.9-2.2 s), or
+  lazily on first use. The folding saves an addition three times in four (18
+  windows of signed digits gave 17.75 terms on average for random k): signing
+  1,024 distinct messages in a plain loop took 89.0-94.2 us (median of five
+  runs 91.4) against 92.7-95.7 us (93.9) without it, and callgrind counts 2.5%
+  fewer instructions per signature (2026-11-28). Lookups for different
+  messages miss the cache, yet smaller tables are slower still: before the
+  folding, the same loop took 98-99 us with 15-bit windows, 102-105 us with
+  13- or 14-bit ones (15 MB and 0.5 s to build at 13 bits) and 112 us with
+  12-bit ones (2026-11-28). Reading a signature's digits first and fetching
+  all its entries in one ``operator.itemgetter`` call, so that the processor
+  overlaps the misses, took 1.4% off signing different messages and added 2%
+  to signing one (2026-11-28): not kept.
 - Signing is then bounded by things this design cannot shrink: two modular
   inversions, Z for x(R) and k^-1 mod n, about 10 us each with
   ``pow(x, -1, m)``, and about 170 reduced products (0.3-0.37 us each in
