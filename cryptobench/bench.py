@@ -85,9 +85,19 @@ class Spec:
 
 
 def parse_sizes(text: str | None) -> tuple[int, ...]:
-    """``"16,64,16384"`` (also ``16k``, ``1KiB``) -> sizes; UsageError otherwise."""
-    if not text:
+    """``"16,64,16384"`` (also ``16k``, ``1KiB``) -> sizes; UsageError otherwise.
+
+    None (the option not given) means the defaults; an empty or blank string
+    (``--sizes ''``, often an unset shell variable) is refused rather than
+    quietly taken for them.
+    """
+    if text is None:
         return DEFAULT_SIZES
+    if not text.strip():
+        raise UsageError(
+            f"--sizes is empty; give byte counts (e.g. --sizes {','.join(map(str, DEFAULT_SIZES))}), "
+            "or leave the option out for those defaults"
+        )
     out = []
     for item in text.split(","):
         raw = item.strip().lower()

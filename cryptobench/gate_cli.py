@@ -189,6 +189,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.count:
         if args.current:
             raise UsageError("with --count give at most one file, the baseline; the current counts are measured")
+        sizes = bench.parse_sizes(args.sizes)  # bad usage first, whatever the machine lacks
         if not gate.valgrind_path():
             raise UsageError("valgrind is not installed (apt-get install valgrind); it is needed for --count")
         baseline = gate.load_counts(args.baseline) if args.baseline else None
@@ -198,14 +199,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
         # -b may name only --register backends: then no built-in kernel is counted
         pats = [p for p in split_list(args.backend or "python,native") if any(backend_matches(b, p) for b in builtin)]
         targets, skipped = gate.count_targets(
-            algorithms=args.algorithm, backends=",".join(pats), sizes=bench.parse_sizes(args.sizes),
+            algorithms=args.algorithm, backends=",".join(pats), sizes=sizes,
             pattern=args.filter, hot_paths=not args.no_hot_paths,
         ) if pats else ([], [])
         if registered:
             for k in registered:
                 if k.available:
                     targets += [gate.CountTarget(s.algorithm, s.backend, s.operation, s.size, s.aad, s.hot_path)
-                                for s in bench.specs_for(k, sizes=bench.parse_sizes(args.sizes), hot_paths=not args.no_hot_paths,
+                                for s in bench.specs_for(k, sizes=sizes, hot_paths=not args.no_hot_paths,
                                                          pattern=args.filter)]
         if not targets:
             from .registry import unavailable_reasons

@@ -303,6 +303,9 @@ def test_cli_run_writes_a_file_pyperf_reads(tmp_path):
     [
         (["run", "--sizes", "12,abc"], "invalid size 'abc'"),
         (["run", "--sizes", "0"], "invalid size '0'"),
+        (["run", "--sizes", ""], "--sizes is empty"),
+        (["run", "--sizes", " "], "--sizes is empty"),
+        (["gate", "--count", "--sizes", ""], "--sizes is empty"),
         (["run", "--algorithm", "rot13"], "unknown algorithm 'rot13'; valid:"),
         (["run", "--backend", "fpga"], "unknown backend 'fpga'; valid:"),
         (["run", "--filter", "no-such-benchmark-anywhere"],
