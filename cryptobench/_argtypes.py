@@ -39,6 +39,26 @@ def seconds(text: str) -> float:
     return _number(text, lambda v: 0 <= v < math.inf, "a finite number of seconds, 0 or more")
 
 
+def name_list(text: str) -> str:
+    """A comma-separated selection (``-a``, ``-b``, ``--filter``) naming at least one thing.
+
+    An empty or blank value (often an unset shell variable, ``-b "$BACKEND"``)
+    would select nothing out and so mean *everything*: a full run where one
+    kernel was wanted. It is refused instead.
+    """
+    if not any(item.strip() for item in text.split(",")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names nothing; give at least one name or pattern, or leave the option out for all")
+    return text
+
+
+def one_name(text: str) -> str:
+    """A single backend name (``--reference``): not blank, not a list."""
+    if not text.strip() or "," in text:
+        raise argparse.ArgumentTypeError(f"one backend name (e.g. openssl), not {text!r}")
+    return text.strip()
+
+
 def _whole(text: str, lo: int) -> int:
     """``text`` as an int of at least ``lo``, else one line saying so."""
     try:

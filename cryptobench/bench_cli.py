@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from ._argtypes import output_dir, output_file, percent
+from ._argtypes import name_list, output_dir, output_file, percent
 from .errors import UsageError
 from .registry import FILTER_HELP
 
@@ -45,7 +45,7 @@ def add_commands(sub, add_selection) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_selection(p)
     p.add_argument("--sizes", help="comma-separated message sizes in bytes (default: 16,64,256,1024,8192,16384; 16k works)")
-    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
+    p.add_argument("--filter", type=name_list, metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--no-hot-paths", action="store_true", help="whole operations only")
     p.add_argument("--no-aad", action="store_true", help="also measure AEADs with empty AAD (besides the 13-byte TLS AAD), "
                    "shown in a second table per AEAD")
@@ -70,7 +70,7 @@ def add_commands(sub, add_selection) -> None:
         "measured again.",
     )
     p.add_argument("file", help="results file (JSON written by cryptobench run)")
-    p.add_argument("-a", "--algorithm", help="only these algorithms (comma-separated; aes = both AES-GCMs, ecdsa, globs)")
+    p.add_argument("-a", "--algorithm", type=name_list, help="only these algorithms (comma-separated; aes = both AES-GCMs, ecdsa, globs)")
     p.add_argument("--details", action="store_true", help="every benchmark: median, stdev, values, cycles, setup cost")
     p.set_defaults(func=cmd_show)
 
@@ -91,7 +91,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--threshold", type=percent, default=5.0, help="slowdown (in %%) that fails, when significant (default: 5%%)")
     p.add_argument("--all", action="store_true", help="list unchanged benchmarks too")
     add_selection(p)
-    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks (as for run): " + FILTER_HELP)
+    p.add_argument("--filter", type=name_list, metavar="PATTERNS", help="only these benchmarks (as for run): " + FILTER_HELP)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(

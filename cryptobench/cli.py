@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ._argtypes import output_file
+from ._argtypes import name_list, output_file
 from .errors import UsageError
 
 EPILOG = """\
@@ -196,9 +196,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--algorithm", help="comma-separated algorithms: aes-128-gcm, aes-256-gcm, chacha20-poly1305, "
+    p.add_argument("-a", "--algorithm", type=name_list, help="comma-separated algorithms: aes-128-gcm, aes-256-gcm, chacha20-poly1305, "
                    "ecdsa-p256-sha256; a prefix to a dash selects a family (aes, ecdsa), and globs work")
-    p.add_argument("-b", "--backend", help="comma-separated backends or globs: python, numba, native, openssl, peer, native-vaes, 'native-*' ...")
+    p.add_argument("-b", "--backend", type=name_list, help="comma-separated backends or globs: python, numba, native, openssl, peer, native-vaes, 'native-*' ...")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import json
 import math
 import os
 
-from ._argtypes import output_dir, output_file, percent, positive_int, probability
+from ._argtypes import name_list, one_name, output_dir, output_file, percent, positive_int, probability
 from .errors import UsageError
 from .registry import FILTER_HELP
 
@@ -65,11 +65,11 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("baseline", nargs="?", help="baseline: results file, pytest-benchmark JSON, directory, or instruction-count file")
     p.add_argument("current", nargs="?", help="the run to check (omit with --count: measured now)")
     add_selection(p)
-    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
+    p.add_argument("--filter", type=name_list, metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--threshold", type=percent, default=None, metavar="PCT",
                    help="smallest slowdown that fails (default 5%% wall time, 2%% instructions)")
     p.add_argument("--alpha", type=probability, default=0.01, help="significance level of the wall-time test (default 0.01)")
-    p.add_argument("--reference", default="openssl", help="backend whose same-run time normalizes the others (default openssl)")
+    p.add_argument("--reference", type=one_name, default="openssl", help="backend whose same-run time normalizes the others (default openssl)")
     p.add_argument("--any-cpu", action="store_true", help="pool every baseline run, not only those on this CPU model")
     p.add_argument("--count", action="store_true", help="count instructions now with valgrind (python and native kernels by default)")
     p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
@@ -90,11 +90,11 @@ def add_commands(sub, add_selection) -> None:
                        description=HISTORY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("directory", nargs="?", default="results", help="directory of results files (default results/)")
     add_selection(p)
-    p.add_argument("--filter", metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
+    p.add_argument("--filter", type=name_list, metavar="PATTERNS", help="only these benchmarks: " + FILTER_HELP)
     p.add_argument("--metric", choices=("ratio", "time"), default="ratio", help="ratio to openssl (default) or median time")
     p.add_argument("--threshold", type=percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
     p.add_argument("--alpha", type=probability, default=0.01, help="significance level of a step (default 0.01)")
-    p.add_argument("--reference", default="openssl", help="backend of the ratio (default openssl)")
+    p.add_argument("--reference", type=one_name, default="openssl", help="backend of the ratio (default openssl)")
     p.add_argument("--plot", type=output_dir, metavar="DIR", help="write history-<algorithm>.png charts to DIR")
     p.add_argument("--steps-only", action="store_true", help="only benchmarks with a marked step")
     p.set_defaults(func=cmd_history)
@@ -272,6 +272,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
             left_out: list[str] = []
             baseline = gate.load_runs(args.baseline, kind=current.source, current=args.current, notes=left_out)
             in_files = {s.backend for r in (current, *baseline) for s in r.samples.values()}
+            if args.reference not in in_files:  # else every benchmark is listed as "no-reference"
+                raise UsageError(f"--reference {args.reference}: no benchmark of that backend is in these files "
+                                 f"(their backends: {', '.join(sorted(in_files))})")
             include_name = name_filter(args.filter, args.algorithm, args.backend, extra_backends=in_files)
             rep = gate.wall_gate(baseline=baseline, current=current, reference=args.reference,
                                  threshold=_thr(args, gate.DEFAULT_WALL_THRESHOLD), alpha=args.alpha,

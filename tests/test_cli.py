@@ -183,6 +183,17 @@ def test_bad_arguments_one_line_exit_2(tmp_path, args, needle):
         (["compare", "a.json", "b.json", "--threshold", "nan"], "a percentage of 0 or more (e.g. 5%), not 'nan'"),
         (["leakcheck", "-b", "openssl", "--budget", "inf"], "a finite number of seconds, 0 or more, not 'inf'"),
         (["leakcheck", "-b", "openssl", "--json", "adir"], "argument --json: adir is a directory"),
+        # an empty selection (an unset shell variable) used to select everything: a full run
+        (["run", "-a", "", "-o", "r.json"], "argument -a/--algorithm: '' names nothing"),
+        (["verify", "-b", " , ", "--json", "v.json"], "argument -b/--backend: ' , ' names nothing"),
+        (["leakcheck", "-b", "", "--json", "l.json"], "argument -b/--backend: '' names nothing"),
+        (["run", "--filter", ",", "-o", "r.json"], "argument --filter: ',' names nothing"),
+        (["show", "r.json", "-a", " "], "argument -a/--algorithm: ' ' names nothing"),
+        (["compare", "a.json", "b.json", "--filter", ""], "argument --filter: '' names nothing"),
+        (["gate", "--count", "-b", "", "-o", "c.json"], "argument -b/--backend: '' names nothing"),
+        (["history", "--filter", ""], "argument --filter: '' names nothing"),
+        (["gate", "a.json", "b.json", "--reference", ""], "argument --reference: one backend name (e.g. openssl), not ''"),
+        (["history", "--reference", "openssl,python"], "one backend name (e.g. openssl), not 'openssl,python'"),
     ],
 )
 def test_bad_outputs_and_numbers_are_refused_before_any_work(tmp_path, args, needle):

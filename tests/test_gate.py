@@ -349,6 +349,16 @@ def test_gating_the_reference_alone_says_why_it_is_not_gated(capsys):
     assert "openssl is the reference every benchmark is divided by, so it is not gated itself" in capsys.readouterr().err
 
 
+def test_a_reference_no_file_has_is_refused_before_a_table_of_no_reference_rows(capsys):
+    # a typo (--reference opensll) printed every benchmark as "no-reference", then refused
+    assert main(["gate", "tests/data/results/base.json", "tests/data/results/same.json", "--reference", "opensll"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "--reference opensll: no benchmark of that backend is in these files (their backends: " in cap.err
+    assert "openssl" in cap.err.split("their backends: ")[1]
+    assert main(["gate", "tests/data/results/base.json", "tests/data/results/same.json", "--reference", "python"]) in (0, 1)
+
+
 def test_a_one_process_run_is_noted():
     # --fast runs one worker process: its values stand in for processes, and p overstates significance
     rng = random.Random(3)
