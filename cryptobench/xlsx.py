@@ -402,7 +402,7 @@ class _Writer:
                 r1 = row + 1
                 ws.write(row, 0, sc.name)
                 ws.write(row, 1, g.name)
-                ws.write_formula(row, 2, f'=SUMIFS({rec_rng("S")},{rec_rng("A")},A{r1},{rec_rng("B")},B{r1})', self.sci,
+                ws.write_formula(row, 2, f'=SUMIFS({rec_rng("S")},{rec_rng("A")},"="&A{r1},{rec_rng("B")},"="&B{r1})', self.sci,
                                  sum(gr.request.aead_s.values()))
                 ws.write_formula(row, 3, f"=H{hs_rows[(s_i, g_i)] + 1}", self.sci, gr.request.handshake_s)
                 ws.write_formula(row, 4, f"=C{r1}+D{r1}", self.sci, gr.crypto_seconds_per_request_s)

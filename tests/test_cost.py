@@ -603,6 +603,25 @@ def test_workbook_recalculated_by_libreoffice_matches_python(workbook, recalcula
     assert any(_close(v, c.npv_usd - c.engineer_cost_usd) for v in summary.values())
 
 
+def test_names_a_spreadsheet_reads_as_comparisons_still_sum_their_own_rows(tmp_path):
+    # SUMIFS took a criterion "<native AES-GCM>" for "less than": on opening (full recalculation)
+    # the first scenario's saving turned into a cost; the criteria are now "="&name
+    from cryptobench._io import atomic_write_bytes
+    from cryptobench.xlsx import export_xlsx
+
+    text = (example_fleet_text().replace('name = "native AES-GCM"', 'name = "<native AES-GCM>"')
+            .replace('name = "gen-previous"', 'name = ">gen-previous"')
+            .replace('"gen-current"', '"<>"'))
+    (tmp_path / "fleet.toml").write_text(text)
+    fleet, measured, res, sens = compute(str(tmp_path / "fleet.toml"), str(RESULTS))
+    assert [g.name for g in fleet.generations] == ["<>", ">gen-previous"]
+    book = tmp_path / "names.xlsx"
+    atomic_write_bytes(book, export_xlsx(fleet, measured, res, sens))
+    cached = _cached_values(book)
+    bad = _mismatches(cached, _libreoffice(book))
+    assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
+
+
 def test_changing_an_input_in_the_workbook_changes_outputs_as_the_model_predicts(workbook):
     book, fleet, measured, res = workbook
     # through the engine: peak traffic +10% and scenario 2's AES-128-GCM backend switched to python
