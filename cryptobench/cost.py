@@ -207,20 +207,34 @@ class Comparison:
         return self.npv_usd - self.engineer_cost_usd
 
     def sentence(self) -> str:
+        """One line for a reader of the summary: what the scenario saves (or COSTS) in
+        cores, servers and dollars a year, and what it does to the next purchase.
+
+        Each figure is worded by its own sign: with several generations, a scenario can
+        free cores on cheap servers while taking them on dear ones, and save cores yet
+        cost money ("saves 42 cores, 0.7 servers but COSTS $963 a year")."""
         what = ", ".join(self.changes) or "nothing"
-        verb = "saves" if self.usd_saved_per_year >= 0 else "COSTS"
         d = self.purchase_deferral_days
         defer = (
             f"defers purchases by {_days(d)}" if d is not None and d >= 0
             else f"brings purchases forward by {_days(-d)}" if d is not None
             else "saves more cores than the whole fleet has in use at peak (the baseline could not fit in it)"
         )
-        sign = 1 if self.usd_saved_per_year >= 0 else -1
-        cores = sign * self.cores_saved_cores
-        n = f"{cores:,.0f}" if abs(cores) >= 10 else f"{cores:.1f}"  # not "COSTS 1 cores" for half a core
+        c, sv, usd = self.cores_saved_cores, self.servers_saved_servers, self.usd_saved_per_year
+        figures = [
+            (c < 0, (f"{abs(c):,.0f}" if abs(c) >= 10 else f"{abs(c):.1f}") + " cores"),  # not "1 cores" for half a core
+            (sv < 0, f"{abs(sv):,.1f} servers"),
+            (usd < 0, f"${abs(usd):,.0f} a year"),
+        ]
+        said = ""
+        for i, (costs, text) in enumerate(figures):
+            if i == 0 or costs != figures[i - 1][0]:
+                said += ("" if i == 0 else " but ") + ("COSTS " if costs else "saves ")
+            else:
+                said += ", "
+            said += text
         return (
-            f"{self.scenario} ({what}) {verb} {n} cores, "
-            f"{sign * self.servers_saved_servers:,.1f} servers, ${sign * self.usd_saved_per_year:,.0f} a year, and {defer}"
+            f"{self.scenario} ({what}) {said}, and {defer}"
             + (" [ESTIMATE: uses borrowed measurements]" if self.estimate else "")
         )
 

@@ -4,6 +4,7 @@ contract, the CSV export, and the workbook recalculated by LibreOffice."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -155,6 +156,16 @@ def test_small_fleet_by_hand():
     assert c.npv_net_of_work_usd == pytest.approx(S / 1.1 + S * 1.2 / 1.1**2 - 30000)
     assert c.payback_months == pytest.approx(30000 / S * 12)
     assert "saves" in c.sentence() and "aes-128-gcm: A -> B" in c.sentence()
+    assert c.sentence().startswith(f"fast (aes-128-gcm: A -> B) saves {c.cores_saved_cores:,.0f} cores, "
+                                   f"{c.servers_saved_servers:,.1f} servers, ${c.usd_saved_per_year:,.0f} a year, and defers")
+    # across generations a scenario can save cores (on cheap servers) and still cost money (on dear
+    # ones): each figure says its own sign (the sentence read "COSTS -42 cores, -0.7 servers, $963")
+    mixed = dataclasses.replace(c, cores_saved_cores=41.6, servers_saved_servers=0.69, usd_saved_per_year=-963.4,
+                                purchase_deferral_days=0.1)
+    assert mixed.sentence() == ("fast (aes-128-gcm: A -> B) saves 42 cores, 0.7 servers but COSTS $963 a year, "
+                                "and defers purchases by 0.1 days")
+    zero = dataclasses.replace(c, cores_saved_cores=-0.0, servers_saved_servers=0.0, usd_saved_per_year=0.0)
+    assert " saves 0.0 cores, 0.0 servers, $0 a year, and " in zero.sentence()
 
 
 def test_borrowed_generation_is_scaled_and_flagged():
