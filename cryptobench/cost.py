@@ -32,7 +32,7 @@ Definitions (docs/cost-model.md; the README has a worked example):
   year t and discounted by (1 + r)^t.
 - NPV net of the work = that NPV - engineer-months x cost of an
   engineer-month (the work is paid for now, at t = 0).
-- Payback = engineer-months x cost of an engineer-month / annual saving.
+- Simple payback = engineer-months x cost of an engineer-month / first-year saving, in months.
 """
 
 from __future__ import annotations
@@ -219,6 +219,8 @@ class Comparison:
             f"defers purchases by {_days(d)}" if d is not None and d >= 0
             else f"brings purchases forward by {_days(-d)}" if d is not None
             else "saves more cores than the whole fleet has in use at peak (the baseline could not fit in it)"
+            if self.fleet_share_saved_fraction >= 1
+            else "defers no purchase (demand does not grow)"
         )
         c, sv, usd = self.cores_saved_cores, self.servers_saved_servers, self.usd_saved_per_year
         figures = [
@@ -283,7 +285,10 @@ def npv_usd(first_year_saving: float, growth: float, discount: float, years: int
 
 
 def deferral_days(s: float, growth: float) -> float | None:
-    if s >= 1:
+    """How long a saving of ``s`` of the fleet in use puts off the next purchase, in days;
+    None when it cannot be said: s >= 1 (the baseline did not fit), or demand that
+    does not grow (no purchase to defer)."""
+    if s >= 1 or growth <= 0:
         return None
     return math.log(1 / (1 - s)) / math.log(1 + growth) * 365.0
 

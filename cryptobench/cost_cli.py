@@ -115,16 +115,22 @@ def _outputs(args: argparse.Namespace, fleet, measured, result, sens) -> list[tu
 
 def over_capacity(fleet, result) -> list[str]:
     """A warning for each scenario and generation whose crypto alone needs more
-    servers than the generation has: the model's figures then describe a fleet
-    that could not carry the traffic (shares above 100%, deferrals of years)."""
+    servers than the generation has, at the target utilization the model counts
+    servers at: its figures then describe a fleet that could not carry the
+    traffic within that headroom (shares above 100%, deferrals of years)."""
+    def n(x: float) -> str:  # not "needs 1 half servers ... than the 0 it has" for 1.08 and 0.5
+        return f"{x:,.0f}" if abs(x) >= 10 else f"{x:.1f}"
+
     out = []
+    util = fleet.economics.target_cpu_utilization
     for s in result.scenarios:
         for g in s.generations:
             have = fleet.generation(g.generation).servers
             if g.servers_for_crypto_servers > have:
-                out.append(f"scenario {s.scenario!r} needs {g.servers_for_crypto_servers:,.0f} {g.generation} servers "
-                           f"for crypto alone at peak, more than the {have:,.0f} it has: this fleet could not carry "
-                           "the traffic, and the comparisons with it are only arithmetic")
+                out.append(f"scenario {s.scenario!r} needs {n(g.servers_for_crypto_servers)} {g.generation} servers "
+                           f"for crypto alone at peak (at the {util:.0%} target CPU utilization), more than the "
+                           f"{n(have)} it has: this fleet could not carry the traffic within that headroom, and the "
+                           "comparisons with it are only arithmetic")
     return out
 
 
@@ -168,7 +174,7 @@ def tables(fleet, measured, result, width: int | None = None):
     out.append(fitted_table(
         f"Against the baseline ({fleet.scenarios[0].name}); positive = saved",
         ["scenario", "cores", "servers", "USD/year", "share of fleet", "deferral (days)", "NPV of saving (USD)",
-         "cost of work (USD)", "NPV net of work (USD)", "payback (months)"], rows, width,
+         "cost of work (USD)", "NPV net of work (USD)", "simple payback (months)"], rows, width,
         left=("scenario",), foldable=("scenario",)))
     return out
 

@@ -245,7 +245,7 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         electricity_usd_per_kwh=r.number(e, "electricity_usd_per_kwh", "economics"),
         pue=r.number(e, "pue", "economics", lo=1.0),
         discount_rate_per_year=r.number(e, "discount_rate_per_year", "economics", hi=1.0),
-        demand_growth_per_year=r.number(e, "demand_growth_per_year", "economics", positive=True, hi=10.0),
+        demand_growth_per_year=r.number(e, "demand_growth_per_year", "economics", hi=10.0),  # 0: a flat fleet
         target_cpu_utilization=r.number(e, "target_cpu_utilization", "economics", positive=True, hi=1.0),
         planning_horizon_years=int(r.number(e, "planning_horizon_years", "economics", positive=True, hi=100, integer=True)),
         engineer_month_usd=r.number(e, "engineer_month_usd", "economics"),

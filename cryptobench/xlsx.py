@@ -61,7 +61,7 @@ _POSITIVE = {"validate": "decimal", "criteria": ">", "value": 0}
 _VALIDATION = {
     "pue": {"validate": "decimal", "criteria": ">=", "value": 1},
     "discount_rate_per_year": _FRACTION,
-    "demand_growth_per_year": {"validate": "decimal", "criteria": "between", "minimum": 1e-12, "maximum": 10},
+    "demand_growth_per_year": {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 10},
     "target_cpu_utilization": {"validate": "decimal", "criteria": "between", "minimum": 1e-12, "maximum": 1},
     "planning_horizon_years": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 100},
     "peak_requests_per_s": _POSITIVE,
@@ -440,7 +440,7 @@ class _Writer:
         row += 1
         cols = ["scenario", "cores saved", "servers saved", "USD/year saved", "fleet cores in use at peak",
                 "share of fleet saved (s)", "purchase deferral (days)", "NPV of saving (USD)", "engineer cost (USD)",
-                "payback (months)", "NPV net of the work (USD)"]
+                "simple payback (months, first-year saving)", "NPV net of the work (USD)"]
         ws.write_row(row, 0, cols, self.head)
         row += 1
         ws.write(row - 2, 6, "NPV: year t's saving = first-year saving x (1+growth)^(t-1), received at the END of year t, "
@@ -457,7 +457,7 @@ class _Writer:
             ws.write_formula(row, 4, f"=({total_cores_expr})*target_cpu_utilization", self.num, cmp.fleet_cores_in_use_at_peak_cores)
             ws.write_formula(row, 5, f"=B{r1}/E{r1}", self.pct, cmp.fleet_share_saved_fraction)
             d = cmp.purchase_deferral_days
-            ws.write_formula(row, 6, f'=IF(F{r1}<1,LN(1/(1-F{r1}))/LN(1+demand_growth_per_year)*365,"n/a")', self.num,
+            ws.write_formula(row, 6, f'=IF(AND(F{r1}<1,demand_growth_per_year>0),LN(1/(1-F{r1}))/LN(1+demand_growth_per_year)*365,"n/a")', self.num,
                              d if d is not None else "n/a")
             q = "(1+demand_growth_per_year)/(1+discount_rate_per_year)"
             ws.write_formula(row, 7, f"=IF({q}=1,D{r1}*planning_horizon_years/(1+discount_rate_per_year),"
@@ -489,7 +489,7 @@ class _Writer:
                   ("npv", "net present value of the saving", "USD", self.usd),
                   ("engineer_cost", "cost of the work", "USD", self.usd),
                   ("npv_net", "net present value less the cost of the work", "USD", self.usd),
-                  ("payback_months", "payback", "months", self.num)]
+                  ("payback_months", "simple payback (first-year saving)", "months", self.num)]
         for s_i, sc in enumerate(f.scenarios[1:], 2):
             cmp = self.result.comparisons[s_i - 2]
             ws.write(row, 0, f"{sc.name} vs {f.scenarios[0].name}", self.head)

@@ -59,6 +59,33 @@ def test_npv_and_deferral_by_hand():
     # saving 10% of the fleet at 25% growth: ln(1/0.9)/ln(1.25) years
     assert cost.deferral_days(0.10, 0.25) == pytest.approx(math.log(1 / 0.9) / math.log(1.25) * 365)
     assert cost.deferral_days(1.0, 0.25) is None
+    assert cost.deferral_days(0.10, 0.0) is None  # a flat fleet buys nothing to defer
+    assert cost.npv_usd(100, 0.0, 0.05, 2) == pytest.approx(100 / 1.05 + 100 / 1.05**2)
+
+
+def test_a_flat_fleet_is_priced_and_its_workbook_recalculates(tmp_path):
+    # demand_growth_per_year = 0 was refused ("must be greater than 0"): a flat fleet could not be priced
+    from cryptobench._io import atomic_write_bytes
+    from cryptobench.xlsx import export_xlsx
+
+    (tmp_path / "fleet.toml").write_text(_edit(example_fleet_text(), "demand_growth_per_year = 0.25",
+                                               "demand_growth_per_year = 0"))
+    fleet, measured, res, sens = compute(str(tmp_path / "fleet.toml"), str(RESULTS))
+    r = fleet.economics.discount_rate_per_year
+    H = fleet.economics.planning_horizon_years
+    for c in res.comparisons:
+        assert c.purchase_deferral_days is None
+        assert c.npv_usd == pytest.approx(sum(c.usd_saved_per_year / (1 + r) ** t for t in range(1, H + 1)))
+    assert "and defers no purchase (demand does not grow)" in res.comparisons[0].sentence()
+    p = _cost_cli("--fleet", "fleet.toml", "--xlsx", "flat.xlsx", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    book = tmp_path / "flat.xlsx"
+    cached = _cached_values(book)
+    assert "n/a" in {v for k, v in cached.items() if k.startswith("Model!")}
+    lo = _libreoffice(book)
+    assert not {k: v for k, v in lo.items() if isinstance(v, dict)}  # no #DIV/0!
+    bad = _mismatches(cached, lo)
+    assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
 
 
 SMALL = """
@@ -477,12 +504,18 @@ def test_a_fleet_too_small_for_its_crypto_is_flagged(tmp_path):
     need = {(s.scenario, g.generation) for s in res.scenarios for g in s.generations if g.servers_for_crypto_servers > 10}
     assert ("pure Python everywhere", "gen-current") in need and len(warnings) == len(need)
     assert any(w.startswith("scenario 'pure Python everywhere' needs ") and "gen-current servers for crypto alone at "
-               "peak, more than the 10 it has" in w for w in warnings)
+               "peak (at the 60% target CPU utilization), more than the 10 it has" in w for w in warnings)
+    # figures under 10 keep a decimal: 1.08 needed against 0.5 read "needs 1 ... more than the 0 it has"
+    half = re.sub(r"^servers = \d+ ", "servers = 0.5 ", example_fleet_text(), flags=re.M)
+    (tmp_path / "half.toml").write_text(half)
+    fleet_h, _, res_h, _ = compute(str(tmp_path / "half.toml"), str(RESULTS))
+    small = [w for w in over_capacity(fleet_h, res_h) if "than the 0.5 it has" in w]
+    assert small and all(re.search(r"needs (\d+\.\d|\d{2,}|[\d,]{5,}) ", w) for w in small)
     assert over_capacity(*compute(None, str(RESULTS))[::2]) == []
     p = _cost_cli("--fleet", "fleet.toml", cwd=tmp_path)
     # the warning wraps at the console's width (conftest pins it; a CI run before that split the
     # warning as "could not\ncarry" at 140 columns), so compare the words, not the lines
-    assert p.returncode == 0 and "this fleet could not carry the traffic" in " ".join(p.stdout.split()), p.stderr
+    assert p.returncode == 0 and "this fleet could not carry the traffic within that headroom" in " ".join(p.stdout.split()), p.stderr
 
 
 def test_outputs_are_written_all_or_none(tmp_path):
