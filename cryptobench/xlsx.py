@@ -565,7 +565,7 @@ class _Writer:
         f, ws = self.fleet, self.sheet("Sensitivity")
         ws.set_column(0, 0, 40)
         ws.set_column(1, 8, 18)
-        ws.write(0, 0, f"Sensitivity: each key input at -{SENSITIVITY_STEP:.0%} and +{SENSITIVITY_STEP:.0%}, "
+        ws.write(0, 0, "Sensitivity: each key input at -step and +step (the step is B2, an input), "
                        "everything else as on Inputs (formula rows)", self.title)
         ws.write(1, 0, "step", self.bold)
         ws.write_number(1, 1, SENSITIVITY_STEP, self.inp_pct)
@@ -577,6 +577,7 @@ class _Writer:
             cmp = self.result.comparisons[s_i - 2]
             ws.write(row, 0, f"{sc.name} vs {f.scenarios[0].name}", self.bold)
             row += 1
+            head = row
             ws.write_row(row, 0, ["input", "USD/year saved at -step", "USD/year saved at +step", "NPV at -step",
                                   "NPV at +step", "Δ saving at -step", "Δ saving at +step"], self.head)
             row += 1
@@ -595,11 +596,13 @@ class _Writer:
                 ws.write_formula(row, 6, f"=C{row + 1}-{base_ref}", self.usd, hi - cmp.usd_saved_per_year)
                 row += 1
             chart = self.wb.add_chart({"type": "bar"})
-            chart.add_series({"name": f"-{SENSITIVITY_STEP:.0%}", "categories": ["Sensitivity", first, 0, row - 1, 0],
+            # series named by the header cells, not "-20%": the step is an input cell
+            chart.add_series({"name": ["Sensitivity", head, 5], "categories": ["Sensitivity", first, 0, row - 1, 0],
                               "values": ["Sensitivity", first, 5, row - 1, 5]})
-            chart.add_series({"name": f"+{SENSITIVITY_STEP:.0%}", "categories": ["Sensitivity", first, 0, row - 1, 0],
+            chart.add_series({"name": ["Sensitivity", head, 6], "categories": ["Sensitivity", first, 0, row - 1, 0],
                               "values": ["Sensitivity", first, 6, row - 1, 6], "overlap": 100})
-            chart.set_title({"name": f"Tornado: change in annual saving, {sc.name}"})
+            chart.set_title({"name": f"Tornado: change in annual saving, {sc.name} "
+                                     "(growth and discount rate move only the NPV: columns D and E)"})
             chart.set_x_axis({"name": "USD/year vs base"})
             chart.set_y_axis({"reverse": True})
             ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.5, "y_scale": 1.3})
