@@ -218,6 +218,7 @@ class _Writer:
         for s_i, sc in enumerate(f.scenarios, 1):
             ws.write(row, 0, sc.name)
             ws.write_number(row, 1, sc.engineer_months, self.inp)
+            ws.data_validation(row, 1, row, 1, {"validate": "decimal", "criteria": ">=", "value": 0})  # as the fleet file
             self.name(f"scen{s_i}_engineer_months", _abs("Inputs", row, 1))
             for j, alg in enumerate(list(f.aeads) + [SIGNATURE], 2):
                 ws.write_string(row, j, sc.implementations[alg], self.inp)
