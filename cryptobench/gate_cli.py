@@ -164,10 +164,40 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
         con.print("[green]gate passed[/]")
 
 
+def _refuse_outputs_over_inputs(args: argparse.Namespace) -> None:
+    """No output may replace a file the gate reads, nor another output: ``--json
+    base.json`` replaced the baseline with the report (exit 0), and ``--count`` with
+    no -o wrote over an ``instructions.json`` given as the baseline."""
+    outputs = [(flag, path) for flag, path in (("--json", args.json), ("--emit-filter", args.emit_filter),
+                                               ("-o/--output", args.output or ("instructions.json" if args.count else None)))
+               if path]
+    inputs: list[str] = []
+    for given in (args.baseline, args.current):
+        if given and os.path.isdir(given):
+            try:
+                inputs += [os.path.join(given, n) for n in sorted(os.listdir(given)) if n.endswith(".json")]
+            except OSError:
+                pass  # reading it is refused later, with the reason
+        elif given:
+            inputs.append(given)
+    real = {os.path.realpath(p): p for p in inputs}
+    seen: dict[str, str] = {}
+    for flag, path in outputs:
+        key = os.path.realpath(path)
+        if key in real:
+            default = " (the default with --count)" if flag == "-o/--output" and not args.output else ""
+            raise UsageError(f"{flag} {path}{default} would replace {real[key]}, which the gate reads; "
+                             "write the output elsewhere")
+        if key in seen:
+            raise UsageError(f"{flag} and {seen[key]} both name {path}; give each its own file")
+        seen[key] = flag
+
+
 def cmd_gate(args: argparse.Namespace) -> int:
     from . import bench, gate
     from .registry import name_filter
 
+    _refuse_outputs_over_inputs(args)
     registered = []
     if args.count and args.register:  # kernels of --register modules: their backends are names -b may use
         import importlib

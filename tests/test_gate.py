@@ -359,6 +359,32 @@ def test_a_reference_no_file_has_is_refused_before_a_table_of_no_reference_rows(
     assert main(["gate", "tests/data/results/base.json", "tests/data/results/same.json", "--reference", "python"]) in (0, 1)
 
 
+def test_no_output_replaces_a_file_the_gate_reads(tmp_path, capsys, monkeypatch):
+    # --json base.json replaced the baseline with the report and exited 0
+    for name in ("base.json", "slower.json"):
+        shutil.copy(f"tests/data/results/{name}", tmp_path / name)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    b, s = str(tmp_path / "base.json"), str(tmp_path / "slower.json")
+    cases = [
+        ([b, s, "--json", b], f"--json {b} would replace {b}, which the gate reads"),
+        ([b, s, "--emit-filter", s], f"--emit-filter {s} would replace {s}, which the gate reads"),
+        ([str(tmp_path), s, "--json", b], f"--json {b} would replace {b}, which the gate reads"),  # in a baseline directory
+        ([b, s, "--json", str(tmp_path / "r.json"), "--emit-filter", str(tmp_path / "r.json")],
+         "--emit-filter and --json both name"),
+    ]
+    for args, needle in cases:
+        assert main(["gate", *args]) == 2, args
+        assert needle in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # --count writes instructions.json unless told otherwise: not over the baseline of that name
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "instructions.json").write_text("{}")
+    assert main(["gate", "--count", "instructions.json"]) == 2
+    assert ("-o/--output instructions.json (the default with --count) would replace instructions.json"
+            in capsys.readouterr().err)
+    assert (tmp_path / "instructions.json").read_text() == "{}"
+
+
 def test_a_one_process_run_is_noted():
     # --fast runs one worker process: its values stand in for processes, and p overstates significance
     rng = random.Random(3)
