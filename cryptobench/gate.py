@@ -938,9 +938,10 @@ def load_counts(path: str | Path) -> dict[str, Any]:
     if not isinstance(counts, dict) or not isinstance(doc.get("skipped", {}), dict):
         raise ResultsFileError(f"{p}: malformed instruction-count file: counts and skipped must be objects")
     for name, c in counts.items():
-        if not isinstance(c, dict) or not _positive_number(c.get("per_call"), MAX_INSTRUCTIONS):
-            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: per_call must be a positive number"
-                                   f" below {MAX_INSTRUCTIONS:g}")
+        # at least one instruction a call: a baseline of 5e-324 made every change +inf% (and --json wrote Infinity)
+        if not isinstance(c, dict) or not _positive_number(c.get("per_call"), MAX_INSTRUCTIONS) or c["per_call"] < 1:
+            raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: per_call must be a number from 1"
+                                   f" to below {MAX_INSTRUCTIONS:g}")
         if not isinstance(c.get("code_path", ""), str):
             raise ResultsFileError(f"{p}: malformed instruction-count file: {name}: code_path must be a string")
     # printed as a table cell, and in the warnings when the two sides differ

@@ -25,6 +25,9 @@ import functools
 import gzip
 import io
 import json
+import os
+import re
+import stat
 import statistics
 import zlib
 from dataclasses import dataclass, field
@@ -265,7 +268,11 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
     which are not JSON numbers (Python's json module writes and reads them)."""
     p = Path(path)
     try:
-        with open(p, "rb") as fh:
+        # O_NONBLOCK: opening a FIFO named *.json in a scanned directory blocked until a writer came
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ResultsFileError(f"{p}: not a {what}: not a regular file")
             data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ResultsFileError(f"{p}: no such {what}") from None
@@ -288,7 +295,7 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
     if not text.strip():
         raise ResultsFileError(f"{p}: empty file (an interrupted write?)")
     try:
-        return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
+        doc = json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
     except _NonFinite as exc:
         raise NonFiniteJSON(f"{p}: malformed {what}: it holds {exc}, which is not a number JSON allows") from None
     except json.JSONDecodeError as exc:
@@ -296,6 +303,19 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
         raise ResultsFileError(f"{p}: not valid JSON{hint}: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
         raise ResultsFileError(f"{p}: not a {what}: JSON nested too deeply") from None
+    except ValueError:  # an integer of more digits than int() converts (4,300): a traceback before
+        raise ResultsFileError(f"{p}: not a {what}: a number with more digits than Python reads") from None
+    if _CONTROL.search(text):
+        # names, paths and machine fields are printed: an ESC sequence would drive the terminal
+        raise ResultsFileError(f"{p}: not a {what}: its text holds control characters (terminal escape "
+                               "sequences?), which would reach the terminal")
+    return doc
+
+
+#: Control characters in a JSON document's text other than tab, newline and carriage return:
+#: C0 ones written as \u00XX escapes (JSON allows no raw ones in strings), DEL and C1 ones in
+#: either form. (A literal backslash followed by "u001b" would match too; no real file has one.)
+_CONTROL = re.compile(r"[\x7f-\x9f]|\\u00(?:0[0-8bcef]|1[0-9a-f]|7f|[89][0-9a-f])", re.IGNORECASE)
 
 
 def load(path: str | Path, doc: Any = None) -> Results:
@@ -411,7 +431,7 @@ def newest_first(directory: str | Path = "results") -> list[Path]:
 
     def key(p: Path) -> tuple[str, int]:
         stem, _, n = p.stem.rpartition("-")
-        return (stem, int(n)) if n.isdigit() and stem else (p.stem, 1)
+        return (stem, int(n)) if n.isascii() and n.isdigit() and stem else (p.stem, 1)  # not '²'
 
     files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")), key=key, reverse=True)
     if not files:

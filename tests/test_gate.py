@@ -11,6 +11,7 @@ import math
 import os
 import random
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -438,6 +439,11 @@ _PB_ONE = {"name": "t", "extra_info": {"algorithm": "aes-128-gcm", "backend": "o
     (b"\xff\xfe{\x00}\x00", "not UTF-8 text (byte 0)"),
     (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
     (b"\x1f\x8b\x08\x00garbage", "a damaged gzip file"),
+    # int() refuses over 4,300 digits: a ValueError traceback from every reader
+    (b'{"cryptobench": {"schema": ' + b"9" * 5000 + b"}}", "a number with more digits than Python reads"),
+    # an ESC sequence in a name or machine field went to the terminal raw
+    (b'{"cpu_model": "\\u001b]0;title\\u0007EPYC"}', "its text holds control characters"),
+    ('{"cpu_model": "EPYC\u009b2J"}'.encode(), "its text holds control characters"),
 ])
 def test_files_that_are_not_json_text_are_one_line(tmp_path, capsys, data, needle):
     """UnicodeDecodeError and RecursionError came out as tracebacks with exit 1 (for the gate: 'a regression')."""
@@ -450,6 +456,25 @@ def test_files_that_are_not_json_text_are_one_line(tmp_path, capsys, data, needl
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1, (argv, err)
+
+
+def test_a_fifo_in_a_scanned_directory_is_passed_over_not_waited_on(tmp_path):
+    # history, a gate baseline directory and cost's "newest" opened it and blocked for a writer
+    d = tmp_path / "runs"
+    d.mkdir()
+    shutil.copy("tests/data/results/base.json", d / "base.json")
+    os.mkfifo(d / "z.json")
+    for argv in (["history", str(d)], ["gate", str(d), "tests/data/results/same.json"]):
+        p = subprocess.run([sys.executable, "-m", "cryptobench", *argv], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (argv, p.stderr)
+        assert f"{d / 'z.json'}: not a results file: not a regular file" in " ".join(p.stdout.split()), argv
+
+
+def test_newest_first_reads_only_ascii_digits_as_a_same_second_suffix(tmp_path):
+    for name in ("20261128T000000Z_vm.json", "20261128T000000Z_vm-2.json", "20261128T000000Z_vm-\u00b2.json"):
+        (tmp_path / name).write_text("{}")
+    # int('\u00b2') raised ValueError: a traceback from cost's choice of the newest file
+    assert [p.name for p in results.newest_first(tmp_path)][-1] == "20261128T000000Z_vm.json"
 
 
 def test_gzipped_results_files_read_and_write_like_pyperf(tmp_path, capsys):
@@ -471,9 +496,11 @@ def test_gzipped_results_files_read_and_write_like_pyperf(tmp_path, capsys):
     "content,needle",
     [
         ({"schema": gate.ICOUNT_SCHEMA, "counts": []}, "malformed instruction-count file: counts and skipped must be objects"),
-        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {}}}, "a/python/encrypt/64: per_call must be a positive number"),
-        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": "lots"}}}, "per_call must be a positive number"),
-        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": 0}}}, "per_call must be a positive number"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {}}}, "a/python/encrypt/64: per_call must be a number from 1"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": "lots"}}}, "per_call must be a number from 1"),
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": 0}}}, "per_call must be a number from 1"),
+        # 5e-324 was accepted: every change against it read +inf%, and --json wrote Infinity
+        ({"schema": gate.ICOUNT_SCHEMA, "counts": {"a/python/encrypt/64": {"per_call": 5e-324}}}, "per_call must be a number from 1"),
         ({"machine_info": {}, "benchmarks": {"a": 1}}, "malformed pytest-benchmark JSON: benchmarks must be a list of objects"),
         ({"machine_info": {}, "benchmarks": [5]}, "malformed pytest-benchmark JSON: benchmarks must be a list of objects"),
         ({"machine_info": {}, "benchmarks": [dict(_PB_ONE, stats={"data": ["x"]})]}, "t: stats must hold positive numbers of seconds"),

@@ -218,8 +218,8 @@ def test_files_too_big_to_read_are_refused_before_they_fill_the_memory(tmp_path,
     bomb.write_bytes(gzip.compress(b" " * (2 << 20) + BASE.read_bytes()))
     with pytest.raises(ResultsFileError, match=r"bomb.json.gz: not a results file: larger than 1 MiB decompressed$"):
         results.load(bomb)
-    with pytest.raises(ResultsFileError, match=r"^/dev/zero: not a results file: larger than 1 MiB$"):
-        results.load("/dev/zero")
+    with pytest.raises(ResultsFileError, match=r"^/dev/zero: not a results file: not a regular file$"):
+        results.load("/dev/zero")  # read until memory ran out, then refused as larger than the bound; now not opened
     monkeypatch.setattr(results, "MAX_BENCHMARKS", 2)
     with pytest.raises(ResultsFileError, match="3 benchmarks, more than a results file holds"):
         results.load(BASE)
@@ -267,7 +267,7 @@ _COUNTS = {"schema": gate.ICOUNT_SCHEMA, "python": "3.11.7", "valgrind": "valgri
     pytest.param(lambda d: d.update(skipped={"b/python/sign": 3}), "skipped['b/python/sign'] must be a string",
                  id="skipped"),
     pytest.param(lambda d: d.update(python=3.11), "python must be a string", id="python"),
-    pytest.param(lambda d: d["counts"]["a/python/encrypt/64"].update(per_call=1e308), "per_call must be a positive",
+    pytest.param(lambda d: d["counts"]["a/python/encrypt/64"].update(per_call=1e308), "per_call must be a number from 1",
                  id="huge"),
     pytest.param(lambda d: d["counts"]["a/python/encrypt/64"].update(per_call=NAN), "it holds NaN", id="nan"),
     pytest.param(lambda d: d["counts"]["a/python/encrypt/64"].update(code_path=None), "code_path must be a string",
