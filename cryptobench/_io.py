@@ -62,6 +62,14 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
     them. When one cannot be staged, the staged ones are removed,
     directories this call created are removed again, no target is touched, and
     OutputError says which file could not be written.
+
+    A rename can fail after others succeeded (a file someone else owns in a
+    sticky directory such as /tmp, an immutable file). So each existing target
+    is first hard-linked to a hidden backup beside it; when a rename fails, the
+    targets already replaced get their old contents back (and new ones are
+    removed). A target that cannot be linked (on a file system without hard
+    links, or the very file a sticky directory protects) is renamed last, where
+    its failure still leaves every other target as it was.
     """
     staged: list[tuple[str, Path]] = []
     created: list[Path] = []
@@ -75,11 +83,7 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
             make_dir(target.parent)
             staged.append((_stage(target, data), target))
         with held():  # a stop signal takes effect after the last rename, not between two
-            for tmp, target in staged:
-                try:
-                    os.replace(tmp, target)
-                except OSError as exc:
-                    raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            _replace_all(staged)
     except BaseException:
         for tmp, _ in staged:
             _unlink(tmp)
@@ -90,6 +94,56 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
                 pass
         raise
     return [t for _, t in staged]
+
+
+_NEW = "new"  # a target that did not exist: undone by removing it
+_UNSAVED = "unsaved"  # an existing target that could not be linked: cannot be undone
+
+
+def _backup(target: Path) -> str:
+    """A hard link to ``target`` under a hidden name beside it (not ``*.json``, so
+    no directory scan reads it); _NEW or _UNSAVED when there is nothing to link or it cannot be."""
+    if not os.path.lexists(target):
+        return _NEW
+    for _ in range(20):
+        name = os.path.join(target.parent, f".{target.name}.{os.urandom(4).hex()}.old")
+        try:
+            os.link(target, name, follow_symlinks=False)
+            return name
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+    return _UNSAVED
+
+
+def _replace_all(staged: list[tuple[str, Path]]) -> None:
+    """Rename each staged file over its target, undoing the done ones when one fails."""
+    # one file needs no backup: if its rename fails, nothing was replaced
+    saved = [(tmp, target, _backup(target) if len(staged) > 1 else _UNSAVED) for tmp, target in staged]
+    saved.sort(key=lambda item: item[2] == _UNSAVED)  # those that cannot be undone last
+    done: list[tuple[Path, str]] = []
+    try:
+        for tmp, target, backup in saved:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            done.append((target, backup))
+    except BaseException:
+        for target, backup in reversed(done):
+            if backup == _NEW:
+                _unlink(str(target))
+            elif backup != _UNSAVED:
+                try:
+                    os.replace(backup, target)
+                except OSError:
+                    pass
+        raise
+    finally:
+        for _, _, backup in saved:
+            if backup not in (_NEW, _UNSAVED):
+                _unlink(backup)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

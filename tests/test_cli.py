@@ -228,6 +228,47 @@ def test_a_failed_write_is_one_line_and_leaves_the_target_alone(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["adir", "afile"]
 
 
+def _failing_rename(monkeypatch, io, fail_at: str, link_fails_for: str | None = None):
+    real_replace, real_link = os.replace, os.link
+
+    def replace(src, dst):
+        if Path(dst).name == fail_at and Path(src).name.endswith(".tmp"):
+            raise PermissionError(1, "Operation not permitted")
+        real_replace(src, dst)
+
+    def link(src, dst, **kw):
+        if link_fails_for is not None and Path(src).name == link_fails_for:
+            raise PermissionError(1, "Operation not permitted")
+        real_link(src, dst, **kw)
+
+    monkeypatch.setattr(io.os, "replace", replace)
+    monkeypatch.setattr(io.os, "link", link)
+
+
+@pytest.mark.parametrize("fail_at,link_fails_for", [
+    ("b.csv", None),  # the second of three: a.csv was already replaced
+    ("c.csv", None),  # the last: a.csv and b.csv were
+    ("b.csv", "b.csv"),  # the sticky-directory case: the file it cannot replace cannot be linked either
+])
+def test_a_rename_that_fails_midway_puts_the_replaced_files_back(tmp_path, monkeypatch, fail_at, link_fails_for):
+    """cost --xlsx w.xlsx --csv sticky/ left w.xlsx and scenarios.csv new when the rename of a
+    comparisons.csv someone else owned in a sticky directory failed."""
+    from cryptobench import _io
+    from cryptobench.errors import OutputError
+
+    (tmp_path / "a.csv").write_text("old a")
+    (tmp_path / "b.csv").write_text("old b")  # c.csv does not exist yet
+    _failing_rename(monkeypatch, _io, fail_at, link_fails_for)
+    with pytest.raises(OutputError, match=f"cannot write .*{fail_at}: Operation not permitted"):
+        _io.atomic_write_many([(tmp_path / n, b"new") for n in ("a.csv", "b.csv", "c.csv")])
+    assert (tmp_path / "a.csv").read_text() == "old a" and (tmp_path / "b.csv").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]  # no new c.csv, no backup, no .tmp
+    monkeypatch.undo()
+    _io.atomic_write_many([(tmp_path / n, b"new") for n in ("a.csv", "b.csv", "c.csv")])
+    assert [(tmp_path / n).read_text() for n in ("a.csv", "b.csv", "c.csv")] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv", "c.csv"]
+
+
 def test_an_unwritable_output_directory_is_refused(tmp_path, monkeypatch):
     """Checked through os.access, which is what the check asks (tests may run as root, who may write anywhere)."""
     import argparse
