@@ -131,6 +131,10 @@ def samples_from_results(res) -> RunSamples:
                       settings=dict(res.info.get("settings") or {}), complete=res.info.get("complete", True))
 
 
+#: Benchmark kinds: an operation, a hot path, the harness's own overhead row.
+_KINDS = ("operation", "hot-path", "overhead")
+
+
 def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamples:
     """From pytest-benchmark's JSON (``--benchmark-json``, with ``--benchmark-save-data``
     for the individual values; without it only the mean is known and nothing is significant).
@@ -139,6 +143,7 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
     in ``extra_info``; benchmarks without it are ignored.
     """
     out = {}
+    identity: dict[tuple, str] = {}
     benchmarks = doc.get("benchmarks", [])
     if not isinstance(benchmarks, list) or not all(isinstance(b, dict) for b in benchmarks):
         raise ValueError("benchmarks must be a list of objects")
@@ -153,8 +158,8 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
         if not values:
             continue
         name = info.get("name") or b.get("name")
-        if not isinstance(name, str):
-            raise ValueError(f"benchmarks[{i}]: name must be a string, got {name!r:.40}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"benchmarks[{i}]: name must be a non-empty string, got {name!r:.40}")
         for key in ("algorithm", "backend", "operation", "kind", "code_path"):
             if key in info and not isinstance(info[key], str):
                 raise ValueError(f"{name}: extra_info.{key} must be a string, got {info[key]!r:.40}")
@@ -166,8 +171,14 @@ def samples_from_pytest_benchmark(doc: Mapping[str, Any], label: str) -> RunSamp
         if not isinstance(values, list) or not all(map(is_call_time, values)):
             raise ValueError(f"{name}: stats must hold positive numbers of seconds (from {MIN_SECONDS:g} to "
                              f"{MAX_SECONDS:g})")
+        if info.get("kind", "operation") not in _KINDS:
+            raise ValueError(f"{name}: extra_info.kind must be one of {', '.join(_KINDS)}, got {info['kind']!r:.40}")
         if name in out:  # the second would replace the first unsaid
             raise ValueError(f"two benchmarks named {name}")
+        same = (info["algorithm"], info["backend"], info.get("operation", ""), info.get("size"), info.get("aad"))
+        if same in identity:  # as in a results file: which of the two would the gate compare?
+            raise ValueError(f"{identity[same]} and {name} measure the same algorithm, backend, operation, size and AAD")
+        identity[same] = name
         vals = tuple(float(v) for v in values)
         # one process, rounds in time order: consecutive blocks stand in for pyperf's
         # worker processes (each contributes its fastest round), so slow drift
@@ -576,6 +587,11 @@ def wall_gate(
     if single:
         warnings.append(f"note: {', '.join(single)} ran one worker process (--fast): its values are not independent, "
                         "so the p-values overstate significance; gate runs of the default profile or --ci")
+    only_means = [r.label for r in [*base, current]
+                  if r.source == "pytest-benchmark" and r.samples and all(len(s.values) < 2 for s in r.samples.values())]
+    if only_means:  # the gate passed such files without a word
+        warnings.append(f"note: {', '.join(only_means)} hold(s) one value per benchmark (pytest-benchmark without "
+                        "--benchmark-save-data): no change can be significant, so this gate cannot fail")
     verdicts = []
     for name, s in sorted(current.samples.items()):
         if s.backend == reference or s.kind == "overhead" or not include(s):

@@ -325,6 +325,24 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert [v.status for v in rep.verdicts] == ["slower"]
 
 
+def test_pytest_benchmark_files_of_means_only_say_the_gate_cannot_fail(tmp_path):
+    # without --benchmark-save-data each benchmark has one value: the gate passed without a word
+    def doc(t):
+        def b(name, backend, mean):
+            return {"name": name, "extra_info": {"algorithm": "chacha20-poly1305", "backend": backend,
+                                                 "operation": "encrypt", "size": 1024, "name": name},
+                    "stats": {"mean": mean}}
+        return {"machine_info": {}, "benchmarks": [b("chacha20-poly1305/openssl/encrypt/1024", "openssl", 1e-6),
+                                                     b("chacha20-poly1305/python/encrypt/1024", "python", t)]}
+    (tmp_path / "old.json").write_text(json.dumps(doc(1e-4)))
+    (tmp_path / "new.json").write_text(json.dumps(doc(3e-4)))  # three times slower
+    rep = gate.wall_gate(baseline=gate.load_runs(tmp_path / "old.json"), current=gate.load_run(tmp_path / "new.json"))
+    assert rep.passed
+    (w,) = [w for w in rep.warnings if "one value per benchmark" in w]
+    assert f"{tmp_path / 'old.json'}, {tmp_path / 'new.json'} hold(s) one value per benchmark" in w
+    assert "no change can be significant, so this gate cannot fail" in w
+
+
 def test_the_summary_counts_what_was_not_compared_and_notes_an_interrupted_run(tmp_path, capsys):
     # a run lacking baseline benchmarks said "N benchmarks compared ... gate passed" and nothing more
     def renamed(doc, name, backend):

@@ -237,7 +237,16 @@ def _pb(**info):
 
 
 @pytest.mark.parametrize("doc,needle", [
-    pytest.param({"benchmarks": [_pb(name=5)]}, "benchmarks[0]: name must be a string, got 5", id="name"),
+    pytest.param({"benchmarks": [_pb(name=5)]}, "benchmarks[0]: name must be a non-empty string, got 5", id="name"),
+    # the message ended "two benchmarks named " with nothing after it
+    pytest.param({"benchmarks": [dict(_pb(name=""), name="")]}, "benchmarks[0]: name must be a non-empty string, got ''",
+                 id="name-empty"),
+    pytest.param({"benchmarks": [_pb(kind="zzz")]}, "extra_info.kind must be one of operation, hot-path, overhead, got 'zzz'",
+                 id="kind"),
+    # a results file refuses these; the gate compared whichever came last
+    pytest.param({"benchmarks": [_PB, dict(_pb(name="other"), name="other")]},
+                 "aes-128-gcm/python/encrypt/1024 and other measure the same algorithm, backend, operation, size and AAD",
+                 id="same-identity"),
     pytest.param({"benchmarks": [_pb(backend=["python"])]}, "extra_info.backend must be a string", id="backend"),
     pytest.param({"benchmarks": [_pb(code_path=1.5)]}, "extra_info.code_path must be a string", id="code_path"),
     pytest.param({"benchmarks": [_pb(size="1024")]}, "extra_info.size must be a whole number of bytes from 1",
