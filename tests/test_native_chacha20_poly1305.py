@@ -110,6 +110,14 @@ def test_differential_lengths(kern, ref):
         assert a.encrypt(bytearray(nonce), memoryview(pt), bytearray(aad)) == ct
         out = bytearray(n + 16)
         assert a.encrypt_into(nonce, pt, aad, out) == n + 16 and out == ct
+        # out may be the plaintext's buffer (in place) or the AAD's: the ciphertext written
+        # over the AAD before it went through Poly1305 made a tag that never verified
+        out = bytearray(pt + bytes(16))
+        assert a.encrypt_into(nonce, memoryview(out)[:n], aad, out) == n + 16 and out == ct
+        long_aad = rng.randbytes(n + 16)
+        out = bytearray(long_aad)
+        a.encrypt_into(nonce, pt, out, out)
+        assert out == b.encrypt(nonce, pt, long_aad), n
 
 
 def test_tampering_is_refused(kern):

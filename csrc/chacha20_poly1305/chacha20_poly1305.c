@@ -969,13 +969,16 @@ int cb_chacha_aead_encrypt(const cb_chacha_ctx *ctx, const uint8_t *nonce, size_
      * rest encrypts the start of the message. */
     size_t nb = chacha_first_batch(ctx->path, st, ks, pt_len);
     poly_init(&p, ks);
+    /* The AAD goes through Poly1305 before anything is written to out: out
+     * may be the AAD's buffer (encrypt_into), and the tag must cover the AAD
+     * as given, not ciphertext written over it. */
+    poly_update_pad16_path(ctx->path, &p, aad, aad_len);
     size_t done = 64 * (nb - 1);
     if (done > pt_len)
         done = pt_len;
     xor_bytes(out, pt, ks + 64, done);
     st[12] = (uint32_t)nb;
     wipe(ks, sizeof ks);
-    poly_update_pad16_path(ctx->path, &p, aad, aad_len);
 
     /* Ciphertext from `pend` on is not yet authenticated. On the vector
      * paths each full chunk is encrypted while the previous one (whole

@@ -219,7 +219,8 @@ class _Context:
 
         def encrypt_into(nonce, plaintext, aad, out) -> int:
             """Write ciphertext || tag into ``out`` (writable, exactly
-            len(plaintext) + 16 bytes); returns the number of bytes written."""
+            len(plaintext) + 16 bytes); returns the number of bytes written.
+            ``out`` may start at the plaintext (in place) or be the AAD's buffer."""
             nonce, plaintext, aad = _buf("nonce", nonce), _buf("plaintext", plaintext), _buf("aad", aad)
             if len(nonce) != 12:
                 raise InvalidNonce("ChaCha20-Poly1305 takes a 12-byte nonce")
