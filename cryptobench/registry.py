@@ -23,10 +23,10 @@ import fnmatch
 import importlib
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from ._locks import ChildSafeLock
 from .errors import UsageError
 
 #: Algorithm name -> kernel family (the folder under kernels/).
@@ -198,7 +198,7 @@ def _sort_key(k: Kernel) -> tuple[int, int, str]:
     return (algos.index(k.algorithm), order.get(k.base_backend, 5), k.backend)
 
 
-_lock = threading.RLock()
+_lock = ChildSafeLock(reentrant=True)  # unheld in a forked child (cryptobench._locks)
 _default: Registry | None = None
 _loading = False  # set while default_registry imports the backend modules
 

@@ -52,9 +52,9 @@ passed as ``bytes``), which skips the dispatcher's per-call type resolution.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from typing import Any
 
+from cryptobench._locks import ChildSafeLock
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
 from cryptobench.kernels._aead_common import GCMParameters, check_bytes
 from cryptobench.registry import Kernel
@@ -914,7 +914,7 @@ _HW_NAMES = (
 
 # ====================================================================== lazy compilation
 
-_lock = threading.RLock()
+_lock = ChildSafeLock(reentrant=True)  # unheld in a forked child (cryptobench._locks)
 _ready: dict[str, list] = {}  # code path -> dispatchers
 _entry_points: dict[str, tuple] = {}  # code path -> (seal, open) compiled entry points
 

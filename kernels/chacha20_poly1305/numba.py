@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from typing import Any
 
+from cryptobench._locks import ChildSafeLock
 from cryptobench.errors import InvalidKey, InvalidLength, InvalidNonce, InvalidTag
 from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_block_counter, check_bytes
 from cryptobench.registry import Kernel
@@ -677,7 +677,7 @@ _HW_NAMES = (
 #: small helpers inlined into their callers (not compiled on their own)
 _INLINE = ("_rotl", "_qr", "_carry", "_poly_step_hw")
 
-_lock = threading.RLock()
+_lock = ChildSafeLock(reentrant=True)  # unheld in a forked child (cryptobench._locks)
 _ready: dict[str, list] = {}
 _entry_points: dict[str, tuple] = {}  # tier -> (seal, open) compiled entry points
 

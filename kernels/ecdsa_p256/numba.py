@@ -46,9 +46,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import secrets
-import threading
 from typing import Any, Callable, Mapping
 
+from cryptobench._locks import ChildSafeLock
 from cryptobench.errors import InvalidInput, InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
@@ -71,7 +71,7 @@ from cryptobench.registry import Kernel
 ALGORITHM = "ecdsa-p256-sha256"
 _HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
-_lock = threading.Lock()
+_lock = ChildSafeLock()  # unheld in a forked child (cryptobench._locks)
 _mod: Any = None
 _table: Any = None
 

@@ -77,8 +77,8 @@ How it is fast (all variable-time):
 from __future__ import annotations
 
 import secrets
-import threading
 
+from cryptobench._locks import ChildSafeLock
 from cryptobench.errors import InvalidInput, InvalidSignature
 from cryptobench.kernels._aead_common import check_bytes
 from cryptobench.kernels._ecdsa_common import (
@@ -212,7 +212,7 @@ def _batch_affine(points: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
 # ----------------------------------------------------------- fixed-base table
 
 _TABLES: list[list[int]] | None = None
-_TABLE_LOCK = threading.Lock()
+_TABLE_LOCK = ChildSafeLock()  # a fork during another thread's build left the child waiting forever
 
 
 def _build_tables() -> list[list[int]]:
