@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from rich.table import Table
 from rich.text import Text
 
-from .registry import Kernel
-from .verify import KernelReport
+if TYPE_CHECKING:  # annotations only: report.py imports literal() without loading verify
+    from .registry import Kernel
+    from .verify import KernelReport
+
+
+def literal(value: object, style: str = "") -> Text:
+    """``value`` as text shown exactly as it is, for a cell, title or caption.
+
+    Text from a file (a benchmark or kernel name, a code path, a reason, a
+    machine field) must not go to rich as a ``str``: rich reads a ``str`` as
+    console markup, so ``[/x]`` in it raised MarkupError (a traceback, exit 1,
+    which ``gate`` and ``compare`` mean as "a regression") and ``[avx512]``
+    vanished from ``libcrypto[avx512] path``. None is shown as an empty cell."""
+    return Text("" if value is None else str(value), style=style)
 
 
 def _kernel_notes(k: Kernel) -> str:
@@ -107,9 +119,10 @@ def verify_kernel_table(rep: KernelReport) -> Table:
         for reason, n in c.skip_reasons.items():
             notes.append(f"skipped {n}: {reason}")
         for f in c.failures:
-            notes.append(Text(f"FAIL {f}", style="red").plain)
+            notes.append(f"FAIL {f}")
         failed = Text(str(c.failed), style="bold red" if c.failed else "")
-        t.add_row(c.name, str(c.passed), failed, str(c.skipped), "\n".join(notes))
+        # a check's name, skip reasons and failures quote vector files and exceptions: text, not markup
+        t.add_row(literal(c.name), str(c.passed), failed, str(c.skipped), literal("\n".join(notes)))
     return t
 
 
@@ -122,7 +135,8 @@ def verify_summary_table(reports: Iterable[KernelReport]) -> Table:
     t.add_column("skipped", justify="right")
     t.add_column("reason", overflow="fold")
     for r in reports:
-        t.add_row(r.name, _status_text(r.status), str(r.passed), str(r.failed), str(r.skipped), r.reason)
+        t.add_row(literal(r.name), _status_text(r.status), str(r.passed), str(r.failed), str(r.skipped),
+                  literal(r.reason))
     return t
 
 
@@ -278,7 +292,7 @@ def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_
     for n, idx in enumerate(groups):
         # wrap headers before folding or wrapping any cell
         w = _narrow(_narrow([natural[i] for i in idx], [headed[i] for i in idx], width), [mins[i] for i in idx], width)
-        title = table.title if n == 0 or not table.title else f"{_plain(table.title)} (continued)"
+        title = table.title if n == 0 or not table.title else _continued(table.title)
         t = Table(title=title, title_justify=table.title_justify, show_lines=table.show_lines, box=table.box,
                   caption=table.caption if n == len(groups) - 1 else None)
         t.columns = [replace(table.columns[i], width=wi, min_width=None, no_wrap=False, overflow="fold",
@@ -286,6 +300,13 @@ def fit_to_width(table: Table, width: int | None, keep: int | None = None, fold_
         t.rows = list(table.rows)
         out.append(t)
     return out
+
+
+def _continued(title) -> Text:
+    """The title of a table's later part: ``title``'s text and "(continued)", styled as rich
+    styles a str title. As a str it was parsed as markup again once its markup had been
+    stripped, so a Text title holding ``[/x]`` (a kernel's code path) raised MarkupError."""
+    return Text(f"{_plain(title)} (continued)", style="table.title")
 
 
 def _records(table: Table, keep: int):

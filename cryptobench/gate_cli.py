@@ -114,6 +114,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from .display import literal
+
     con = _console()
     for w in rep.warnings:
         con.print(w, style="bold yellow", markup=False)
@@ -130,10 +132,12 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
         style = {"slower": "bold red", "faster": "green", "same": "dim", "path-changed": "yellow", "gone": "yellow"}
         for v in rows:
             fmt = (lambda x: "-" if x is None else f"{x:.4g}") if wall else (lambda x: "-" if x is None else f"{x:,.0f}")
-            cells = [v.name, fmt(v.old), fmt(v.new), _fmt_pct(v)]
+            # names, the reference and notes (code paths, skip reasons) come from the files: text, not markup
+            cells = [literal(v.name), fmt(v.old), fmt(v.new), _fmt_pct(v)]
             if wall:
-                cells += ["-" if v.p_value is None else f"{v.p_value:.2g}", v.reference]
-            cells += [Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")), v.note]
+                cells += ["-" if v.p_value is None else f"{v.p_value:.2g}", literal(v.reference)]
+            cells += [Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")),
+                      literal(v.note)]
             t.add_row(*cells)
         con.print(t)
     if not summary:
@@ -153,8 +157,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
               f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
     if rep.regressions:
-        con.print(f"[bold red]REGRESSION[/]: {', '.join(v.name for v in rep.regressions[:10])}"
-                  + (f" and {len(rep.regressions) - 10} more" if len(rep.regressions) > 10 else ""))
+        con.print(Text.assemble(("REGRESSION", "bold red"), ": " + ", ".join(v.name for v in rep.regressions[:10])
+                                + (f" and {len(rep.regressions) - 10} more" if len(rep.regressions) > 10 else "")))
         if wall:  # alpha is per benchmark, with no correction for how many were tested
             n = len(compared)
             con.print(f"note: the test is per benchmark (p < {rep.alpha:g} each, {n} test{'s' if n != 1 else ''}), "

@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import gate
+from .display import literal
 from .errors import ResultsFileError, UsageError
 
 
@@ -164,7 +165,8 @@ def runs_table(h: History) -> Table:
     for c in ("#", "date", "commit", "CPU", "file"):
         t.add_column(c, justify="right" if c == "#" else "left", overflow="fold" if c == "file" else None)
     for i, r in enumerate(h.runs):
-        t.add_row(str(i), r.created or "?", r.commit, r.cpu_model, r.path)
+        # every field but the index comes from the file (or its path): text, not markup
+        t.add_row(str(i), literal(r.created or "?"), literal(r.commit), literal(r.cpu_model), literal(r.path))
     return t
 
 
@@ -178,7 +180,8 @@ def _fmt(h: History, v: float) -> str:
 
 def trend_table(h: History, *, steps_only: bool = False) -> Table:
     what = f"time / {h.reference} time in the same run" if h.metric == "ratio" else "median time"
-    t = Table(title=f"Trends ({what}; + is slower)", title_justify="left")
+    # the reference is a backend name from the files: text, not markup (styled as rich styles a str title)
+    t = Table(title=literal(f"Trends ({what}; + is slower)", style="table.title"), title_justify="left")
     for c in ("benchmark", "runs", "first", "last", "change", "trend", "significant steps (run: change, commit)"):
         t.add_column(c, justify="left" if c in ("benchmark", "trend") or c.startswith("significant") else "right",
                      overflow="fold" if c.startswith("significant") else None)
@@ -193,7 +196,7 @@ def trend_table(h: History, *, steps_only: bool = False) -> Table:
                 steps.append("; ")
             steps.append(f"#{st.after}: {st.percent:+.1f}% ({h.runs[st.after].commit})",
                          style="bold red" if st.change > 1 else "green")
-        t.add_row(ser.name, str(len(ser.points)), _fmt(h, first), _fmt(h, last),
+        t.add_row(literal(ser.name), str(len(ser.points)), _fmt(h, first), _fmt(h, last),
                   "-" if tc is None else f"{(tc - 1) * 100:+.1f}%", _spark([p.value for p in ser.points]),
                   steps if ser.steps else Text("-", style="dim"))
     return t
@@ -223,18 +226,19 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
     import matplotlib.ticker  # noqa: F401 - matplotlib.ticker below
 
     from ._io import atomic_write_many
-    from .plot import _png
+    from .plot import _png, literal_text
 
     out = Path(out_dir)
     files: list[tuple[Path, bytes]] = []
-    labels = [f"#{i} {r.created[:10]}\n{r.commit}" for i, r in enumerate(h.runs)]
+    # dates, commits, names and the reference come from the files: no mathtext
+    labels = [f"#{i} {literal_text(r.created[:10])}\n{literal_text(r.commit)}" for i, r in enumerate(h.runs)]
     for algorithm in sorted({s.algorithm for s in h.series.values()}):
         sers = [s for s in h.series.values() if s.algorithm == algorithm]
         fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(h.runs) + 4), 6))
         for s in sers:
             xs = [p.run for p in s.points]
             ys = [p.value for p in s.points]
-            (line,) = ax.plot(xs, ys, marker=".", linewidth=1, label=s.name.split("/", 1)[1])
+            (line,) = ax.plot(xs, ys, marker=".", linewidth=1, label=literal_text(s.name.split("/", 1)[1]))
             for st in s.steps:
                 y = next(p.value for p in s.points if p.run == st.after)
                 ax.plot([st.after], [y], marker="v" if st.change > 1 else "^", markersize=11,
@@ -247,8 +251,8 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
         ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_xticks(range(len(h.runs)))
         ax.set_xticklabels(labels, fontsize=7)
-        ax.set_ylabel(f"time / {h.reference} time (same run)" if h.metric == "ratio" else "median time (s)")
-        ax.set_title(f"{algorithm}: history (▼ significant slowdown, ▲ speed-up)")
+        ax.set_ylabel(f"time / {literal_text(h.reference)} time (same run)" if h.metric == "ratio" else "median time (s)")
+        ax.set_title(f"{literal_text(algorithm)}: history (▼ significant slowdown, ▲ speed-up)")
         ax.grid(True, which="both", alpha=0.3)
         if len(sers) <= 30:
             ax.legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))

@@ -54,6 +54,16 @@ def signature_rows(res: Results, algorithm: str) -> list[tuple[str, float, float
     return rows
 
 
+def literal_text(value: object) -> str:
+    """``value`` for a chart's title, label, legend entry or tick label, shown as it is.
+
+    matplotlib reads text between two ``$`` as mathtext: a CPU model or backend
+    name from a file holding ``$\\frac$`` stopped the chart with a ParseException
+    traceback, and one holding ``$x$`` was typeset. Every ``$`` is escaped
+    (``\\$``, which matplotlib shows as ``$``); text without one is unchanged."""
+    return str(value).replace("$", r"\$")
+
+
 def _png(plt, fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -82,12 +92,12 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
             if series:
                 fig, ax = plt.subplots(figsize=(8, 5))
                 for backend, pts in series.items():
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=backend)
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=literal_text(backend))
                 ax.set_xscale("log", base=2)
                 ax.set_yscale("log")
                 ax.set_xlabel("message size (bytes)")
                 ax.set_ylabel("encrypt throughput (MB/s)")
-                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes{_copies(res)} — {res.machine.get('cpu_model', '')}")
+                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes{_copies(res)} — {literal_text(res.machine.get('cpu_model', ''))}")
                 ax.grid(True, which="both", alpha=0.3)
                 ax.legend(fontsize=8)
                 files.append((out / f"throughput-{algorithm}.png", _png(plt, fig)))
@@ -101,10 +111,10 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
                 xs = range(len(rows))
                 ax.bar([x - 0.2 for x in xs], [r[1] for r in rows], width=0.4, label="sign")
                 ax.bar([x + 0.2 for x in xs], [r[2] for r in rows], width=0.4, label="verify")
-                ax.set_xticks(list(xs), [r[0] for r in rows], rotation=30, ha="right")
+                ax.set_xticks(list(xs), [literal_text(r[0]) for r in rows], rotation=30, ha="right")
                 ax.set_yscale("log")
                 ax.set_ylabel("operations per second")
-                ax.set_title(f"{algorithm}{_copies(res)} — {res.machine.get('cpu_model', '')}")
+                ax.set_title(f"{algorithm}{_copies(res)} — {literal_text(res.machine.get('cpu_model', ''))}")
                 ax.legend()
                 files.append((out / "ecdsa.png", _png(plt, fig)))
     return atomic_write_many(files) if files else []
@@ -128,7 +138,7 @@ def _hot_path_breakdown(plt, algorithm: str, ms) -> bytes | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8, 5))
-    labels = [f"{r[0]}\n({r[1]} B)" for r in rows]
+    labels = [f"{literal_text(r[0])}\n({r[1]} B)" for r in rows]
     bottom = [0.0] * len(rows)
     for i, p in enumerate(parts):
         vals = [r[2][i] * 100 for r in rows]

@@ -22,6 +22,7 @@ from typing import Callable, Collection, Iterable
 from rich.table import Table
 from rich.text import Text
 
+from .display import literal
 from .registry import ALGORITHMS, KINDS, OPERATIONS
 from .results import Measurement, Results, geometric_mean, settings_notes
 
@@ -163,7 +164,7 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
         m_big = enc(b, big)
         dec = res.find(algorithm, b, "decrypt", big, aad=aad)
         t.add_row(
-            b, m_big.code_path, *cells,
+            literal(b), literal(m_big.code_path), *cells,
             fmt_num(m_big.cycles_per_byte(tsc)),
             fmt_num(dec.mb_per_s * par) if dec else "-",
             fmt_ratio(_ratio(enc("python", big), m_big)),
@@ -192,7 +193,7 @@ def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Meas
         s, v, k = get(b, "sign"), get(b, "verify"), get(b, "keygen")
         c = s.cycles(tsc) if s else None
         t.add_row(
-            b, (s or v).code_path,
+            literal(b), literal((s or v).code_path),
             fmt_num(s.ops_per_s * par) if s else "-",
             fmt_num(v.ops_per_s * par) if v else "-",
             fmt_num(k.ops_per_s * par) if k else "-",
@@ -209,8 +210,10 @@ def _noavx512_table_shell(res: Results, algorithm: str, what: str) -> Table:
     cap = (res.kernels.get(f"{algorithm}/{NOAVX512}") or {}).get("env", {}).get("OPENSSL_ia32cap")
     return Table(
         title=f"{algorithm}: {what} ×{NOAVX512}", title_justify="left",
-        caption=f"×{NOAVX512}: against OpenSSL without AVX-512, the target machines' ISA"
-        + (f" (OPENSSL_ia32cap={cap})" if cap else ""), caption_justify="left",
+        # cap comes from the file: text, not markup (a Text caption takes no style of its own: give it the str's)
+        caption=literal(f"×{NOAVX512}: against OpenSSL without AVX-512, the target machines' ISA"
+                        + (f" (OPENSSL_ia32cap={cap})" if cap else ""), style="table.caption"),
+        caption_justify="left",
     )
 
 
@@ -239,7 +242,7 @@ def _aead_noavx512_table(res: Results, algorithm: str, backends: dict[str, list[
     t.add_column(f"decrypt {_size_label(big)}", justify="right")
     for b in rows:
         t.add_row(
-            b, find(b, "encrypt", big).code_path,
+            literal(b), literal(find(b, "encrypt", big).code_path),
             *(fmt_ratio(_ratio(find(NOAVX512, "encrypt", n), find(b, "encrypt", n))) for n in sizes),
             fmt_ratio(_ratio(find(NOAVX512, "decrypt", big), find(b, "decrypt", big))),
         )
@@ -264,7 +267,7 @@ def _signature_noavx512_table(res: Results, algorithm: str, backends: dict[str, 
     for op in ("sign", "verify", "keygen"):
         t.add_column(op, justify="right")
     for b in rows:
-        t.add_row(b, (get(b, "sign") or get(b, "verify")).code_path,
+        t.add_row(literal(b), literal((get(b, "sign") or get(b, "verify")).code_path),
                   *(fmt_ratio(_ratio(get(NOAVX512, op), get(b, op))) for op in ("sign", "verify", "keygen")))
     return t
 
@@ -295,7 +298,7 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
             cyc = m.cycles_per_byte(tsc) if m.mb_per_s is not None else m.cycles(tsc)
             unit = "" if m.operation != "field-mul" else " (per mul)"
             t.add_row(
-                op + unit, m.backend, str(m.size) if m.size else "-", fmt_time(m.median), fmt_num(rate), fmt_num(cyc),
+                literal(op + unit), literal(m.backend), str(m.size) if m.size else "-", fmt_time(m.median), fmt_num(rate), fmt_num(cyc),
                 fmt_ratio(_ratio(refs.get("python"), m)), fmt_ratio(_ratio(refs.get("openssl"), m)),
                 *((fmt_ratio(_ratio(refs.get(NOAVX512), m)),) if noavx else ()),
             )
@@ -347,7 +350,7 @@ def peers_table(res: Results, algorithm: str | Collection[str] | None = None) ->
     for col in ("python", "figure", "peer", "peer figure", "×"):
         t.add_column(col, justify="left" if col in ("python", "peer") else "right")
     for ours_label, ours_fig, peer_label, peer_fig, ratio in rows:
-        t.add_row(ours_label, ours_fig, peer_label, peer_fig, fmt_ratio(ratio))
+        t.add_row(ours_label, ours_fig, literal(peer_label), peer_fig, fmt_ratio(ratio))
     return t
 
 
@@ -369,7 +372,7 @@ def not_timed_table(res: Results, algorithm: str | None = None) -> Table | None:
     for name, o in rows:
         st = o.get("status", "?")
         style = "bold red" if st in ("failed", "error") else "yellow"
-        t.add_row(name, Text(st.upper(), style=style), o.get("reason", ""))
+        t.add_row(literal(name), Text(str(st).upper(), style=style), literal(o.get("reason", "")))
     return t
 
 
@@ -386,7 +389,7 @@ def one_time_costs_table(res: Results, algorithm: str | Collection[str] | None =
         ws = o.get("worker_prepare_s") or []
         det = ", ".join(f"{k}={v}" for k, v in (o.get("cold_prepare") or {}).items())
         # statistics.median: of two workers (the default), their mean, not the slower one
-        t.add_row(n, fmt_time(o["cold_prepare_s"]), det or "-", fmt_time(statistics.median(ws)) if ws else "-")
+        t.add_row(literal(n), fmt_time(o["cold_prepare_s"]), literal(det or "-"), fmt_time(statistics.median(ws)) if ws else "-")
     return t
 
 
@@ -403,7 +406,7 @@ def details_table(res: Results, algorithm: str | Collection[str] | None = None) 
                      overflow="fold" if col == "path" else "ellipsis")
     for m in ms:
         t.add_row(
-            m.name, m.code_path, fmt_time(m.median), fmt_time(m.stdev), str(len(m.values)),
+            literal(m.name), literal(m.code_path), fmt_time(m.median), fmt_time(m.stdev), str(len(m.values)),
             fmt_num(m.mb_per_s), fmt_num(m.ops_per_s), fmt_num(m.cycles_per_byte(tsc)), fmt_num(m.cycles(tsc)),
             fmt_time(m.metadata.get("setup_s")),
         )
@@ -563,7 +566,7 @@ def compare_table(changes: Iterable[Change], threshold: float) -> Table:
             verdict = Text("faster", style="green")
         else:
             verdict = Text("same", style="dim")
-        t.add_row(c.name, fmt_time(c.old), fmt_time(c.new), f"{c.percent:+.1f}%", "yes" if c.significant else "no", verdict)
+        t.add_row(literal(c.name), fmt_time(c.old), fmt_time(c.new), f"{c.percent:+.1f}%", "yes" if c.significant else "no", verdict)
     return t
 
 
