@@ -210,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_kernel_done(outcome):
         if outcome.status not in ("passed",):
-            progress.console.print(f"[bold red]{outcome.kernel}: {outcome.status.upper()}[/] — {escape(outcome.reason)}")
+            progress.console.print(f"[bold red]{escape(outcome.kernel)}: {outcome.status.upper()}[/] — {escape(outcome.reason)}")
 
     try:
         with shown:
@@ -227,7 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     res = results.load(path)
     print_results(res)
-    _console().print(f"wrote {path}  (python -m pyperf show {path} works too)")
+    _console().print(f"wrote {path}  (python -m pyperf show {path} works too)", markup=False)
     failed = [n for n, o in res.kernels.items() if o.get("status") in ("failed", "error")]
     return 1 if failed else 0
 
@@ -336,7 +336,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     if slower:
         more = f" and {len(slower) - 10} more (the table lists them)" if len(slower) > 10 else ""
-        con.print(f"[bold red]REGRESSION[/]: {', '.join(c.name for c in slower[:10])}{more}")
+        from rich.text import Text
+
+        # names come from the files: text, not markup ('[/x]' in one raised MarkupError, exit 1)
+        con.print(Text.assemble(("REGRESSION", "bold red"), f": {', '.join(c.name for c in slower[:10])}{more}"))
         return 1
     return 0
 
@@ -351,5 +354,5 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: nothing to plot")
     con = _console()
     for p in written:
-        con.print(f"wrote {p}")
+        con.print(f"wrote {p}", markup=False)
     return 0

@@ -93,10 +93,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         con.print(part)
     feats = sorted(native.detected_features())
     disabled = sorted(native.disabled_features() & set(feats))
-    con.print(f"CPU: {native.cpu_model()}")
+    con.print(f"CPU: {native.cpu_model()}", markup=False)
     con.print("CPU features: " + (", ".join(feats) or "none detected"))
     if disabled:
-        con.print(f"disabled by {native.DISABLE_ENV}: {', '.join(disabled)}")
+        con.print(f"disabled by {native.DISABLE_ENV}: {', '.join(disabled)}", markup=False)
     reason = native.unavailable_reason()
     con.print("native extension: " + ("loaded (" + (native.build_info() or "") + ")" if reason is None
                                       else reason.removeprefix("native extension ")))
@@ -135,6 +135,7 @@ def _wycheproof_choice(args: argparse.Namespace) -> tuple[str | None, dict | Non
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ._io import atomic_write_text
@@ -183,9 +184,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         doc = {"schema": "cryptobench-verify/1", "wycheproof": wycheproof_info,
                "kernels": [r.to_dict() for r in reports]}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
-        con.print(f"wrote {args.json}")
+        con.print(f"wrote {args.json}", markup=False)
     if failed:
-        con.print(f"[bold red]{len(failed)} kernel(s) FAILED:[/] " + ", ".join(r.name for r in failed))
+        con.print(f"[bold red]{len(failed)} kernel(s) FAILED:[/] " + escape(", ".join(r.name for r in failed)))
         return 1
     ok = sum(r.status == "passed" for r in reports)
     con.print(f"[green]{ok} kernel(s) passed[/]; {sum(not r.available for r in reports)} unavailable")

@@ -265,11 +265,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
         con.print(f"counting instructions of {len(targets)} benchmarks x {args.calls} calls under callgrind "
                   f"({len(skipped)} kernels unavailable)")
 
+        from rich.markup import escape
+
         def on_count(t, c, err):
             if c is None:
-                con.print(f"  {t.name}: [yellow]not counted[/] — {err}")
+                con.print(f"  {escape(t.name)}: [yellow]not counted[/] — {escape(str(err))}")
             else:
-                con.print(f"  {t.name}: {c.per_call:,.0f} instructions/call ({c.code_path})")
+                con.print(f"  {t.name}: {c.per_call:,.0f} instructions/call ({c.code_path})", markup=False)
 
         import signal
 
@@ -283,7 +285,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, old_handler)
         out = args.output or "instructions.json"
         gate.save_counts(out, doc)
-        con.print(f"wrote {out}")
+        con.print(f"wrote {out}", markup=False)
         if baseline is None:
             return 0
         rep = gate.instruction_gate(baseline=baseline, current=doc, threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD),
@@ -379,5 +381,5 @@ def cmd_history(args: argparse.Namespace) -> int:
               f"(p < {args.alpha:g}, more than {args.threshold:g}%)")
     if args.plot:
         for p in history.plot(h, args.plot):
-            con.print(f"wrote {p}")
+            con.print(f"wrote {p}", markup=False)
     return 0

@@ -101,7 +101,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     table, left_out = leak_table(results, con.width)
     con.print(table)
     if left_out:
-        con.print(f"[dim]left out to fit: {', '.join(left_out)}[/]")
+        con.print(f"left out to fit: {', '.join(left_out)}", style="dim", markup=False)
     loads = [x for r in results for x in r.load]
     if loads:
         con.print(f"load average during the run: {min(loads):.1f} .. {max(loads):.1f} on {os.cpu_count()} CPUs")
@@ -109,7 +109,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         doc = {"schema": "cryptobench-leakcheck/1", "threshold": L.THRESHOLD, "evict": not args.no_evict,
                "results": [r.to_dict() for r in results]}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
-        con.print(f"wrote {args.json}")
+        con.print(f"wrote {args.json}", markup=False)
     line = summary(results)
     con.print(line, style="bold red" if line.startswith("FAILED") else None, markup=False, soft_wrap=True)
     return 1 if any(r.failed for r in results) else 0

@@ -198,6 +198,21 @@ def test_compare_prints_benchmark_names_literally(tmp_path, capsys):
     assert _shows(name, out), out
 
 
+def test_compare_names_a_regressed_benchmark_literally(tmp_path, capsys):
+    # its REGRESSION line built the names into markup: '[/x]' raised MarkupError (exit 1 either way)
+    files = []
+    for which, factor in (("base", 1.0), ("same", 1.5)):
+        doc = _load(RESULTS / f"{which}.json")
+        _slower(doc, "aes-128-gcm/python/", factor)
+        for b in doc["benchmarks"]:
+            if b["metadata"]["name"] == "aes-128-gcm/python/encrypt/16384":
+                b["metadata"]["name"] = f"aes-128-gcm/python/{CRASH}"
+        files.append(str(_write(tmp_path / f"{which}.json", doc)))
+    rc, out = _run(capsys, ["compare", *files])
+    assert rc == 1, out
+    assert out.endswith(f"REGRESSION: aes-128-gcm/python/{CRASH}"), out
+
+
 # ------------------------------------------------------------------ gate: wall time
 
 
