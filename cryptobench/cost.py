@@ -26,7 +26,8 @@ Definitions (docs/cost-model.md; the README has a worked example):
   + power W x 8,760 h x $/kWh x PUE / 1,000.
 - Between a scenario and the baseline: cores, servers and dollars a year
   saved; s = cores saved / fleet cores in use at peak (all cores x target
-  utilization); purchase deferral = ln(1 / (1 - s)) / ln(1 + g) years.
+  utilization); purchase deferral = ln(1 / (1 - s)) / ln(1 + g) years (none
+  when s >= 1 or ln(1 + g) = 0: no growth, no purchase to defer).
 - NPV (timing convention): the saving of year t (t = 1..H) is the first
   year's saving grown by demand, S x (1 + g)^(t-1), received at the END of
   year t and discounted by (1 + r)^t.
@@ -91,10 +92,19 @@ def interpolate(series: Series, size: float) -> tuple[float, bool]:
     return size * tpb, extrapolated
 
 
+def _div(a: float, b: float) -> float:
+    """a / b, with IEEE's answer (inf or NaN) instead of ZeroDivisionError when b is 0:
+    :func:`check_finite` then names the figure, where a traceback would name a line."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
+
+
 def annual_cost_per_server_usd(gen: Generation, fleet: Fleet) -> float:
     e = fleet.economics
     energy = gen.power_w * HOURS_PER_YEAR * e.electricity_usd_per_kwh * e.pue / 1000.0
-    return gen.price_usd_per_server / gen.amortization_years + energy
+    return _div(gen.price_usd_per_server, gen.amortization_years) + energy
 
 
 @dataclass
@@ -128,12 +138,12 @@ def request_cost(fleet: Fleet, costs: MeasuredCosts, scenario: Scenario, speed_f
                     flagged.append(f"{alg}/{backend}/{op} at {size:g} B "
                                    f"(measured {series.sizes[0]}-{series.sizes[-1]} B)")
                 total += count * secs
-        aead[alg] = share * total / speed_factor
+        aead[alg] = _div(share * total, speed_factor)
     hs = fleet.handshake
     backend = scenario.implementations[SIGNATURE]
-    sig = costs.per_op[(SIGNATURE, backend, hs.signature_operation)] / speed_factor
-    fixed = costs.per_op[(SIGNATURE, backend, hs.fixed_base_operation)] / speed_factor
-    var = costs.per_op[(SIGNATURE, backend, hs.variable_base_operation)] / speed_factor
+    sig = _div(costs.per_op[(SIGNATURE, backend, hs.signature_operation)], speed_factor)
+    fixed = _div(costs.per_op[(SIGNATURE, backend, hs.fixed_base_operation)], speed_factor)
+    var = _div(costs.per_op[(SIGNATURE, backend, hs.variable_base_operation)], speed_factor)
     handshake = t.full_handshake_share * (sig + fixed + var) + t.resumed_handshake_share * (fixed + var)
     return RequestCost(aead, sig, fixed, var, handshake, sum(aead.values()) + handshake, flagged)
 
@@ -194,7 +204,7 @@ class Comparison:
     usd_saved_per_year: float
     fleet_cores_in_use_at_peak_cores: float
     fleet_share_saved_fraction: float
-    purchase_deferral_days: float | None  # None when s >= 1
+    purchase_deferral_days: float | None  # None when s >= 1, or when demand does not grow (ln(1 + g) = 0)
     npv_usd: float  # of the saving alone
     engineer_cost_usd: float
     payback_months: float | None  # None when nothing is saved
@@ -273,7 +283,7 @@ UNITS = {
 def capacity_shares(fleet: Fleet) -> dict[str, float]:
     cores = {g.name: g.servers * g.cores_per_server for g in fleet.generations}
     total = sum(cores.values())
-    return {n: c / total for n, c in cores.items()}
+    return {n: _div(c, total) for n, c in cores.items()}
 
 
 def npv_usd(first_year_saving: float, growth: float, discount: float, years: int) -> float:
@@ -281,16 +291,28 @@ def npv_usd(first_year_saving: float, growth: float, discount: float, years: int
     q = (1 + growth) / (1 + discount)
     if q == 1:
         return first_year_saving * years / (1 + discount)
-    return first_year_saving / (1 + discount) * (1 - q**years) / (1 - q)
+    try:
+        qh = q**years
+    except OverflowError:  # float ** int raises where float * float gives inf
+        qh = math.inf
+    return first_year_saving / (1 + discount) * (1 - qh) / (1 - q)
 
 
 def deferral_days(s: float, growth: float) -> float | None:
     """How long a saving of ``s`` of the fleet in use puts off the next purchase, in days;
     None when it cannot be said: s >= 1 (the baseline did not fit), or demand that
-    does not grow (no purchase to defer)."""
-    if s >= 1 or growth <= 0:
+    does not grow (no purchase to defer): ln(1 + g) = 0, which is g = 0 and also any g
+    so small that 1 + g rounds to 1 (below about 1e-16), as in the workbook's formula
+    IF(AND(s<1,LN(1+MAX(g,0))>0), ..., "n/a"). NaN (for :func:`check_finite` to name) when s
+    is not a finite number."""
+    if s >= 1:
         return None
-    return math.log(1 / (1 - s)) / math.log(1 + growth) * 365.0
+    rate = math.log(1 + max(growth, 0.0))  # the workbook's LN(1+MAX(g,0))
+    if not rate > 0:
+        return None
+    if not math.isfinite(s):
+        return math.nan
+    return math.log(1 / (1 - s)) / rate * 365.0
 
 
 def evaluate(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> ModelResult:
@@ -304,7 +326,7 @@ def evaluate(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> ModelResult:
         for g in fleet.generations:
             rc = request_cost(fleet, measured[g.name], sc, g.speed_factor)
             cores = t.peak_requests_per_s * shares[g.name] * rc.total_s
-            servers = cores / (g.cores_per_server * e.target_cpu_utilization)
+            servers = _div(cores, g.cores_per_server * e.target_cpu_utilization)
             acps = annual_cost_per_server_usd(g, fleet)
             gens.append(GenerationResult(g.name, g.estimate, shares[g.name], rc.total_s, cores, servers, acps, servers * acps, rc))
         scen_results.append(ScenarioResult(sc.name, gens))
@@ -316,7 +338,7 @@ def evaluate(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> ModelResult:
         servers = {b.generation: b.servers_for_crypto_servers - r.servers_for_crypto_servers for b, r in zip(base.generations, res.generations)}
         usd = {b.generation: b.crypto_cost_usd_per_year - r.crypto_cost_usd_per_year for b, r in zip(base.generations, res.generations)}
         saved = sum(usd.values())
-        s = sum(cores.values()) / fleet_in_use
+        s = _div(sum(cores.values()), fleet_in_use)
         eng = sc.engineer_months * e.engineer_month_usd
         changes = [f"{alg}: {fleet.scenarios[0].implementations[alg]} -> {b}" for alg, b in sc.implementations.items()
                    if fleet.scenarios[0].implementations.get(alg) != b]
@@ -334,7 +356,7 @@ def evaluate(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> ModelResult:
             purchase_deferral_days=deferral_days(s, e.demand_growth_per_year),
             npv_usd=npv_usd(saved, e.demand_growth_per_year, e.discount_rate_per_year, e.planning_horizon_years),
             engineer_cost_usd=eng,
-            payback_months=(eng / saved * 12.0) if saved > 0 else None,
+            payback_months=_div(eng, saved) * 12.0 if saved > 0 else None,
             estimate=any(g.estimate for g in fleet.generations),
             changes=changes,
         ))
@@ -367,3 +389,98 @@ def sensitivity(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> dict[str, d
         for cl, ch in zip(low.comparisons, high.comparisons):
             out.setdefault(cl.scenario, {})[key] = (cl.usd_saved_per_year, ch.usd_saved_per_year, cl.npv_usd, ch.npv_usd)
     return out
+
+
+#: The inputs probably at fault when a figure is not a finite number. check_finite looks at
+#: the figures in the order they are computed, so the first that is not finite was made from
+#: finite ones: the culprit is among the inputs its own step adds (a divisor near 0, or a
+#: figure so large, in a wrong unit, that a product overflows). The measurements are not
+#: suspects: results.load keeps them within 1e-15 .. 1e6 s. "generations.X" is the
+#: generation's own X when the figure is one generation's.
+_PER_REQUEST = ("generations.speed_factor", "traffic.request_bytes", "traffic.response_bytes")
+_SERVERS = ("generations.cores_per_server", "economics.target_cpu_utilization")
+_PER_SERVER = ("generations.price_usd_per_server", "generations.amortization_years", "generations.power_w",
+               "economics.electricity_usd_per_kwh", "economics.pue")
+_WORK = ("scenarios.engineer_months", "economics.engineer_month_usd")
+_NPV = ("economics.demand_growth_per_year", "economics.discount_rate_per_year", "economics.planning_horizon_years")
+_INPUTS_OF = {
+    "crypto_seconds_per_request_s": _PER_REQUEST,
+    "capacity_share": ("generations.servers", "generations.cores_per_server"),
+    "cores_busy_cores": ("traffic.peak_requests_per_s",) + _PER_REQUEST,
+    "servers_for_crypto_servers": _SERVERS,
+    "annual_cost_per_server_usd": _PER_SERVER,
+    "crypto_cost_usd_per_year": _SERVERS + _PER_SERVER,
+    "cores_saved_cores": ("traffic.peak_requests_per_s",) + _PER_REQUEST,
+    "servers_saved_servers": _SERVERS,
+    "usd_saved_per_year": _SERVERS + _PER_SERVER,
+    "fleet_cores_in_use_at_peak_cores": ("generations.servers",) + _SERVERS,
+    "fleet_share_saved_fraction": ("generations.servers",) + _SERVERS,
+    "purchase_deferral_days": ("economics.demand_growth_per_year",),
+    "npv_usd": _NPV,
+    "engineer_cost_usd": _WORK,
+    "npv_net_of_work_usd": _NPV + _WORK,
+    "payback_months": _WORK,
+}
+
+
+def check_finite(fleet: Fleet, result: ModelResult, sens: dict[str, dict[str, tuple[float, float, float, float]]]) -> None:
+    """The safety net behind the fleet file's bounds: every figure the model hands to the
+    terminal, the CSV files or the workbook (per-request seconds, capacity, servers,
+    dollars, comparisons, sensitivity rows) must be a finite number. The first that is
+    not is a FleetError naming it and the inputs it depends on; nothing is printed or
+    written (a workbook cell of inf or NaN is one Excel calls corrupt)."""
+    from .fleet import FleetError
+
+    def refuse(figure: str, value: float, where: str, inputs: tuple[str, ...], gen: str | None = None) -> FleetError:
+        keys = ", ".join(dict.fromkeys(
+            (f"generations[{gen}].{k.split('.', 1)[1]}" if gen and k.startswith("generations.") else k) for k in inputs))
+        return FleetError(f"{fleet.source}: the model's {figure} {where} is {value!r}, not a finite number, so nothing "
+                          f"is printed or written; probably at fault (a value near 0, or one so large its unit must be "
+                          f"wrong): {keys}")
+
+    for s in result.scenarios:
+        for g in s.generations:
+            where = f"for scenario {s.scenario!r} on generation {g.generation!r}"
+            rc = g.request
+            parts = [(f"seconds of {alg} per request", v) for alg, v in rc.aead_s.items()] + [
+                ("signature seconds", rc.signature_s), ("fixed-base seconds", rc.fixed_base_s),
+                ("variable-base seconds", rc.variable_base_s), ("handshake seconds per request", rc.handshake_s)]
+            for label, v in parts:
+                if not math.isfinite(v):
+                    raise refuse(label, v, where, _PER_REQUEST, g.generation)
+            for attr in ("crypto_seconds_per_request_s", "capacity_share", "cores_busy_cores",
+                         "servers_for_crypto_servers", "annual_cost_per_server_usd", "crypto_cost_usd_per_year"):
+                v = getattr(g, attr)
+                if not math.isfinite(v):
+                    raise refuse(attr, v, where, _INPUTS_OF[attr], g.generation)
+        for attr in ("cores_busy_cores", "servers_for_crypto_servers", "crypto_cost_usd_per_year"):
+            v = getattr(s, attr)
+            if not math.isfinite(v):
+                raise refuse(f"total {attr}", v, f"for scenario {s.scenario!r}", _INPUTS_OF[attr])
+    for c in result.comparisons:
+        where = f"for scenario {c.scenario!r} against {c.baseline!r}"
+        for attr, by_gen in (("cores_saved_cores", c.cores_saved_by_generation_cores),
+                             ("servers_saved_servers", c.servers_saved_by_generation_servers),
+                             ("usd_saved_per_year", c.usd_saved_by_generation_per_year)):
+            for gen, v in by_gen.items():
+                if not math.isfinite(v):
+                    raise refuse(attr, v, f"{where} on generation {gen!r}", _INPUTS_OF[attr], gen)
+        for attr in ("cores_saved_cores", "servers_saved_servers", "usd_saved_per_year",
+                     "fleet_cores_in_use_at_peak_cores", "fleet_share_saved_fraction", "purchase_deferral_days",
+                     "npv_usd", "engineer_cost_usd", "npv_net_of_work_usd", "payback_months"):
+            v = getattr(c, attr)
+            if v is not None and not math.isfinite(v):
+                raise refuse(attr, v, where, _INPUTS_OF[attr])
+    base = {c.scenario: c.usd_saved_per_year for c in result.comparisons}
+    for scenario, rows in sens.items():
+        for key, (lo, hi, npv_lo, npv_hi) in rows.items():
+            figures = [("usd_saved_per_year", "-", lo), ("usd_saved_per_year", "+", hi), ("npv_usd", "-", npv_lo),
+                       ("npv_usd", "+", npv_hi)]
+            if scenario in base:  # the workbook's tornado columns: the change from the base saving
+                figures += [("usd_saved_per_year change", "-", lo - base[scenario]),
+                            ("usd_saved_per_year change", "+", hi - base[scenario])]
+            for label, sign, v in figures:
+                if not math.isfinite(v):
+                    raise refuse(f"sensitivity {label}", v,
+                                 f"for scenario {scenario!r} with {key} at {sign}{SENSITIVITY_STEP:.0%}",
+                                 (key,) + _INPUTS_OF[label.split()[0]])

@@ -26,8 +26,9 @@ the payback time.
 measurement the fleet needs, at message sizes that cover the traffic's TLS
 records: a newer file from a narrower or interrupted run (say `run -b python`
 or `run --sizes 16,64`) is passed over, with a note naming it and what it
-lacks. A needed kernel that FAILED its vectors (or was unavailable) in the
-newest run stops with an error.
+lacks, and so is a *.json there that is not a results file (an instruction-count
+file from `gate --count`, a gate report). A needed kernel that FAILED its
+vectors (or was unavailable) in the newest run stops with an error.
 
 --xlsx writes a workbook whose Model sheet recomputes everything with live
 formulas over the Inputs and Measurements sheets (with sensitivity rows and a
@@ -49,7 +50,7 @@ def add_commands(sub, add_selection) -> None:
 
 def compute(fleet_path: str | None, results_dir: str):
     """Load, validate, evaluate: (fleet, measured, result, sensitivity)."""
-    from .cost import evaluate, sensitivity
+    from .cost import check_finite, evaluate, sensitivity
     from .cost_inputs import measured_costs
     from .fleet import load_fleet
 
@@ -58,7 +59,9 @@ def compute(fleet_path: str | None, results_dir: str):
     fleet = load_fleet(fleet_path, known_backends={k.backend for k in kernels()})
     measured = measured_costs(fleet, results_dir)
     result = evaluate(fleet, measured)
-    return fleet, measured, result, sensitivity(fleet, measured)
+    sens = sensitivity(fleet, measured)
+    check_finite(fleet, result, sens)  # never an inf or NaN on the terminal, in a CSV or in the workbook
+    return fleet, measured, result, sens
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

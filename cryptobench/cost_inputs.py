@@ -89,25 +89,51 @@ def _load(fleet: Fleet, gen: Generation, path: Path) -> results.Results:
         raise FleetError(f"{fleet.source}: generations[{gen.name}].results: {exc}") from None
 
 
+def _results_or_why_not(path: Path) -> results.Results | str:
+    """The results file at ``path``, or why "newest" passes it over, as ``history`` and
+    ``gate`` pass over such files in a directory: an instruction-count file (``gate
+    --count``), pytest-benchmark JSON, a gate report, a directory named ``*.json``, a
+    damaged or unreadable file."""
+    from .gate import ICOUNT_SCHEMA
+
+    try:
+        doc = results.read_json(path, allow_nan=False)
+        if isinstance(doc, dict) and doc.get("schema") == ICOUNT_SCHEMA:
+            return "an instruction-count file (`gate --count`)"
+        if isinstance(doc, dict) and "machine_info" in doc and "cryptobench" not in doc:
+            return "pytest-benchmark JSON"
+        return results.load(path, doc)
+    except ResultsFileError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+
+
 def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> MeasuredCosts:
     """\"newest\": the most recent results file in results_dir that has every
     measurement the fleet needs, at sizes that cover the traffic's records. A
     newer file whose run did not make one (a narrower or interrupted run) or
     measured too few sizes (``run --sizes 16,64``) is passed over and named in
     ``skipped``; one in which a needed kernel FAILED or was unavailable stops
-    with that error. When no file covers the sizes, the newest complete one is
-    used and its extrapolations are flagged as usual."""
+    with that error. A ``*.json`` that is not a results file (an instruction-count
+    file, a gate report, a damaged file) is passed over and named too. When no
+    file covers the sizes, the newest complete one is used and its extrapolations
+    are flagged as usual."""
     key = f"generations[{gen.name}].results"
     try:
         paths = results.newest_first(results_dir)
     except ResultsFileError as exc:
         raise FleetError(f"{fleet.source}: {key}: \"newest\": {exc}") from None
     skipped: list[str] = []
+    unreadable: list[str] = []
     first: _Lacking | None = None
     narrow: tuple[MeasuredCosts, int] | None = None  # the newest complete file that would extrapolate
     for path in paths:
+        res = _results_or_why_not(path)
+        if isinstance(res, str):
+            unreadable.append(f"{path}: {res}")
+            skipped.append(unreadable[-1])
+            continue
         try:
-            costs = _costs(fleet, gen, _load(fleet, gen, path))
+            costs = _costs(fleet, gen, res)
         except _Lacking as exc:
             first = first or exc
             skipped.append(exc.short)
@@ -128,9 +154,13 @@ def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> Measured
     if narrow is not None:
         costs, before = narrow
         return dataclasses.replace(costs, skipped=tuple(skipped[:before]))
-    assert first is not None
-    more = f" (nor does any of the {len(paths) - 1} older file(s) in {results_dir}/)" if len(paths) > 1 else ""
-    raise FleetError(f"{first}{more}") from None
+    if first is None:
+        raise FleetError(f"{fleet.source}: {key}: \"newest\": no results file among the {len(paths)} *.json in "
+                         f"{results_dir}/: " + "; ".join(unreadable)) from None
+    older = len(paths) - 1 - len(unreadable)
+    more = f" (nor does any of the {older} older file(s) in {results_dir}/)" if older > 0 else ""
+    passed = f"; passed over {len(unreadable)} file(s) that are not results files" if unreadable else ""
+    raise FleetError(f"{first}{more}{passed}") from None
 
 
 def measured_costs(fleet: Fleet, results_dir: str | Path = "results") -> dict[str, MeasuredCosts]:

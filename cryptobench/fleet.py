@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -25,6 +27,24 @@ SHARE_TOLERANCE = 1e-9
 #: count): beyond it a unit is wrong, and products of such figures overflow to
 #: inf or NaN in the model instead of giving an answer.
 MAX_FIGURE = 1e15
+#: The lower bounds of the figures the model divides by (or whose logarithm it
+#: takes). Each is far below any real fleet and far above 0: a value nearer 0 is
+#: a wrong unit or a typo, and the model would divide by (nearly) nothing,
+#: giving 1e300 servers, inf or NaN instead of an answer.
+#: A server has at least one core.
+MIN_CORES_PER_SERVER = 1.0
+#: No fleet is planned to run at under 1% CPU at peak.
+MIN_TARGET_CPU_UTILIZATION = 0.01
+#: Hardware is not written off in less than a month.
+MIN_AMORTIZATION_YEARS = 1 / 12
+#: A generation 100 times slower per core than the one measured is not a server one prices.
+MIN_SPEED_FACTOR = 0.01
+#: Fractions of a server are allowed (a small or shared fleet), but not less than a hundredth of one.
+MIN_SERVERS = 0.01
+#: Demand growth is 0 (a flat fleet) or at least 0.01% a year: below that the deferral,
+#: ln(1/(1-s)) / ln(1+g), runs to thousands of years, and 1 + g loses g's digits in
+#: floating point (under about 1e-16, ln(1 + g) is 0 in Python and the workbook alike).
+MIN_DEMAND_GROWTH_PER_YEAR = 1e-4
 
 
 class FleetError(UsageError):
@@ -133,7 +153,9 @@ class _Reader:
         return v
 
     def number(self, tab: dict, key: str, where: str, *, positive: bool = False, lo: float | None = None,
-               hi: float | None = None, integer: bool = False) -> float:
+               hi: float | None = None, integer: bool = False, why: str = "") -> float:
+        """A number >= 0 (> 0 with ``positive``), within [lo, hi] and MAX_FIGURE;
+        ``why`` says what the lower bound stands for in its message."""
         full = f"{where}.{key}" if where else key
         if key not in tab:
             raise self.fail(full, "missing value")
@@ -147,7 +169,7 @@ class _Reader:
         if positive and v <= 0:
             raise self.fail(full, f"must be greater than 0, got {v!r}")
         if lo is not None and v < lo:
-            raise self.fail(full, f"must be at least {lo}, got {v!r}")
+            raise self.fail(full, f"must be at least {lo:g}{f' ({why})' if why else ''}, got {v!r}")
         if hi is not None and v > hi:
             raise self.fail(full, f"must be at most {hi}, got {v!r}")
         if v > MAX_FIGURE:
@@ -168,21 +190,22 @@ class _Reader:
             if k not in keys:
                 close = difflib.get_close_matches(k, keys, n=1)
                 hint = f"did you mean {close[0]}?" if close else f"valid: {', '.join(keys)}"
-                full = f"{where}.{k}" if where else k
+                full = f"{where}.{_shown(k)}" if where else _shown(k)
                 raise self.fail(full, f"unknown key; {hint}")
 
     def name(self, tab: dict, where: str) -> str:
-        """A generation or scenario name: also a spreadsheet criterion and a cell of
-        text in the workbook, so no wildcard, quote or leading '='."""
+        """A generation or scenario name: also a spreadsheet criterion, a formula's string,
+        a chart's series name and a cell of text in the workbook, so no wildcard, quote,
+        '!' or leading '=' (and, as every string, no control character: :meth:`text`)."""
         v = self.text(tab, "name", where)
         if v is None:
             raise self.fail(f"{where}.name", "missing value")
         bad = sorted(set(v) & set(_NAME_FORBIDDEN))
         if bad or v.startswith("="):
             what = " ".join(bad) if bad else "a leading ="
-            raise self.fail(f"{where}.name", f"{v!r} contains {what}, which spreadsheet formulas (or the terminal's "
-                                             "markup) read as wildcards or syntax; use letters, digits, spaces and "
-                                             "- _ . ( ) / +")
+            raise self.fail(f"{where}.name", f"{v!r} contains {what}, which spreadsheet formulas and charts (or the "
+                                             "terminal's markup) read as wildcards or syntax; use letters, digits, "
+                                             "spaces and - _ . ( ) / +")
         return v
 
     def text(self, tab: dict, key: str, where: str, default: str | None = None) -> str | None:
@@ -191,12 +214,37 @@ class _Reader:
             return None
         if not isinstance(v, str) or not v.strip():
             raise self.fail(f"{where}.{key}", f"must be a non-empty string, got {v!r}")
+        bad = _unprintable(v)
+        if bad:
+            raise self.fail(f"{where}.{key}", f"{v!r} contains {bad}, which the workbook's XML cannot hold (or "
+                                              "holds as a garbled cell) and a terminal would act on; use printable "
+                                              "characters")
         return v
 
 
+def _unprintable(text: str) -> str:
+    """'' when ``text`` is fit for a workbook cell, a formula's string and a terminal line; else what
+    is not: a control character (C0, DEL, C1: the workbook's XML cannot hold most of them in a formula,
+    and a terminal acts on them), a line or paragraph separator, a lone surrogate or U+FFFE/U+FFFF
+    (not XML characters)."""
+    bad = sorted({c for c in text if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in "\ufffe\uffff"})
+    if not bad:
+        return ""
+    codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
+    kind = "control" if all(unicodedata.category(c) == "Cc" for c in bad) else "non-printing"
+    return f"a {kind} character ({codes})" if len(bad) == 1 else f"{kind} characters ({codes})"
+
+
+def _shown(key: str) -> str:
+    """A key from the file as a message shows it: as written when printable, else quoted and
+    escaped (a key "a\\nb" would otherwise split the one-line message in two)."""
+    return key if key.isprintable() else repr(key)
+
+
 #: Characters a name may not hold: * ? ~ are SUMIFS/MATCH wildcards, " ends a formula string,
-#: [ ] open and close the terminal's (rich) markup.
-_NAME_FORBIDDEN = '*?~"[]'
+#: [ ] open and close the terminal's (rich) markup, and ! makes a chart's series name such as
+#: "Sheet1!A1" a cell reference to XlsxWriter (which warns on stderr and mis-names the series).
+_NAME_FORBIDDEN = '*?~"[]!'
 
 _TOP_KEYS = ("economics", "traffic", "handshake", "generations", "scenarios")
 _GEN_KEYS = ("name", "servers", "cores_per_server", "price_usd_per_server", "amortization_years", "power_w",
@@ -232,7 +280,23 @@ def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | Non
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FleetError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or inline tables
+        raise FleetError(f"{source}: not a fleet file: arrays or inline tables nested too deeply to read") from None
+    except ValueError as exc:  # an integer literal over sys.get_int_max_str_digits() (4,300) digits
+        long = re.search(r"[0-9][0-9_]{4000,}", text)
+        where = f"line {text[: long.start()].count(chr(10)) + 1}: " if long else ""
+        raise FleetError(f"{source}: {where}not a fleet file: {str(exc).split(';')[0]}") from None
     return parse_fleet(doc, source=source, notes=_comments(text), known_backends=known_backends)
+
+
+def _growth(r: _Reader, e: dict) -> float:
+    """demand_growth_per_year: 0 (a flat fleet), or from MIN_DEMAND_GROWTH_PER_YEAR to 10."""
+    g = r.number(e, "demand_growth_per_year", "economics", hi=10.0)
+    if 0 < g < MIN_DEMAND_GROWTH_PER_YEAR:
+        raise r.fail("economics.demand_growth_per_year",
+                     f"must be 0 (a flat fleet) or at least {MIN_DEMAND_GROWTH_PER_YEAR:g} (0.01% a year: slower "
+                     f"growth defers purchases by thousands of years, and 1 + growth loses its digits), got {g!r}")
+    return g
 
 
 def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str, str] | None = None,
@@ -245,8 +309,9 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
         electricity_usd_per_kwh=r.number(e, "electricity_usd_per_kwh", "economics"),
         pue=r.number(e, "pue", "economics", lo=1.0),
         discount_rate_per_year=r.number(e, "discount_rate_per_year", "economics", hi=1.0),
-        demand_growth_per_year=r.number(e, "demand_growth_per_year", "economics", hi=10.0),  # 0: a flat fleet
-        target_cpu_utilization=r.number(e, "target_cpu_utilization", "economics", positive=True, hi=1.0),
+        demand_growth_per_year=_growth(r, e),  # 0: a flat fleet
+        target_cpu_utilization=r.number(e, "target_cpu_utilization", "economics", lo=MIN_TARGET_CPU_UTILIZATION,
+                                        hi=1.0, why="a fleet planned to run at 1% CPU at peak"),
         planning_horizon_years=int(r.number(e, "planning_horizon_years", "economics", positive=True, hi=100, integer=True)),
         engineer_month_usd=r.number(e, "engineer_month_usd", "economics"),
     )
@@ -258,7 +323,7 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
     mix = {}
     for alg, share in mix_raw.items():
         if alg not in AEADS:
-            raise r.fail(f"traffic.cipher_mix.{alg}", f"unknown algorithm; valid: {', '.join(AEADS)}")
+            raise r.fail(f"traffic.cipher_mix.{_shown(alg)}", f"unknown algorithm; valid: {', '.join(AEADS)}")
         mix[alg] = r.number(mix_raw, alg, "traffic.cipher_mix", hi=1.0)
     if abs(sum(mix.values()) - 1.0) > SHARE_TOLERANCE:
         raise r.fail("traffic.cipher_mix", f"shares sum to {sum(mix.values()):.6g}, not 1")
@@ -309,14 +374,16 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
                                                  "borrowed times); this one has its own measurements")
         gens.append(Generation(
             name=name,
-            servers=r.number(g, "servers", where, positive=True),
-            cores_per_server=r.number(g, "cores_per_server", where, positive=True),
+            servers=r.number(g, "servers", where, lo=MIN_SERVERS, why="a hundredth of a server"),
+            cores_per_server=r.number(g, "cores_per_server", where, lo=MIN_CORES_PER_SERVER, why="one core"),
             price_usd_per_server=r.number(g, "price_usd_per_server", where),
-            amortization_years=r.number(g, "amortization_years", where, positive=True),
+            amortization_years=r.number(g, "amortization_years", where, lo=MIN_AMORTIZATION_YEARS,
+                                        why="1/12: a month"),
             power_w=r.number(g, "power_w", where),
             results=res,
             borrow_results_from=borrow,
-            speed_factor=r.number(g, "speed_factor", where, positive=True) if "speed_factor" in g else 1.0,
+            speed_factor=(r.number(g, "speed_factor", where, lo=MIN_SPEED_FACTOR, why="100 times slower per core")
+                          if "speed_factor" in g else 1.0),
         ))
     names = [g.name for g in gens]
     if len(set(names)) != len(names):
@@ -346,7 +413,7 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
                 raise r.fail(f"{where}.implementations.{alg}", "missing: which backend serves it")
         for alg, backend in impl.items():
             if alg not in ALGORITHMS:
-                raise r.fail(f"{where}.implementations.{alg}", f"unknown algorithm; valid: {', '.join(ALGORITHMS)}")
+                raise r.fail(f"{where}.implementations.{_shown(alg)}", f"unknown algorithm; valid: {', '.join(ALGORITHMS)}")
             if not isinstance(backend, str) or (known_backends is not None and backend not in known_backends):
                 valid = f"; valid: {', '.join(sorted(known_backends))}" if known_backends else ""
                 raise r.fail(f"{where}.implementations.{alg}", f"unknown backend {backend!r}{valid}")

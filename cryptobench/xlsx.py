@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from .cost import SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelResult, interpolate, record_plan
-from .fleet import SIGNATURE, Fleet
+from .fleet import (MIN_AMORTIZATION_YEARS, MIN_CORES_PER_SERVER, MIN_DEMAND_GROWTH_PER_YEAR, MIN_SERVERS,
+                    MIN_SPEED_FACTOR, MIN_TARGET_CPU_UTILIZATION, SIGNATURE, Fleet)
 
 ECON_ROWS = [
     ("electricity_usd_per_kwh", "USD/kWh"),
@@ -61,18 +62,22 @@ _POSITIVE = {"validate": "decimal", "criteria": ">", "value": 0}
 _VALIDATION = {
     "pue": {"validate": "decimal", "criteria": ">=", "value": 1},
     "discount_rate_per_year": _FRACTION,
-    "demand_growth_per_year": {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 10},
-    "target_cpu_utilization": {"validate": "decimal", "criteria": "between", "minimum": 1e-12, "maximum": 1},
+    # 0 (a flat fleet) or MIN_DEMAND_GROWTH_PER_YEAR .. 10: a custom rule, "{cell}" filled in by _validate
+    "demand_growth_per_year": {"validate": "custom",
+                               "value": f"=OR({{cell}}=0,AND({{cell}}>={MIN_DEMAND_GROWTH_PER_YEAR!r},{{cell}}<=10))"},
+    "target_cpu_utilization": {"validate": "decimal", "criteria": "between", "minimum": MIN_TARGET_CPU_UTILIZATION,
+                               "maximum": 1},
     "planning_horizon_years": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 100},
     "peak_requests_per_s": _POSITIVE,
     "full_handshake_share": _FRACTION,
     "resumed_handshake_share": _FRACTION,
     "reused_connection_share": _FRACTION,
     "max_record_bytes": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 16384},
-    "servers": _POSITIVE,
-    "cores_per_server": _POSITIVE,
-    "amortization_years": _POSITIVE,
-    "speed_factor": _POSITIVE,
+    # the lower bounds of fleet.py's divisors
+    "servers": {"validate": "decimal", "criteria": ">=", "value": MIN_SERVERS},
+    "cores_per_server": {"validate": "decimal", "criteria": ">=", "value": MIN_CORES_PER_SERVER},
+    "amortization_years": {"validate": "decimal", "criteria": ">=", "value": MIN_AMORTIZATION_YEARS},
+    "speed_factor": {"validate": "decimal", "criteria": ">=", "value": MIN_SPEED_FACTOR},
 }
 
 
@@ -103,7 +108,10 @@ def export_xlsx(fleet: Fleet, measured: dict[str, MeasuredCosts], result: ModelR
     import xlsxwriter
 
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    # text is text: a fleet file's comment (the notes column) or a results path starting with "=" was
+    # written as a (broken) formula, one starting with "http://" as a link (over 2,079 characters
+    # XlsxWriter warned on stderr and dropped it)
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     W = _Writer(wb, fleet, measured, result, sens)
     W.inputs()
     W.measurements()
@@ -230,7 +238,10 @@ class _Writer:
 
     def _validate(self, ws, row: int, col: int, key: str) -> None:
         """The range the fleet file allows for ``key`` (fleet.parse_fleet), as data validation."""
-        ws.data_validation(row, col, row, col, _VALIDATION.get(key, {"validate": "decimal", "criteria": ">=", "value": 0}))
+        rule = dict(_VALIDATION.get(key, {"validate": "decimal", "criteria": ">=", "value": 0}))
+        if rule["validate"] == "custom":
+            rule["value"] = rule["value"].replace("{cell}", f"{_col(col)}{row + 1}")
+        ws.data_validation(row, col, row, col, rule)
 
     # ------------------------------------------------------------ Measurements
 
@@ -458,7 +469,11 @@ class _Writer:
             ws.write_formula(row, 4, f"=({total_cores_expr})*target_cpu_utilization", self.num, cmp.fleet_cores_in_use_at_peak_cores)
             ws.write_formula(row, 5, f"=B{r1}/E{r1}", self.pct, cmp.fleet_share_saved_fraction)
             d = cmp.purchase_deferral_days
-            ws.write_formula(row, 6, f'=IF(AND(F{r1}<1,demand_growth_per_year>0),LN(1/(1-F{r1}))/LN(1+demand_growth_per_year)*365,"n/a")', self.num,
+            # n/a when s >= 1, or when LN(1+g) is 0: g = 0 (a flat fleet), or g so small that 1 + g
+            # rounds to 1 (MAX: a negative g typed here is no growth either, not LN's #NUM!);
+            # cost.deferral_days tests the same, so the two agree for any g typed here
+            ws.write_formula(row, 6, f'=IF(AND(F{r1}<1,LN(1+MAX(demand_growth_per_year,0))>0),'
+                                     f'LN(1/(1-F{r1}))/LN(1+demand_growth_per_year)*365,"n/a")', self.num,
                              d if d is not None else "n/a")
             q = "(1+demand_growth_per_year)/(1+discount_rate_per_year)"
             ws.write_formula(row, 7, f"=IF({q}=1,D{r1}*planning_horizon_years/(1+discount_rate_per_year),"

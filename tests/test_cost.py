@@ -261,6 +261,38 @@ def _edit(text: str, old: str, new: str) -> str:
         # it silently divided measured times, still labelled as measured
         ('results = "newest"', 'results = "newest"\nspeed_factor = 2', "generations[gen-current].speed_factor: only a "
                                                                       "generation that borrows results has one"),
+        # tiny divisors: ZeroDivisionError or "math domain error" tracebacks, or $nan, inf and 1e300 servers, exit 0
+        ("demand_growth_per_year = 0.25", "demand_growth_per_year = 1e-300",
+         "economics.demand_growth_per_year: must be 0 (a flat fleet) or at least 0.0001 (0.01% a year"),
+        ("cores_per_server = 96", "cores_per_server = 5e-324",
+         "generations[gen-current].cores_per_server: must be at least 1 (one core), got 5e-324"),
+        ("target_cpu_utilization = 0.60", "target_cpu_utilization = 5e-324",
+         "economics.target_cpu_utilization: must be at least 0.01 (a fleet planned to run at 1% CPU at peak)"),
+        ("target_cpu_utilization = 0.60", "target_cpu_utilization = 1e-300", "must be at least 0.01"),
+        ("servers = 30000", "servers = 5e-324", "generations[gen-current].servers: must be at least 0.01"),
+        ("amortization_years = 4", "amortization_years = 5e-324",
+         "generations[gen-current].amortization_years: must be at least 0.0833333 (1/12: a month), got 5e-324"),
+        ("speed_factor = 0.8", "speed_factor = 5e-324", "generations[gen-previous].speed_factor: must be at least 0.01"),
+        # control characters went raw into formula strings (sheet XML not well-formed) or the terminal
+        ('name = "gen-previous"', 'name = "a\\u0001b"',
+         "generations[1].name: 'a\\x01b' contains a control character (U+0001), which the workbook's XML"),
+        ('name = "gen-previous"', 'name = "a\\u0000b"', "generations[1].name: 'a\\x00b' contains a control character (U+0000)"),
+        ('name = "native P-256"', 'name = "a\\u009fb\\tc"',
+         "scenarios[2].name: 'a\\x9fb\\tc' contains control characters (U+0009, U+009F)"),
+        ('results = "newest"', 'results = "new\\u001best"',
+         "generations[gen-current].results: 'new\\x1best' contains a control character (U+001B)"),
+        # XlsxWriter read a chart series name "Sheet1!A1" as a reference: a two-line warning, a mis-named series
+        ('name = "native P-256"', 'name = "Sheet1!A1"', "scenarios[2].name: 'Sheet1!A1' contains !, which spreadsheet"),
+        # a quoted key with a newline split the one-line message in two
+        ("pue = 1.3", 'pue = 1.3\n"a\\nb" = 1', "economics.'a\\nb': unknown key"),
+        # RecursionError and ValueError tracebacks from tomllib
+        pytest.param("pue = 1.3", "pue = 1.3\nx = " + "[" * 10000 + "]" * 10000,
+                     "not a fleet file: arrays or inline tables nested too deeply to read", id="arrays-10000-deep"),
+        pytest.param("pue = 1.3", "pue = 1.3\nx = " + "{a = " * 3000 + "1" + "}" * 3000, "nested too deeply to read",
+                     id="inline-tables-3000-deep"),
+        pytest.param("planning_horizon_years = 3", "planning_horizon_years = " + "9" * 4400,
+                     "line 15: not a fleet file: Exceeds the limit (4300 digits) for integer string conversion",
+                     id="integer-of-4400-digits"),
     ],
 )
 def test_bad_fleet_files_one_line_exit_2(tmp_path, old, new, needle):
@@ -313,6 +345,102 @@ def test_the_largest_figures_accepted_still_give_finite_answers(tmp_path):
     tables = csv_tables(*compute(str(tmp_path / "fleet.toml"), str(RESULTS)))
     numbers = [v for rows in tables.values() for row in rows for v in row if isinstance(v, float)]
     assert len(numbers) > 50 and all(math.isfinite(v) for v in numbers)
+
+
+def test_the_smallest_divisors_accepted_with_the_largest_figures_still_give_finite_answers(tmp_path):
+    """Every divisor at its lower bound and every other figure at its upper bound: the
+    model, the sensitivity rows (which step the utilization below its bound) and the
+    safety net all pass, with finite figures everywhere."""
+    from cryptobench import fleet as fleet_module
+    from cryptobench.cost_cli import csv_tables
+
+    big = re.sub(r"^(price_usd_per_server|power_w|peak_requests_per_s|average_requests_per_s|request_bytes"
+                 r"|response_bytes|engineer_month_usd|engineer_months) = [0-9.]+", rf"\1 = {fleet_module.MAX_FIGURE:g}",
+                 example_fleet_text(), flags=re.MULTILINE)
+    for key in ("servers", "cores_per_server", "amortization_years", "speed_factor"):
+        low = getattr(fleet_module, f"MIN_{key.upper()}")
+        big = re.sub(rf"^{key} = [0-9.]+", f"{key} = {low!r}", big, flags=re.MULTILINE)
+    for old, new in (("target_cpu_utilization = 0.60", f"target_cpu_utilization = {fleet_module.MIN_TARGET_CPU_UTILIZATION!r}"),
+                     ("demand_growth_per_year = 0.25", "demand_growth_per_year = 10"),
+                     ("planning_horizon_years = 3", "planning_horizon_years = 100"),
+                     ("discount_rate_per_year = 0.08", "discount_rate_per_year = 0"),
+                     ("pue = 1.3", "pue = 1e15"), ("electricity_usd_per_kwh = 0.10", "electricity_usd_per_kwh = 1e15")):
+        big = _edit(big, old, new)
+    (tmp_path / "fleet.toml").write_text(big)
+    tables = csv_tables(*compute(str(tmp_path / "fleet.toml"), str(RESULTS)))
+    numbers = [v for rows in tables.values() for row in rows for v in row if isinstance(v, float)]
+    assert len(numbers) > 50 and all(math.isfinite(v) for v in numbers)
+
+
+def test_a_figure_that_is_not_finite_is_refused_naming_it(tmp_path, monkeypatch, capsys):
+    """The safety net behind the bounds: amortization_years = 5e-324 printed "$nan a year", and
+    wrote nan and inf into the CSV files and the workbook, exit 0. With the bound lifted, the
+    model's figure is refused in one line naming it and its inputs, and nothing is written."""
+    from cryptobench import cli
+    from cryptobench import fleet as fleet_module
+
+    monkeypatch.setattr(fleet_module, "MIN_AMORTIZATION_YEARS", 0.0)
+    (tmp_path / "fleet.toml").write_text(_edit(example_fleet_text(), "amortization_years = 4", "amortization_years = 5e-324"))
+    rc = cli.main(["cost", "--fleet", str(tmp_path / "fleet.toml"), "--results", str(RESULTS),
+                   "--xlsx", str(tmp_path / "book.xlsx"), "--csv", str(tmp_path / "csv")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and not out, out
+    assert err.strip().splitlines() == [(
+        f"cryptobench cost: error: {tmp_path / 'fleet.toml'}: the model's annual_cost_per_server_usd for scenario "
+        "'baseline' on generation 'gen-current' is inf, not a finite number, so nothing is printed or written; "
+        "probably at fault (a value near 0, or one so large its unit must be wrong): "
+        "generations[gen-current].price_usd_per_server, generations[gen-current].amortization_years, "
+        "generations[gen-current].power_w, economics.electricity_usd_per_kwh, economics.pue")]
+    assert [f.name for f in tmp_path.iterdir()] == ["fleet.toml"]
+
+
+def test_the_safety_net_covers_the_sensitivity_rows():
+    fleet, measured = _small()
+    res = cost.evaluate(fleet, measured)
+    sens = cost.sensitivity(fleet, measured)
+    cost.check_finite(fleet, res, sens)  # all finite: no complaint
+    sens["fast"]["economics.pue"] = (1.0, math.inf, 2.0, 3.0)
+    with pytest.raises(FleetError, match=r"^small.toml: the model's sensitivity usd_saved_per_year for scenario 'fast' "
+                                         r"with economics.pue at \+20% is inf, .*: economics.pue, "
+                                         r"generations.cores_per_server"):
+        cost.check_finite(fleet, res, sens)
+    # and the model itself answers inf or NaN (for the net to name) rather than raising
+    broken = dataclasses.replace(fleet, generations=tuple(dataclasses.replace(g, cores_per_server=5e-324)
+                                                          for g in fleet.generations))
+    with pytest.raises(FleetError, match=r"servers_for_crypto_servers for scenario 'base' on generation 'g1' is inf"):
+        cost.check_finite(broken, cost.evaluate(broken, measured), cost.sensitivity(broken, measured))
+
+
+def test_a_growth_too_small_for_ln_is_no_growth_in_python_and_the_workbook(workbook):
+    # deferral_days(s, 1e-300) raised ZeroDivisionError (ln(1 + 1e-300) == 0), and the workbook's
+    # deferral cells, typed the same growth, gave #DIV/0!: both now read ln(1 + g) = 0 as no growth
+    assert cost.deferral_days(0.1, 1e-300) is None and cost.deferral_days(0.1, 0.0) is None
+    assert cost.deferral_days(0.1, 1e-4) == pytest.approx(math.log(1 / 0.9) / math.log1p(1e-4) * 365, rel=1e-9)
+    assert math.isnan(cost.deferral_days(-math.inf, 0.25))  # was "math domain error"
+    book, _, _, res = workbook
+    lo = _libreoffice(book, "demand_growth_per_year=1e-300")
+    deferrals = [k for k, v in _cached_values(book).items() if k.startswith("Model!G") and isinstance(v, float)
+                 and any(_close(v, c.purchase_deferral_days) for c in res.comparisons)]
+    assert len(deferrals) == len(res.comparisons) and all(lo[k] == "n/a" for k in deferrals), {k: lo[k] for k in deferrals}
+    assert not {k: v for k, v in lo.items() if isinstance(v, dict)}  # no #DIV/0! anywhere
+
+
+def test_comments_and_paths_go_into_the_workbook_as_text(tmp_path):
+    # a comment starting with "=" was written as a (broken) formula into the notes column, one
+    # starting with "http" as a link (over 2,079 characters: a warning on stderr, the text dropped)
+    from cryptobench.xlsx import export_xlsx
+
+    text = _edit(example_fleet_text(), "pue = 1.3                           # assumption",
+                 "pue = 1.3  # =SUM(1,")
+    text = _edit(text, "electricity_usd_per_kwh = 0.10      # assumption", "electricity_usd_per_kwh = 0.10  # https://e.org/"
+                 + "a" * 2100 + " ")
+    (tmp_path / "fleet.toml").write_text(text)
+    book = export_xlsx(*compute(str(tmp_path / "fleet.toml"), str(RESULTS)))
+    with zipfile.ZipFile(__import__("io").BytesIO(book)) as z:
+        inputs = z.read("xl/worksheets/sheet1.xml").decode()
+        strings = z.read("xl/sharedStrings.xml").decode()
+    assert "SUM(1," not in inputs and "<hyperlink" not in inputs
+    assert "=SUM(1,: power usage effectiveness" in strings and "https://e.org/aaa" in strings
 
 
 def test_results_lacking_a_benchmark(tmp_path):
@@ -416,6 +544,25 @@ def test_newest_stops_at_a_kernel_that_failed_in_the_newest_run(tmp_path):
     _derived_run(fixture, tmp_path / "20261128T000000Z_vm.json", fail="aes-128-gcm/openssl")
     with pytest.raises(FleetError, match=r"20261128T000000Z_vm.json lacks aes-128-gcm/openssl/encrypt .*"
                                          r"that kernel was FAILED in the run: vectors: 3 failed"):
+        compute(None, str(tmp_path))
+
+
+def test_newest_passes_over_files_that_are_not_results_files(tmp_path):
+    # an instruction-count file (gate --count's instructions.json), a gate report or a directory
+    # named x.json in --results stopped cost with an error; history and gate pass them over
+    (fixture,) = RESULTS.glob("*.json")
+    shutil.copy(fixture, tmp_path / fixture.name)
+    (tmp_path / "instructions.json").write_text(json.dumps({"schema": "cryptobench-icount/1", "benchmarks": []}))
+    (tmp_path / "report.json").write_text(json.dumps({"verdicts": []}))
+    (tmp_path / "x.json").mkdir()
+    m = compute(None, str(tmp_path))[1]["gen-current"]
+    assert m.source_file == str(tmp_path / fixture.name)
+    assert m.skipped == (f"{tmp_path / 'x.json'}: cannot read: Is a directory",
+                         f"{tmp_path / 'report.json'}: not a cryptobench results file (no 'cryptobench' section)",
+                         f"{tmp_path / 'instructions.json'}: an instruction-count file (`gate --count`)")
+    (tmp_path / fixture.name).unlink()
+    with pytest.raises(FleetError, match=r"results: \"newest\": no results file among the 3 \*.json in .*: "
+                                         r".*x.json: cannot read: Is a directory; .*report.json: not a cryptobench"):
         compute(None, str(tmp_path))
 
 
