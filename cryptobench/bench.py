@@ -96,7 +96,7 @@ def parse_sizes(text: str | None) -> tuple[int, ...]:
     if not text.strip():
         raise UsageError(
             f"--sizes is empty; give byte counts (e.g. --sizes {','.join(map(str, DEFAULT_SIZES))}), "
-            "or leave the option out for those defaults"
+            "or leave the option out for the command's default"
         )
     out = []
     for item in text.split(","):

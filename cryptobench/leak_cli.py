@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._argtypes import nonnegative_int, output_file, seconds
+from ._argtypes import name_list, nonnegative_int, output_file, seconds
 from .errors import UsageError
 
 
@@ -38,7 +38,7 @@ def add_commands(sub, add_selection) -> None:
     p = sub.add_parser("leakcheck", help="dudect-style constant-time test: Welch's t on fixed vs random secrets",
                        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_selection(p)
-    p.add_argument("--test", help="comma-separated secrets to vary: plaintext, key, tag, sign-k, sign-d (default: all)")
+    p.add_argument("--test", type=name_list, help="comma-separated secrets to vary: plaintext, key, tag, sign-k, sign-d (default: all)")
     p.add_argument("-n", "--measurements", type=int, default=1_000_000,
                    help="measurements per kernel and secret, at least 1000 (default: %(default)s)")
     p.add_argument("--budget", type=seconds, default=5.0, metavar="SECONDS",

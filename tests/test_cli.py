@@ -192,6 +192,7 @@ def test_bad_arguments_one_line_exit_2(tmp_path, args, needle):
         (["compare", "a.json", "b.json", "--filter", ""], "argument --filter: '' names nothing"),
         (["gate", "--count", "-b", "", "-o", "c.json"], "argument -b/--backend: '' names nothing"),
         (["history", "--filter", ""], "argument --filter: '' names nothing"),
+        (["leakcheck", "--test", "", "--json", "l.json"], "argument --test: '' names nothing"),
         (["gate", "a.json", "b.json", "--reference", ""], "argument --reference: one backend name (e.g. openssl), not ''"),
         (["history", "--reference", "openssl,python"], "one backend name (e.g. openssl), not 'openssl,python'"),
     ],
