@@ -54,7 +54,7 @@ How it is fast (all variable-time):
   inversions, Z for x(R) and k^-1 mod n, 11-12 us each (2026-11-28) with
   ``pow(x, -1, m)``, and about 170 reduced products (0.3-0.37 us each in
   these loops) for k*G. One inversion modulo p*n in place of the two costs
-  more than both (26-28 us against 20 us). Adding the terms in pairs in
+  more than both (26-28 us against 22-24 us). Adding the terms in pairs in
   affine coordinates first (one batched inversion) does the same work and
   measured slower here (k*G for random k 66-67 us against 68-69.5, 2026-11-27).
 - u1*G + u2*Q (verification): width-5 wNAF of u2 over the odd multiples
