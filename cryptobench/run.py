@@ -106,7 +106,7 @@ def default_output(directory: str | Path = "results") -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     host = machine.socket.gethostname().split(".")[0] or "host"
     try:
-        d = make_dir(directory)
+        d = make_dir(Path(directory).absolute())  # fixed now: a kernel may change the working directory
     except OutputError as exc:
         raise OutputError(f"{exc} (choose a file with --output)") from None
     for i in range(1, 1000):
@@ -206,45 +206,71 @@ def _run_workers(
     calls: dict[str, int],
     env: dict[str, str],
 ) -> tuple[list[Path], list[dict[str, Any]]]:
-    """Start ``copies`` workers at once (1 normally; N with --parallel) and wait."""
-    outs, metas, procs = [], [], []
-    for i in range(copies):
-        out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
-        p = popen_held(  # a signal while it starts: this worker is killed, then the run stops
-            _worker_cmd(kernel_name, names, profile, out, calls),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            preexec_fn=die_with_parent,
-        )
-        procs.append(p)
-        procs_out[:] = procs
-        outs.append(out)
-    # progress comes from the first copy; the others are read after it ends
-    first = procs[0]
-    assert first.stdout is not None
-    for line in first.stdout:
-        if line.startswith("CB-DONE "):
-            on_done(line[8:].strip())
-        elif line.startswith("CB-META "):
-            metas.append(json.loads(line[8:]))
-        elif line.startswith("CB-CAL "):
-            name, n = line[7:].strip().rsplit("=", 1)
-            calls[name] = int(n)
-    errors = []
-    for p in procs:
-        out_text, err_text = p.communicate()
-        for line in (out_text or "").splitlines():
-            if line.startswith("CB-META "):
+    """Start ``copies`` workers at once (1 normally; N with --parallel) and wait.
+
+    A worker's stderr goes to a file, not a pipe: read only at the end, a pipe
+    filled by a kernel's own logging (64 KiB) blocked the worker and hung the run.
+    Its stdout carries the CB-* protocol lines; one the kernel's own output
+    garbled makes the kernel's result an ERROR, not a traceback."""
+    outs, metas, procs, errs = [], [], [], []
+    garbled: list[str] = []
+
+    def take(line: str, progress: bool) -> None:
+        try:
+            if line.startswith("CB-DONE "):
+                if progress:
+                    on_done(line[8:].strip())
+            elif line.startswith("CB-META "):
                 metas.append(json.loads(line[8:]))
-        if p.returncode != 0:
-            tail = (err_text or "").strip().splitlines()[-1:] or ["(no output)"]
-            errors.append(f"worker exited with status {p.returncode}: {tail[0]}")
+            elif line.startswith("CB-CAL ") and progress:
+                name, n = line[7:].strip().rsplit("=", 1)
+                calls[name] = int(n)
+        except ValueError:
+            garbled.append(line.strip()[:80])
+
+    try:
+        for i in range(copies):
+            out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
+            err = tempfile.TemporaryFile(mode="w+", dir=tmpdir, errors="replace")
+            errs.append(err)
+            p = popen_held(  # a signal while it starts: this worker is killed, then the run stops
+                _worker_cmd(kernel_name, names, profile, out, calls),
+                stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+                preexec_fn=die_with_parent,
+            )
+            procs.append(p)
+            procs_out[:] = procs
+            outs.append(out)
+        # progress comes from the first copy; the others are read after it ends
+        first = procs[0]
+        assert first.stdout is not None
+        for line in first.stdout:
+            take(line, True)
+        errors = []
+        for p, err in zip(procs, errs):
+            out_text, _ = p.communicate()
+            for line in (out_text or "").splitlines():
+                take(line, False)
+            if p.returncode != 0:
+                err.seek(0)
+                tail = err.read().strip().splitlines()[-1:] or ["(no output)"]
+                errors.append(f"worker exited with status {p.returncode}: {tail[0]}")
+    finally:
+        for err in errs:
+            err.close()
     procs_out[:] = []
     if errors:
         raise RuntimeError(errors[0])
+    if garbled:
+        raise RuntimeError(f"a worker's protocol line was garbled ({garbled[0]!r}): does the kernel write to stdout?")
     return outs, metas
 
 
 def _merge(suite, files: list[Path]):
+    """``suite`` with the workers' files added (a benchmark's runs pooled). Runs that
+    pyperf will not pool (a worker that missed its calibration, say because the
+    kernel's own stdout garbled the CB-CAL line, timed other inner loops) are a
+    RuntimeError: the kernel's ERROR, not a traceback."""
     import pyperf
 
     for f in files:
@@ -258,7 +284,11 @@ def _merge(suite, files: list[Path]):
             except KeyError:
                 suite.add_benchmark(b)
             else:
-                existing.add_runs(b)
+                try:
+                    existing.add_runs(b)
+                except ValueError as exc:
+                    raise RuntimeError(f"the workers' values do not pool ({exc}); does the kernel write to "
+                                       "stdout?") from None
     return suite
 
 
@@ -311,7 +341,8 @@ def run(
     live: list = []
     # the results name is reserved (default_output) and the worker directory made inside
     # the try, so that an interruption from here on releases and removes them
-    out_path: Path | None = Path(output) if output else None
+    # absolute: a kernel that changes the working directory must not move where the results go
+    out_path: Path | None = Path(output).absolute() if output else None
     tmpdir: Path | None = None
 
     def on_sigterm(signum, frame):
@@ -368,14 +399,23 @@ def run(
                     prepared = bench.prepare(kernel, spec)
                     calls[spec.name] = bench.calibrate(prepared.call, profile.min_time)
             try:
+                kernel_suite = None  # into the run's suite only when every worker's values pool
                 for _ in range(profile.processes):
                     files, metas = _run_workers(kernel.name, names, profile, tmpdir, parallel,
                                                 on_benchmark or (lambda n: None), live, calls, worker_env(kernel))
-                    suite = _merge(suite, files)
+                    kernel_suite = _merge(kernel_suite, files)
                     for m in metas:
                         if "prepare_s" in m:
                             outcome.worker_prepare_s.append(m["prepare_s"])
                             outcome.worker_prepare.append(m)
+                if kernel_suite is not None:
+                    for b in kernel_suite.get_benchmarks():
+                        if suite is None:
+                            import pyperf
+
+                            suite = pyperf.BenchmarkSuite([b])
+                        else:
+                            suite.add_benchmark(b)
             except RuntimeError as exc:
                 outcome.status = "error"
                 outcome.reason = str(exc)

@@ -1,0 +1,97 @@
+"""A kernel's own output must not hang or break run's pyperf workers.
+
+The workers talk to run over stdout (CB-* lines) and leave errors on stderr.
+A kernel that logs to stderr filled an unread pipe (64 KiB) and hung the run;
+one that writes to stdout garbled a calibration line, and the second worker's
+values then failed to pool with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).parent
+
+BACKEND = textwrap.dedent('''
+    import os
+    import sys
+
+    import example_backend as eb
+    from cryptobench.registry import Kernel
+
+    class _Chatty(eb._Context):
+        def encrypt(self, nonce, plaintext, aad=b""):
+            if os.environ.get("CHATTY") == "stderr":  # a debug logger: 100 bytes a call
+                sys.stderr.write("DEBUG mylib.aead: ChaCha20Poly1305.encrypt(len=%d) -> ok %s\\n" % (len(plaintext), "." * 40))
+            elif os.environ.get("CHATTY") == "stdout":  # progress dots
+                sys.stdout.write(".")
+            elif os.environ.get("CHATTY") == "chdir":  # a library that changes the working directory
+                os.chdir(os.environ["CHDIR_TO"])
+            return super().encrypt(nonce, plaintext, aad)
+
+    class _Impl(eb.ExampleChaCha20Poly1305):
+        def new(self, key, tag_length=16):
+            return _Chatty(self.checked(key, tag_length))
+
+    def register(reg):
+        reg.add(Kernel(algorithm="chacha20-poly1305", backend="chatty", available=True, impl=_Impl(),
+                       path="cryptography-aead", constant_time=True,
+                       lacks={"chacha20": "AEAD only", "poly1305": "AEAD only"},
+                       description="writes to stderr or stdout on every call"))
+''')
+
+
+def _run(tmp_path: Path, chatty: str, *profile: str) -> tuple[subprocess.CompletedProcess, Path]:
+    (tmp_path / "chatty_backend.py").write_text(BACKEND)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
+               CHATTY=chatty, COLUMNS="250")
+    out = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "run", *profile, "-a", "chacha20-poly1305", "-b", "chatty",
+                        "--sizes", "64", "--no-hot-paths", "--filter", "encrypt", "-o", str(out)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    return p, out
+
+
+def test_a_kernel_logging_to_stderr_does_not_hang_the_run(tmp_path):
+    from cryptobench import results
+
+    p, out = _run(tmp_path, "stderr", "--fast")  # hung at "timing 0/1" until killed
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    res = results.load(out)
+    assert res.kernels["chacha20-poly1305/chatty"]["status"] == "passed"
+    assert res.find("chacha20-poly1305", "chatty", "encrypt", 64) is not None
+
+
+def test_a_kernel_writing_to_stdout_is_an_error_not_a_traceback(tmp_path):
+    p, out = _run(tmp_path, "stdout")  # two worker processes: the second's calibration line was lost
+    text = p.stdout + p.stderr
+    assert "Traceback" not in text, text[-3000:]
+    if p.returncode == 0:  # the dots fell between lines this time: the values are sound
+        return
+    assert p.returncode == 1, text[-2000:]
+    assert "does the kernel write to stdout?" in " ".join(text.split()), text[-2000:]
+
+
+def test_a_kernel_that_changes_directory_does_not_move_the_results(tmp_path):
+    # "wrote results/....json" went to the kernel's directory, and a stale lock stayed behind
+    (tmp_path / "chatty_backend.py").write_text(BACKEND)
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
+               CHATTY="chdir", CHDIR_TO=str(elsewhere), COLUMNS="250")
+    for extra in ([], ["-o", "mine.json"]):
+        p = subprocess.run([sys.executable, "-m", "cryptobench", "run", "--fast", "-a", "chacha20-poly1305", "-b", "chatty",
+                            "--sizes", "64", "--no-hot-paths", "--filter", "encrypt", *extra],
+                           capture_output=True, text=True, env=env, timeout=300, cwd=work)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "verify", "-b", "chatty", "--quick", "--no-wycheproof",
+                        "--json", "v.json"], capture_output=True, text=True, env=env, timeout=300, cwd=work)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert list(elsewhere.iterdir()) == []
+    assert (work / "mine.json").is_file() and (work / "v.json").is_file()
+    assert [f.suffix for f in (work / "results").iterdir()] == [".json"]  # the file, and no lock left
