@@ -145,6 +145,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     selected = select(args.algorithm, args.backend)  # refuse bad names before any work
     require_available(selected, "verify")
+    json_path = os.path.abspath(args.json) if args.json else None  # fixed before a kernel can chdir
     wycheproof, wycheproof_info, wycheproof_line = _wycheproof_choice(args)  # a bad DIR: refused here
     con = _console()
     con.print(wycheproof_line, markup=False, highlight=False)  # "[wycheproof]" and paths are text
@@ -183,7 +184,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"schema": "cryptobench-verify/1", "wycheproof": wycheproof_info,
                "kernels": [r.to_dict() for r in reports]}
-        atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
         con.print(f"wrote {args.json}", markup=False)
     if failed:
         con.print(f"[bold red]{len(failed)} kernel(s) FAILED:[/] " + escape(", ".join(r.name for r in failed)))

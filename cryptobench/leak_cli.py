@@ -59,6 +59,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     from .cli import _console
     from .registry import require_available, select, split_list
 
+    json_path = os.path.abspath(args.json) if args.json else None  # fixed before a kernel can chdir
     if args.measurements < 1000:
         raise UsageError("--measurements must be at least 1000")
     if args.budget < 0:
@@ -108,7 +109,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     if args.json:
         doc = {"schema": "cryptobench-leakcheck/1", "threshold": L.THRESHOLD, "evict": not args.no_evict,
                "results": [r.to_dict() for r in results]}
-        atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
         con.print(f"wrote {args.json}", markup=False)
     line = summary(results)
     con.print(line, style="bold red" if line.startswith("FAILED") else None, markup=False, soft_wrap=True)
