@@ -13,6 +13,7 @@ registry's own backend modules). Progress goes to stdout as ``CB-CHECK
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -31,8 +32,11 @@ def main(argv: list[str]) -> int:
         return 2
     spec = json.loads(argv[0])
     reg = registry.default_registry()
-    if spec["module"] not in registry.BACKEND_MODULES:
-        registry._load_module(reg, spec["module"])
+    name = f"{spec['algorithm']}/{spec['backend']}"
+    if name not in reg._kernels:
+        # not a built-in, nor in CRYPTOBENCH_BACKENDS (which default_registry has loaded:
+        # registering that module again failed): its registering module, whatever its name
+        importlib.import_module(spec["module"]).register(reg)
     kernel = reg.get(spec["algorithm"], spec["backend"])
     why = registry.env_mismatch(kernel)
     if why is not None:  # never check (and never recurse into another child) without it

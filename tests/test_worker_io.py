@@ -42,6 +42,11 @@ BACKEND = textwrap.dedent('''
                        path="cryptography-aead", constant_time=True,
                        lacks={"chacha20": "AEAD only", "poly1305": "AEAD only"},
                        description="writes to stderr or stdout on every call"))
+        if os.environ.get("CHATTY") == "env":  # a kernel that needs its own environment (Kernel.env)
+            reg.add(Kernel(algorithm="chacha20-poly1305", backend="chatty-env", available=True, impl=_Impl(),
+                           path="cryptography-aead", constant_time=True, env={"CHATTY_FLAG": "1"},
+                           lacks={"chacha20": "AEAD only", "poly1305": "AEAD only"},
+                           description="verified in a child started with CHATTY_FLAG=1"))
 ''')
 
 
@@ -95,3 +100,14 @@ def test_a_kernel_that_changes_directory_does_not_move_the_results(tmp_path):
     assert list(elsewhere.iterdir()) == []
     assert (work / "mine.json").is_file() and (work / "v.json").is_file()
     assert [f.suffix for f in (work / "results").iterdir()] == [".json"]  # the file, and no lock left
+
+
+def test_a_kernel_with_its_own_environment_from_a_top_level_module_verifies(tmp_path):
+    # the verification child registered the module a second time through the built-in loader,
+    # which split 'chatty_backend' as 'family.backend': ValueError, and the kernel FAILED
+    (tmp_path / "chatty_backend.py").write_text(BACKEND)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
+               CHATTY="env", COLUMNS="250")
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "verify", "-b", "chatty-env", "--quick", "--no-wycheproof"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0 and "chacha20-poly1305/chatty-env │ PASSED" in p.stdout, p.stdout[-2000:] + p.stderr[-1000:]
