@@ -610,6 +610,13 @@ def leakcheck(
             if on_result:
                 on_result(r)
             continue
+        except Exception as exc:  # noqa: BLE001 - its prepare() or a call making its inputs raised: a traceback before
+            r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
+                           error=f"preparing its inputs raised {exc!r}, not timed", raised=True)
+            results.append(r)
+            if on_result:
+                on_result(r)
+            continue
         if verify and k.impl is not None:
             from .verify import verify_kernel
 

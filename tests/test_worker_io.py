@@ -29,6 +29,8 @@ BACKEND = textwrap.dedent('''
                 sys.stderr.write("DEBUG mylib.aead: ChaCha20Poly1305.encrypt(len=%d) -> ok %s\\n" % (len(plaintext), "." * 40))
             elif os.environ.get("CHATTY") == "stdout":  # progress dots
                 sys.stdout.write(".")
+            elif os.environ.get("CHATTY") == "raise":  # a kernel that fails on an ordinary call
+                raise RecursionError("deep inside the kernel")
             elif os.environ.get("CHATTY") == "chdir":  # a library that changes the working directory
                 os.chdir(os.environ["CHDIR_TO"])
             return super().encrypt(nonce, plaintext, aad)
@@ -111,3 +113,15 @@ def test_a_kernel_with_its_own_environment_from_a_top_level_module_verifies(tmp_
     p = subprocess.run([sys.executable, "-m", "cryptobench", "verify", "-b", "chatty-env", "--quick", "--no-wycheproof"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 0 and "chacha20-poly1305/chatty-env │ PASSED" in p.stdout, p.stdout[-2000:] + p.stderr[-1000:]
+
+
+def test_leakcheck_reports_a_kernel_that_raises_while_its_inputs_are_made(tmp_path):
+    # the forged tag and the ciphertexts are made with the kernel before it is verified: a traceback, exit 1
+    (tmp_path / "chatty_backend.py").write_text(BACKEND)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
+               CHATTY="raise", COLUMNS="250")
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "leakcheck", "-b", "chatty", "--no-control", "-n", "1000",
+                        "--budget", "1"], capture_output=True, text=True, env=env, timeout=300)
+    text = p.stdout + p.stderr
+    assert p.returncode == 1 and "Traceback" not in text, text[-2000:]
+    assert "preparing its inputs raised RecursionError('deep inside the kernel'), not timed" in " ".join(text.split())
