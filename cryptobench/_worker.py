@@ -103,6 +103,10 @@ def main() -> None:
         md["cb_min_time"] = args.cb_min_time
         md.update({k: v for k, v in meta.items() if isinstance(v, (int, float, str))})
         runner.bench_time_func(name, tf, inner_loops=calls * prepared.per_call_units, metadata=md)
+        why = prepared.check() if prepared.check is not None else None
+        if why is not None:  # right in the parent's vectors, wrong here or after these calls: not a figure
+            sys.stderr.write(f"after timing {name}: {why}\n")
+            sys.exit(3)
         _emit("CB-DONE", name)
 
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import UsageError
+from .errors import InvalidSignature, InvalidTag, UsageError
 from .registry import KEY_SIZES, Kernel, name_matches
 
 #: The sizes of `openssl speed` (bytes).
@@ -156,11 +156,20 @@ def specs_for(
 
 @dataclass
 class Prepared:
-    """A zero-argument-per-iteration call, plus what it cost to set up."""
+    """A zero-argument-per-iteration call, plus what it cost to set up.
+
+    ``check``, when there is one, calls the kernel once more on the benchmark's
+    own context or setup and returns None if the answer is right (against
+    ``cryptography`` or the reference arithmetic), else what is wrong. run's
+    workers call it after the values are taken: a kernel that passed its vectors
+    in the parent but answers wrongly in a worker, or after thousands of calls on
+    one context, is an ERROR, not a figure.
+    """
 
     call: Callable[[], Any]
     setup_s: float
     per_call_units: int = 1  # e.g. FIELD_MUL_COUNT multiplications per call
+    check: Callable[[], str | None] | None = None
 
 
 def _rng(spec: Spec) -> random.Random:
@@ -187,12 +196,39 @@ def _prepare_aead(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
     aad = rng.randbytes(spec.aad or 0)
     pt = rng.randbytes(spec.size or 0)
     ctx = kernel.impl.new(key)
+
+    def reference() -> bytes:  # only when checked: gate --count sets benchmarks up under callgrind
+        return _reference_aead(spec.algorithm, key).encrypt(nonce, pt, aad)
+
     if spec.operation == "encrypt":
         enc = ctx.encrypt
-        return Prepared(lambda: enc(nonce, pt, aad), 0.0)
+
+        def check_enc() -> str | None:
+            ok = bytes(enc(nonce, pt, aad)) == reference()
+            return None if ok else "encrypt no longer gives openssl's ciphertext and tag"
+
+        return Prepared(lambda: enc(nonce, pt, aad), 0.0, check=check_enc)
     ct = ctx.encrypt(nonce, pt, aad)
     dec = ctx.decrypt
-    return Prepared(lambda: dec(nonce, ct, aad), 0.0)
+
+    def check_dec() -> str | None:
+        want = reference()
+        if bytes(dec(nonce, want, aad)) != pt:
+            return "decrypt no longer gives the plaintext back"
+        bad = want[:-1] + bytes([want[-1] ^ 1])
+        try:
+            dec(nonce, bad, aad)
+        except InvalidTag:
+            return None
+        return "decrypt accepts a forged tag"
+
+    return Prepared(lambda: dec(nonce, ct, aad), 0.0, check=check_dec)
+
+
+def _reference_aead(algorithm: str, key: bytes):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+    return ChaCha20Poly1305(key) if algorithm == "chacha20-poly1305" else AESGCM(key)
 
 
 def _prepare_signature(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
@@ -208,7 +244,20 @@ def _prepare_signature(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepar
     if spec.operation == "sign":
         sign = impl.private_key(d).sign
         next_msg = itertools.cycle(msgs).__next__
-        return Prepared(lambda: sign(next_msg()), 0.0)
+
+        def check_sign() -> str | None:
+            from cryptography.exceptions import InvalidSignature as _Bad
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            pub = ec.derive_private_key(d, ec.SECP256R1()).public_key()
+            try:
+                pub.verify(bytes(sign(msgs[0])), msgs[0], ec.ECDSA(hashes.SHA256()))
+            except (_Bad, ValueError):
+                return "sign no longer gives a signature openssl accepts"
+            return None
+
+        return Prepared(lambda: sign(next_msg()), 0.0, check=check_sign)
     # The signatures come from OpenSSL (RFC 6979, as every kernel signs, so
     # the same ones), not from the kernel: 22 ms of set-up per worker, where
     # python-ecdsa would take 0.4 s, and many times that under valgrind
@@ -234,7 +283,19 @@ def _prepare_signature(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepar
         m, sig = next_pair()
         verify(m, sig)
 
-    return Prepared(call, 0.0)
+    def check_verify() -> str | None:
+        m, sig = pairs[0]
+        try:
+            verify(m, sig)
+        except InvalidSignature:
+            return "verify no longer accepts a valid signature"
+        try:
+            verify(m[:-1] + bytes([m[-1] ^ 1]), sig)
+        except InvalidSignature:
+            return None
+        return "verify accepts a signature of another message"
+
+    return Prepared(call, 0.0, check=check_verify)
 
 
 def _prepare_hot_path(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepared:
@@ -248,41 +309,71 @@ def _prepare_hot_path(kernel: Kernel, spec: Spec, rng: random.Random) -> Prepare
         key = rng.randbytes(KEY_SIZES[spec.algorithm])
         return Prepared(lambda: f(key), 0.0)
     if op == "aes-ctr":
-        f = setup(rng.randbytes(KEY_SIZES[spec.algorithm]))
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        key = rng.randbytes(KEY_SIZES[spec.algorithm])
+        f = setup(key)
         block, data = rng.randbytes(12) + b"\x00\x00\x00\x02", rng.randbytes(n)
-        return Prepared(lambda: f(block, data), 0.0)
+        return Prepared(lambda: f(block, data), 0.0, check=_same_as(  # counter 2: no wrap
+            lambda: f(block, data), op, lambda: Cipher(algorithms.AES(key), modes.CTR(block)).encryptor().update(data)))
     if op == "ghash":
         f = setup(rng.randbytes(16))
         data = rng.randbytes(n)
         return Prepared(lambda: f(data), 0.0)
     if op == "chacha20":
-        f = setup(rng.randbytes(32))
+        import struct
+
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+        key = rng.randbytes(32)
+        f = setup(key)
         nonce, data = rng.randbytes(12), rng.randbytes(n)
-        return Prepared(lambda: f(nonce, 1, data), 0.0)
+        return Prepared(lambda: f(nonce, 1, data), 0.0, check=_same_as(lambda: f(nonce, 1, data), op, lambda: Cipher(
+            algorithms.ChaCha20(key, struct.pack("<I", 1) + nonce), mode=None).encryptor().update(data)))
     if op == "poly1305":
+        from cryptography.hazmat.primitives import poly1305
+
         f = setup()
         key, data = rng.randbytes(32), rng.randbytes(n)
-        return Prepared(lambda: f(key, data), 0.0)
+        return Prepared(lambda: f(key, data), 0.0,
+                        check=_same_as(lambda: f(key, data), op, lambda: poly1305.Poly1305.generate_tag(key, data)))
     if op == "field-mul":
         f = setup()
         a, b = rng.randrange(P), rng.randrange(P)
-        return Prepared(lambda: f(a, b, FIELD_MUL_COUNT), 0.0, per_call_units=FIELD_MUL_COUNT)
+        return Prepared(lambda: f(a, b, FIELD_MUL_COUNT), 0.0, per_call_units=FIELD_MUL_COUNT,
+                        check=_same_as(lambda: f(a, b, FIELD_MUL_COUNT), op, lambda: ref.field_mul(a, b, FIELD_MUL_COUNT)))
     if op in ("fixed-base-mul", "scalar-inv"):
         f = setup()
-        next_k = itertools.cycle([rng.randrange(1, N) for _ in range(DISTINCT_INPUTS)]).__next__
-        return Prepared(lambda: f(next_k()), 0.0)
+        ks = [rng.randrange(1, N) for _ in range(DISTINCT_INPUTS)]
+        next_k = itertools.cycle(ks).__next__
+        answer = (lambda k: ref.scalar_mul(k, ref.G)) if op == "fixed-base-mul" else ref.scalar_inv
+        return Prepared(lambda: f(next_k()), 0.0, check=_same_as(lambda: f(ks[0]), op, lambda: answer(ks[0])))
     if op == "double-scalar-mul":
         q = ref.scalar_mul(rng.randrange(1, N), ref.G)
         f = setup(q)
-        next_u = itertools.cycle([(rng.randrange(1, N), rng.randrange(1, N))
-                                  for _ in range(DISTINCT_INPUTS)]).__next__
+        us = [(rng.randrange(1, N), rng.randrange(1, N)) for _ in range(DISTINCT_INPUTS)]
+        next_u = itertools.cycle(us).__next__
 
         def call() -> Any:
             u1, u2 = next_u()
             return f(u1, u2)
 
-        return Prepared(call, 0.0)
+        return Prepared(call, 0.0, check=_same_as(lambda: f(*us[0]), op,
+                                                  lambda: ref.double_scalar_mul(us[0][0], us[0][1], q)))
     raise ValueError(f"no benchmark recipe for hot path {op!r}")
+
+
+def _same_as(call: Callable[[], Any], op: str, answer: Callable[[], Any]) -> Callable[[], str | None]:
+    """A Prepared.check: ``call()`` must give ``answer()``, computed only when checked
+    (gate --count sets benchmarks up under callgrind, where the pure-Python point
+    arithmetic would cost seconds). ghash and key-expansion have none: their reference
+    is pure-Python GF(2^128) (slow at 16 KiB) or a schedule with no single expected value."""
+    def check() -> str | None:
+        from .verify import _hot_same
+
+        return None if _hot_same(call(), answer()) else f"{op} no longer gives the reference answer"
+
+    return check
 
 
 def calibrate(call: Callable[[], Any], min_time: float, max_calls: int = 1 << 22) -> int:

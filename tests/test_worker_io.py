@@ -29,6 +29,10 @@ BACKEND = textwrap.dedent('''
                 sys.stderr.write("DEBUG mylib.aead: ChaCha20Poly1305.encrypt(len=%d) -> ok %s\\n" % (len(plaintext), "." * 40))
             elif os.environ.get("CHATTY") == "stdout":  # progress dots
                 sys.stdout.write(".")
+            elif os.environ.get("CHATTY") == "wears-out":  # right for 500 calls on a context, then zeros
+                self.calls = getattr(self, "calls", 0) + 1
+                if self.calls > 500:
+                    return bytes(len(plaintext) + 16)
             elif os.environ.get("CHATTY") == "raise":  # a kernel that fails on an ordinary call
                 raise RecursionError("deep inside the kernel")
             elif os.environ.get("CHATTY") == "chdir":  # a library that changes the working directory
@@ -125,3 +129,17 @@ def test_leakcheck_reports_a_kernel_that_raises_while_its_inputs_are_made(tmp_pa
     text = p.stdout + p.stderr
     assert p.returncode == 1 and "Traceback" not in text, text[-2000:]
     assert "preparing its inputs raised RecursionError('deep inside the kernel'), not timed" in " ".join(text.split())
+
+
+def test_a_kernel_that_answers_wrongly_once_timed_is_an_error_not_a_figure(tmp_path):
+    # it passed its vectors in the parent, then returned zeros in the worker's timing loop:
+    # run reported it 9x faster than openssl, exit 0
+    from cryptobench import results
+
+    p, out = _run(tmp_path, "wears-out", "--fast")
+    text = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode == 1, text[-2000:]
+    assert "after timing chacha20-poly1305/chatty/encrypt/64: encrypt no longer gives openssl's ciphertext and tag" in text
+    res = results.load(out)
+    assert res.kernels["chacha20-poly1305/chatty"]["status"] == "error"
+    assert res.find("chacha20-poly1305", "chatty", "encrypt", 64) is None
