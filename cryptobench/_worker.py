@@ -80,9 +80,9 @@ def main() -> None:
     meta: dict = {}
     if kernel.prepare is not None:
         t0 = time.perf_counter()
-        info = kernel.prepare() or {}
+        info = bench.prepare_details(kernel.prepare())
         meta["prepare_s"] = time.perf_counter() - t0
-        meta.update({f"prepare_{k}": v for k, v in dict(info).items()})
+        meta.update({f"prepare_{k}": v for k, v in info.items()})
     _emit("CB-META", json.dumps(meta))
 
     specs = {s.name: s for s in bench.specs_for(kernel, sizes=_sizes(wanted), aads=(0, bench.TLS_AAD))}

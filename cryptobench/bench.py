@@ -18,7 +18,7 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import InvalidSignature, InvalidTag, UsageError
 from .registry import KEY_SIZES, Kernel, name_matches
@@ -170,6 +170,27 @@ class Prepared:
     setup_s: float
     per_call_units: int = 1  # e.g. FIELD_MUL_COUNT multiplications per call
     check: Callable[[], str | None] | None = None
+
+
+def prepare_details(value: Any) -> dict[str, Any]:
+    """What a kernel's ``prepare()`` returned, as results-file metadata: text keys, finite
+    numbers and printable text (escaped and cut), anything else said as its repr. A NaN,
+    a control character or a non-mapping made run write a file its own reader refused,
+    or stopped it with a traceback."""
+    from ._text import printable
+
+    if not isinstance(value, Mapping):
+        return {} if value is None else {"returned": printable(repr(value), 200)}
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key = printable(str(k), 100)
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or (isinstance(v, float) and not math.isfinite(v)):
+            out[key] = printable(repr(v), 200)
+        elif isinstance(v, str):
+            out[key] = printable(v)
+        else:
+            out[key] = v
+    return out
 
 
 def _rng(spec: Spec) -> random.Random:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import native
+from ._text import printable
 
 
 @lru_cache(maxsize=1)
@@ -121,5 +122,6 @@ def describe() -> dict[str, Any]:
         "git_commit": git_commit(),
     }
     if IA32CAP_ENV in os.environ:
-        info["openssl_ia32cap"] = os.environ[IA32CAP_ENV]
+        # escaped and cut as need be: the results file's reader refuses control characters and long text
+        info["openssl_ia32cap"] = printable(os.environ[IA32CAP_ENV])
     return info

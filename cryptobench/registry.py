@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from ._locks import ChildSafeLock
+from ._text import MAX_TEXT, printable
 from .errors import UsageError
 
 #: Algorithm name -> kernel family (the folder under kernels/).
@@ -171,6 +172,14 @@ class Registry:
             # every CPU extension (AES-GCM becomes some 60 times slower)
             if not (isinstance(var, str) and var and isinstance(value, str) and value):
                 raise ValueError(f"{kernel.name}: env needs non-empty names and values, got {var!r}={value!r}")
+        for field_name in ("path", "description", "reason"):
+            # printed by list and verify and written into results files, whose reader refuses
+            # control characters and text over 4,096 characters: run wrote files it could not read
+            value = getattr(kernel, field_name)
+            if value is not None and not (isinstance(value, str) and printable(value) == value
+                                          and len(value) <= MAX_TEXT):
+                raise ValueError(f"{kernel.name}: {field_name} must be printable text of at most {MAX_TEXT:,} "
+                                 f"characters, got {value!r:.60}")
         self._kernels[kernel.name] = kernel
 
     def remove(self, name: str) -> None:
@@ -227,7 +236,7 @@ def _load_module(reg: Registry, modname: str) -> None:
 def _register_broken(reg: Registry, family: str, backend: str, reason: str) -> None:
     for algorithm, fam in ALGORITHMS.items():
         if fam == family and f"{algorithm}/{backend}" not in reg._kernels:
-            reg.add(Kernel(algorithm=algorithm, backend=backend, available=False, reason=reason))
+            reg.add(Kernel(algorithm=algorithm, backend=backend, available=False, reason=printable(reason)))
 
 
 def _load_extra(reg: Registry, modname: str) -> None:

@@ -370,7 +370,17 @@ def run(
                 on_kernel_start(kernel.name, "verifying")
             if kernel.prepare is not None:
                 t0 = time.perf_counter()
-                outcome.cold_prepare = dict(kernel.prepare() or {})
+                try:
+                    outcome.cold_prepare = bench.prepare_details(kernel.prepare())
+                except Exception as exc:  # noqa: BLE001 - the kernel's failure, reported as its ERROR
+                    outcome.status, outcome.reason = "error", f"prepare() raised {exc!r}"
+                    info["kernels"][kernel.name] = outcome.to_dict()
+                    if on_benchmark:
+                        for n in names:
+                            on_benchmark(n)
+                    if on_kernel_done:
+                        on_kernel_done(outcome)
+                    continue
                 outcome.cold_prepare_s = time.perf_counter() - t0
             rep = verify_kernel(kernel, quick=True)
             outcome.verification = {"status": rep.status, "passed": rep.passed, "failed": rep.failed, "skipped": rep.skipped,

@@ -43,9 +43,15 @@ BACKEND = textwrap.dedent('''
         def new(self, key, tag_length=16):
             return _Chatty(self.checked(key, tag_length))
 
+    def _prepare():
+        what = os.environ.get("CHATTY_PREPARE")
+        if what == "raise":
+            raise RuntimeError("no tables today")
+        return {"nan": float("nan"), "text": "a\x1b[31mb", "nested": [1, 2]} if what == "odd" else None
+
     def register(reg):
         reg.add(Kernel(algorithm="chacha20-poly1305", backend="chatty", available=True, impl=_Impl(),
-                       path="cryptography-aead", constant_time=True,
+                       path=os.environ.get("CHATTY_PATH", "cryptography-aead"), constant_time=True, prepare=_prepare,
                        lacks={"chacha20": "AEAD only", "poly1305": "AEAD only"},
                        description="writes to stderr or stdout on every call"))
         if os.environ.get("CHATTY") == "env":  # a kernel that needs its own environment (Kernel.env)
@@ -143,3 +149,41 @@ def test_a_kernel_that_answers_wrongly_once_timed_is_an_error_not_a_figure(tmp_p
     res = results.load(out)
     assert res.kernels["chacha20-poly1305/chatty"]["status"] == "error"
     assert res.find("chacha20-poly1305", "chatty", "encrypt", 64) is None
+
+
+def _chatty(tmp_path: Path, command: list[str], **extra: str) -> subprocess.CompletedProcess:
+    (tmp_path / "chatty_backend.py").write_text(BACKEND)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
+               COLUMNS="250", **extra)
+    return subprocess.run([sys.executable, "-m", "cryptobench", *command], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+
+
+RUN_CHATTY = ["run", "--fast", "-a", "chacha20-poly1305", "-b", "chatty", "--sizes", "64", "--no-hot-paths",
+              "--filter", "encrypt", "-o", "r.json"]
+
+
+def test_what_run_writes_its_reader_reads(tmp_path):
+    # a NaN or an escape sequence from prepare(), or in OPENSSL_ia32cap, went into the results
+    # file, which show, compare and gate then refused ("control characters", "holds NaN")
+    from cryptobench import results
+
+    p = _chatty(tmp_path, RUN_CHATTY, CHATTY_PREPARE="odd", OPENSSL_ia32cap="\x1b[31m:~0x0")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    res = results.load(tmp_path / "r.json")
+    assert res.machine["openssl_ia32cap"] == "\\x1b[31m:~0x0"
+    prep = res.kernels["chacha20-poly1305/chatty"]["cold_prepare"]
+    assert prep == {"nan": "nan", "text": "a\\x1b[31mb", "nested": "[1, 2]"}
+
+
+def test_a_prepare_that_raises_is_the_kernels_error(tmp_path):
+    p = _chatty(tmp_path, RUN_CHATTY, CHATTY_PREPARE="raise")
+    text = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode == 1 and "Traceback" not in text, text[-2000:]
+    assert "prepare() raised RuntimeError('no tables today')" in text
+
+
+def test_a_kernel_path_with_an_escape_sequence_is_refused_when_registered(tmp_path):
+    p = _chatty(tmp_path, ["list"], CHATTY_PATH="ev\x1b[31mil")
+    assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "path must be printable text of at most 4,096 characters" in p.stderr and "Traceback" not in p.stderr
