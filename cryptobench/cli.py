@@ -76,6 +76,8 @@ def _console(stderr: bool = False):
     con = _Console(stderr=stderr, highlight=False)
     if not con.is_terminal and "COLUMNS" not in os.environ:
         con = _Console(stderr=stderr, highlight=False, width=140)
+    elif con.width < 1:  # COLUMNS=0: rich printed nothing at all, errors included
+        con = _Console(stderr=stderr, highlight=False, width=140 if not con.is_terminal else 80)
     return con
 
 
@@ -355,7 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             unknown = native.unknown_disabled()
             if unknown:  # a typo there would silently leave the feature on
-                print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) {', '.join(unknown)} "
+                from ._text import printable
+
+                print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) "
+                      f"{printable(', '.join(unknown), 200)} "
                       f"(known: {', '.join([*native.FEATURES, native.CAPI, 'all'])})", file=sys.stderr)
             return func(args)
     except UsageError as exc:

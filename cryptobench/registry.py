@@ -155,9 +155,12 @@ class Registry:
     def add(self, kernel: Kernel) -> None:
         if kernel.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {kernel.algorithm!r}")
-        if not _BACKEND_NAME.fullmatch(kernel.backend):
+        if not isinstance(kernel.available, bool):  # "no" was taken as available
+            raise ValueError(f"{kernel.name}: available must be True or False, got {kernel.available!r:.40}")
+        if not _BACKEND_NAME.fullmatch(kernel.backend) or len(kernel.backend) > 64:
             # a '/' splits benchmark names wrongly; '*', '?', '[' and ',' are selection syntax
-            raise ValueError(f"backend name {kernel.backend!r}: use lower-case letters, digits and - _ . only")
+            raise ValueError(f"backend name {kernel.backend!r:.80}: use lower-case letters, digits and - _ . only, "
+                             "at most 64 (a worker's file is named after it)")
         if kernel.name in self._kernels:
             first = self._origins.get(kernel.name)
             raise ValueError(f"kernel {kernel.name} registered twice" + (f" (first by {first})" if first else ""))
@@ -246,17 +249,22 @@ def _load_extra(reg: Registry, modname: str) -> None:
     where = f"{EXTRA_BACKENDS_ENV}: {modname}"
     try:
         module = importlib.import_module(modname)
-    except Exception as exc:  # noqa: BLE001 - ModuleNotFoundError, or the module's own failure
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - ModuleNotFoundError, or the module's own failure (sys.exit too)
         raise UsageError(f"{where}: failed to import: {exc!r}") from None
     if not callable(getattr(module, "register", None)):
         raise UsageError(f"{where}: has no register(reg) function (docs/kernels.md)")
     before = set(reg._kernels)
     try:
         module.register(reg)
-    except Exception as exc:  # noqa: BLE001
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() in register() ended the command silently
         for name in set(reg._kernels) - before:
             reg.remove(name)
-        raise UsageError(f"{where}.register failed: {exc}") from None
+        raise UsageError(f"{where}.register failed: {exc!r}" if isinstance(exc, SystemExit)
+                         else f"{where}.register failed: {exc}") from None
     added = set(reg._kernels) - before
     if not added:
         raise UsageError(f"{where}.register added no kernel")

@@ -1118,7 +1118,9 @@ def verify_kernel(
         return _verify_in_child(kernel, reg, wycheproof=wycheproof, quick=quick, seed=seed, on_check=on_check)
     try:
         return _verify_here(kernel, report, reg, wycheproof=wycheproof, quick=quick, seed=seed, on_check=on_check)
-    except Exception as exc:  # noqa: BLE001 - e.g. an impl without supports(): this kernel FAILS, the run goes on
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - e.g. an impl without supports(), or a kernel calling sys.exit(): this kernel FAILS, the run goes on
         res = CheckResult("kernel interface (docs/kernels.md)")
         res.fail(f"the verifier could not drive this kernel: {_describe(exc)}")
         report.checks.append(res)

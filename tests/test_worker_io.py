@@ -33,6 +33,8 @@ BACKEND = textwrap.dedent('''
                 self.calls = getattr(self, "calls", 0) + 1
                 if self.calls > 500:
                     return bytes(len(plaintext) + 16)
+            elif os.environ.get("CHATTY") == "exit":  # a library that calls sys.exit() on an error
+                sys.exit(3)
             elif os.environ.get("CHATTY") == "raise":  # a kernel that fails on an ordinary call
                 raise RecursionError("deep inside the kernel")
             elif os.environ.get("CHATTY") == "chdir":  # a library that changes the working directory
@@ -50,6 +52,8 @@ BACKEND = textwrap.dedent('''
         return {"nan": float("nan"), "text": "a\x1b[31mb", "nested": [1, 2]} if what == "odd" else None
 
     def register(reg):
+        if os.environ.get("CHATTY_REGISTER") == "exit":
+            sys.exit(5)
         reg.add(Kernel(algorithm="chacha20-poly1305", backend="chatty", available=True, impl=_Impl(),
                        path=os.environ.get("CHATTY_PATH", "cryptography-aead"), constant_time=True, prepare=_prepare,
                        lacks={"chacha20": "AEAD only", "poly1305": "AEAD only"},
@@ -187,3 +191,12 @@ def test_a_kernel_path_with_an_escape_sequence_is_refused_when_registered(tmp_pa
     p = _chatty(tmp_path, ["list"], CHATTY_PATH="ev\x1b[31mil")
     assert p.returncode == 2, p.stdout[-2000:] + p.stderr[-2000:]
     assert "path must be printable text of at most 4,096 characters" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_sys_exit_in_a_kernel_or_its_register_is_a_failure_with_a_message(tmp_path):
+    # verify (and run) exited with the kernel's status 3 and no word; register() exiting ended any command
+    p = _chatty(tmp_path, ["verify", "-b", "chatty", "--quick", "--no-wycheproof"], CHATTY="exit")
+    text = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode == 1 and "FAILED" in text and "SystemExit: 3" in text, text[-2000:]
+    p = _chatty(tmp_path, ["list"], CHATTY_REGISTER="exit")
+    assert p.returncode == 2 and "chatty_backend.register failed: SystemExit(5)" in p.stderr, p.stdout + p.stderr
