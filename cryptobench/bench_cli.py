@@ -167,6 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                              f"file: it takes no {', '.join(given)}")
         return _self_check(profile)
     sizes = bench.parse_sizes(args.sizes)
+    started_in = os.getcwd()  # run writes to absolute paths (a kernel may chdir); they are shown from here
     aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
     if args.output and not args.force and os.path.isfile(args.output) and os.path.getsize(args.output):
         # like pyperf: a results file is hours of measurement; the first kernel's atomic write would replace it
@@ -227,9 +228,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     res = results.load(path)
     print_results(res)
-    _console().print(f"wrote {path}  (python -m pyperf show {path} works too)", markup=False)
+    shown = _as_given(path, started_in)
+    _console().print(f"wrote {shown}  (python -m pyperf show {shown} works too)", markup=False)
     failed = [n for n, o in res.kernels.items() if o.get("status") in ("failed", "error")]
     return 1 if failed else 0
+
+
+def _as_given(path, start: str) -> str:
+    """``path`` relative to the directory the command started in when it lies below it
+    (``results/...json``, as a user would type it), else as it is."""
+    rel = os.path.relpath(path, start)
+    return str(path) if rel.startswith(os.pardir) else rel
 
 
 def _self_check(profile) -> int:
