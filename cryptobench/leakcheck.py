@@ -596,6 +596,13 @@ def leakcheck(
             results.append(r)
             if on_result:
                 on_result(r)
+    def untimed(k: Kernel, error: str, **flags: bool) -> None:
+        """A row for a kernel that is not timed, and why."""
+        r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0, error=error, **flags)
+        results.append(r)
+        if on_result:
+            on_result(r)
+
     for k in select(algorithms, backends, available_only=True):
         if wanted and k.impl is not None and not wanted & set(tests_of(k)):
             continue  # none of the --test secrets applies (--test tag and an ECDSA kernel)
@@ -604,18 +611,10 @@ def leakcheck(
         except Unsupported as exc:
             if k.impl is None:
                 continue  # hot-path-only peers have nothing whole to time
-            r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
-                           error=str(exc))
-            results.append(r)
-            if on_result:
-                on_result(r)
+            untimed(k, str(exc))
             continue
         except Exception as exc:  # noqa: BLE001 - its prepare() or a call making its inputs raised: a traceback before
-            r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
-                           error=f"preparing its inputs raised {exc!r}, not timed", raised=True)
-            results.append(r)
-            if on_result:
-                on_result(r)
+            untimed(k, f"preparing its inputs raised {exc!r}, not timed", raised=True)
             continue
         if verify and k.impl is not None:
             from .verify import verify_kernel
@@ -623,11 +622,7 @@ def leakcheck(
             rep = verify_kernel(k, quick=True, seed=seed)
             if rep.failed:
                 first = next((f for c in rep.checks for f in c.failures), "")
-                r = LeakResult(k.name, k.path, "-", k.constant_time, "-", 0, 0.0, "-", 0.0, 0.0, 0.0, 0.0,
-                               error=f"{rep.failed} vector check(s) failed, not timed: {first}", vectors_failed=True)
-                results.append(r)
-                if on_result:
-                    on_result(r)
+                untimed(k, f"{rep.failed} vector check(s) failed, not timed: {first}", vectors_failed=True)
                 continue
         for t in targets:
             run_one(t)

@@ -348,6 +348,15 @@ def run(
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt
 
+    def not_timed(outcome: KernelOutcome, names: list[str]) -> None:
+        """Record a kernel stopped before timing (FAILED, or ERROR) and move the progress past it."""
+        info["kernels"][outcome.kernel] = outcome.to_dict()
+        if on_benchmark:
+            for n in names:
+                on_benchmark(n)
+        if on_kernel_done:
+            on_kernel_done(outcome)
+
     old = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if out_path is None:
@@ -374,12 +383,7 @@ def run(
                     outcome.cold_prepare = bench.prepare_details(kernel.prepare())
                 except Exception as exc:  # noqa: BLE001 - the kernel's failure, reported as its ERROR
                     outcome.status, outcome.reason = "error", f"prepare() raised {exc!r}"
-                    info["kernels"][kernel.name] = outcome.to_dict()
-                    if on_benchmark:
-                        for n in names:
-                            on_benchmark(n)
-                    if on_kernel_done:
-                        on_kernel_done(outcome)
+                    not_timed(outcome, names)
                     continue
                 outcome.cold_prepare_s = time.perf_counter() - t0
             rep = verify_kernel(kernel, quick=True)
@@ -388,12 +392,7 @@ def run(
             if rep.status == "failed":
                 outcome.status = "failed"
                 outcome.reason = f"failed {rep.failed} verification check(s): " + "; ".join(outcome.verification["failures"][:2])
-                info["kernels"][kernel.name] = outcome.to_dict()
-                if on_benchmark:
-                    for n in names:
-                        on_benchmark(n)
-                if on_kernel_done:
-                    on_kernel_done(outcome)
+                not_timed(outcome, names)
                 continue
             if on_kernel_start:
                 on_kernel_start(kernel.name, "timing")
