@@ -4,6 +4,7 @@ machine fields over 4,096 characters."""
 
 from __future__ import annotations
 
+#: results.MAX_MACHINE_TEXT, the reader's bound, is this one
 MAX_TEXT = 4096
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ._io import atomic_write_bytes, atomic_write_text
+from ._text import MAX_TEXT
 from .errors import ResultsFileError
 
 SCHEMA_VERSION = 1
@@ -179,7 +180,7 @@ def measurements_from_suite(suite) -> list[Measurement]:
 MIN_SECONDS, MAX_SECONDS = 1e-15, 1e6
 #: The longest text a machine field may hold (a real one is a line or, for a native build error, a few
 #: hundred characters; a hand-made 50 MB cpu_model made show take over a minute to print).
-MAX_MACHINE_TEXT = 4096
+MAX_MACHINE_TEXT = MAX_TEXT  # what the writers escape and cut text to (cryptobench._text)
 #: The largest message size a benchmark may claim (bytes; ``run --sizes`` allows 16 MiB).
 MAX_BENCH_SIZE = 1 << 40
 
