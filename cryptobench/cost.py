@@ -391,6 +391,16 @@ def sensitivity(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> dict[str, d
     return out
 
 
+def sensitivity_held(fleet: Fleet, key: str) -> tuple[float | None, float | None]:
+    """The values ``key`` was held at in the -step and +step rows (None where the
+    step stayed inside the input's valid range: fleet.STEP_BOUNDS)."""
+    from .fleet import stepped
+
+    if key.startswith("generations."):
+        return None, None  # prices and power have no upper bound and a step never makes them negative
+    return stepped(fleet, key, 1 - SENSITIVITY_STEP)[1], stepped(fleet, key, 1 + SENSITIVITY_STEP)[1]
+
+
 #: The inputs probably at fault when a figure is not a finite number. check_finite looks at
 #: the figures in the order they are computed, so the first that is not finite was made from
 #: finite ones: the culprit is among the inputs its own step adds (a divisor near 0, or a

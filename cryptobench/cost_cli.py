@@ -184,6 +184,8 @@ def tables(fleet, measured, result, width: int | None = None):
 
 def csv_tables(fleet, measured, result, sens) -> dict[str, list[list]]:
     """The terminal's tables (and the workbook's inputs) as rows of plain values."""
+    from .cost import sensitivity_held
+
     scen = [["scenario", "generation", "estimate", "capacity_share_fraction", "crypto_seconds_per_request_s",
              "cores_busy_cores", "servers_for_crypto_servers", "annual_cost_per_server_usd", "crypto_cost_usd_per_year"]]
     for s in result.scenarios:
@@ -210,10 +212,11 @@ def csv_tables(fleet, measured, result, sens) -> dict[str, list[list]]:
         for (alg, backend, op), secs in sorted(mc.per_op.items()):
             meas.append([gname, mc.source_file, mc.machine, mc.date, alg, backend, op, "", secs])
     sen = [["scenario", "input", "usd_saved_per_year_at_minus_20pct", "usd_saved_per_year_at_plus_20pct",
-            "npv_usd_at_minus_20pct", "npv_usd_at_plus_20pct"]]
+            "npv_usd_at_minus_20pct", "npv_usd_at_plus_20pct", "minus_20pct_held_at", "plus_20pct_held_at"]]
     for sc, rows in sens.items():
         for key, (lo, hi, nlo, nhi) in rows.items():
-            sen.append([sc, key, lo, hi, nlo, nhi])
+            held = ["" if v is None else v for v in sensitivity_held(fleet, key)]  # a step past the input's valid range
+            sen.append([sc, key, lo, hi, nlo, nhi, *held])
     return {"scenarios.csv": scen, "comparisons.csv": comp, "measurements.csv": meas, "sensitivity.csv": sen}
 
 

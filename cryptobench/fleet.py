@@ -45,6 +45,8 @@ MIN_SERVERS = 0.01
 #: ln(1/(1-s)) / ln(1+g), runs to thousands of years, and 1 + g loses g's digits in
 #: floating point (under about 1e-16, ln(1 + g) is 0 in Python and the workbook alike).
 MIN_DEMAND_GROWTH_PER_YEAR = 1e-4
+#: Demand cannot be planned to grow more than elevenfold in a year.
+MAX_DEMAND_GROWTH_PER_YEAR = 10.0
 
 
 class FleetError(UsageError):
@@ -291,7 +293,7 @@ def load_fleet(path: str | Path | None = None, *, known_backends: set[str] | Non
 
 def _growth(r: _Reader, e: dict) -> float:
     """demand_growth_per_year: 0 (a flat fleet), or from MIN_DEMAND_GROWTH_PER_YEAR to 10."""
-    g = r.number(e, "demand_growth_per_year", "economics", hi=10.0)
+    g = r.number(e, "demand_growth_per_year", "economics", hi=MAX_DEMAND_GROWTH_PER_YEAR)
     if 0 < g < MIN_DEMAND_GROWTH_PER_YEAR:
         raise r.fail("economics.demand_growth_per_year",
                      f"must be 0 (a flat fleet) or at least {MIN_DEMAND_GROWTH_PER_YEAR:g} (0.01% a year: slower "
@@ -424,8 +426,54 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
     return Fleet(econ, traffic, hs, tuple(gens), tuple(scenarios), source, notes or {})
 
 
+#: The sensitivity steps hold an input inside the range the fleet file allows it:
+#: 20% off a PUE of 1.1 is not a PUE of 0.88, and 20% on a 90% CPU target is not
+#: 108%. Each bound is (constant, name): the constant minus that input of the same
+#: section (None for none), so the full-handshake share stays at most
+#: 1 - resumed_handshake_share. Demand growth keeps no lower bound here: a step
+#: from 0.01% a year is 0.008%, far from where its bound matters (the deferral's
+#: logarithm), and the sensitivity rows give savings and NPV only.
+STEP_BOUNDS: dict[str, tuple[tuple[float, str | None] | None, tuple[float, str | None] | None]] = {
+    "economics.pue": ((1.0, None), None),
+    "economics.target_cpu_utilization": ((MIN_TARGET_CPU_UTILIZATION, None), (1.0, None)),
+    "economics.discount_rate_per_year": (None, (1.0, None)),
+    "economics.demand_growth_per_year": (None, (MAX_DEMAND_GROWTH_PER_YEAR, None)),
+    "traffic.full_handshake_share": (None, (1.0, "resumed_handshake_share")),
+    "traffic.resumed_handshake_share": (None, (1.0, "full_handshake_share")),
+}
+
+
+def step_bounds(fleet: Fleet, key: str) -> tuple[float | None, float | None]:
+    """The (lowest, highest) value a sensitivity step may give ``key`` in this fleet (None: no bound)."""
+    section, _ = key.split(".", 1)
+    inputs = getattr(fleet, section, None)
+
+    def value(bound):
+        if bound is None:
+            return None
+        const, minus = bound
+        return const - getattr(inputs, minus) if minus else const
+
+    lo, hi = STEP_BOUNDS.get(key, (None, None))
+    return value(lo), value(hi)
+
+
+def stepped(fleet: Fleet, key: str, factor: float) -> tuple[float, float | None]:
+    """``key`` (an economics or traffic input) multiplied by ``factor`` and held
+    within step_bounds: (the value, the bound it was held at or None)."""
+    section, name = key.split(".", 1)
+    v = getattr(getattr(fleet, section), name) * factor
+    lo, hi = step_bounds(fleet, key)
+    if lo is not None and v < lo:
+        return lo, lo
+    if hi is not None and v > hi:
+        return hi, hi
+    return v, None
+
+
 def perturbed(fleet: Fleet, key: str, factor: float) -> Fleet:
-    """A copy of the fleet with one input multiplied by ``factor`` (for sensitivity).
+    """A copy of the fleet with one input multiplied by ``factor`` (for sensitivity),
+    held within STEP_BOUNDS.
 
     ``key`` is ``economics.X``, ``traffic.X`` or ``generations.X`` (every
     generation). Raising the full-handshake share takes the difference from the
@@ -433,10 +481,11 @@ def perturbed(fleet: Fleet, key: str, factor: float) -> Fleet:
     """
     section, name = key.split(".", 1)
     if section == "economics":
-        return replace(fleet, economics=replace(fleet.economics, **{name: getattr(fleet.economics, name) * factor}))
+        v, _ = stepped(fleet, key, factor)
+        return replace(fleet, economics=replace(fleet.economics, **{name: v}))
     if section == "traffic":
-        t = fleet.traffic
-        new = replace(t, **{name: getattr(t, name) * factor})
+        v, _ = stepped(fleet, key, factor)
+        new = replace(fleet.traffic, **{name: v})
         if name in ("full_handshake_share", "resumed_handshake_share"):
             new = replace(new, reused_connection_share=1.0 - new.full_handshake_share - new.resumed_handshake_share)
         return replace(fleet, traffic=new)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cost import SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelResult, interpolate, record_plan
-from .fleet import (MIN_AMORTIZATION_YEARS, MIN_CORES_PER_SERVER, MIN_DEMAND_GROWTH_PER_YEAR, MIN_SERVERS,
-                    MIN_SPEED_FACTOR, MIN_TARGET_CPU_UTILIZATION, SIGNATURE, Fleet)
+from .cost import (SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelResult, interpolate, record_plan,
+                   sensitivity_held)
+from .fleet import (MAX_DEMAND_GROWTH_PER_YEAR, MIN_AMORTIZATION_YEARS, MIN_CORES_PER_SERVER,
+                    MIN_DEMAND_GROWTH_PER_YEAR, MIN_SERVERS, MIN_SPEED_FACTOR, MIN_TARGET_CPU_UTILIZATION, SIGNATURE,
+                    STEP_BOUNDS, Fleet)
 
 ECON_ROWS = [
     ("electricity_usd_per_kwh", "USD/kWh"),
@@ -62,9 +64,10 @@ _POSITIVE = {"validate": "decimal", "criteria": ">", "value": 0}
 _VALIDATION = {
     "pue": {"validate": "decimal", "criteria": ">=", "value": 1},
     "discount_rate_per_year": _FRACTION,
-    # 0 (a flat fleet) or MIN_DEMAND_GROWTH_PER_YEAR .. 10: a custom rule, "{cell}" filled in by _validate
+    # 0 (a flat fleet) or MIN_ .. MAX_DEMAND_GROWTH_PER_YEAR: a custom rule, "{cell}" filled in by _validate
     "demand_growth_per_year": {"validate": "custom",
-                               "value": f"=OR({{cell}}=0,AND({{cell}}>={MIN_DEMAND_GROWTH_PER_YEAR!r},{{cell}}<=10))"},
+                               "value": (f"=OR({{cell}}=0,AND({{cell}}>={MIN_DEMAND_GROWTH_PER_YEAR!r},"
+                                         f"{{cell}}<={MAX_DEMAND_GROWTH_PER_YEAR!r}))")},
     "target_cpu_utilization": {"validate": "decimal", "criteria": "between", "minimum": MIN_TARGET_CPU_UTILIZATION,
                                "maximum": 1},
     "planning_horizon_years": {"validate": "integer", "criteria": "between", "minimum": 1, "maximum": 100},
@@ -585,6 +588,9 @@ class _Writer:
                        "everything else as on Inputs (formula rows)", self.title)
         ws.write(1, 0, "step", self.bold)
         ws.write_number(1, 1, SENSITIVITY_STEP, self.inp_pct)
+        # a step of 100% or more would make traffic, prices and power zero or negative
+        ws.data_validation(1, 1, 1, 1, {"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": 0.99})
+        ws.write(1, 2, "inputs a step would take outside their valid range are held at the bound (columns H and I)")
         step = "'Sensitivity'!$B$2"
         self.name("sensitivity_step", step)
         row = 3
@@ -595,7 +601,8 @@ class _Writer:
             row += 1
             head = row
             ws.write_row(row, 0, ["input", "USD/year saved at -step", "USD/year saved at +step", "NPV at -step",
-                                  "NPV at +step", "Δ saving at -step", "Δ saving at +step"], self.head)
+                                  "NPV at +step", "Δ saving at -step", "Δ saving at +step", "-step held at",
+                                  "+step held at"], self.head)
             row += 1
             base_ref = self.cell_of[f"D|{s_i}|usd_saved"]
             first = row
@@ -604,12 +611,16 @@ class _Writer:
                 lo, hi, npv_lo, npv_hi = data[key]
                 ws.write(row, 0, name)
                 for col, sign, val, npv_val in ((1, "-", lo, npv_lo), (2, "+", hi, npv_hi)):
-                    over = self._override(name, f"(1{sign}sensitivity_step)")
+                    over = self._override(key, f"(1{sign}sensitivity_step)")
                     saving = self._saving_formula(s_i, over)
                     ws.write_formula(row, col, "=" + saving, self.usd, val)
                     ws.write_formula(row, col + 2, "=" + self._npv_formula(f"{_col(col)}{row + 1}", over), self.usd, npv_val)
                 ws.write_formula(row, 5, f"=B{row + 1}-{base_ref}", self.usd, lo - cmp.usd_saved_per_year)
                 ws.write_formula(row, 6, f"=C{row + 1}-{base_ref}", self.usd, hi - cmp.usd_saved_per_year)
+                for col, sign, held in zip((7, 8), "-+", sensitivity_held(f, key)):
+                    formula = self._held_formula(key, f"(1{sign}sensitivity_step)")
+                    if formula:
+                        ws.write_formula(row, col, formula, None, _NOT_HELD if held is None else held)
                 row += 1
             chart = self.wb.add_chart({"type": "bar"})
             # series named by the header cells, not "-20%": the step is an input cell
@@ -624,11 +635,47 @@ class _Writer:
             ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.5, "y_scale": 1.3})
             row += 22
 
-    def _override(self, name: str, factor: str) -> dict[str, str]:
+    def _override(self, key: str, factor: str) -> dict[str, str]:
+        name = key.split(".", 1)[1]
         if name == "price_usd_per_server":
             return {"price_mult": factor, "power_mult": "1"}
         if name == "power_w":
             return {"price_mult": "1", "power_mult": factor}
-        over = {"price_mult": "1", "power_mult": "1", name: f"{name}*{factor}"}
-        return over
+        value = f"{name}*{factor}"
+        lo, hi = _bound_exprs(key)
+        if lo:
+            value = f"MAX({lo},{value})"
+        if hi:
+            value = f"MIN({hi},{value})"
+        return {"price_mult": "1", "power_mult": "1", name: value}
 
+    @staticmethod
+    def _held_formula(key: str, factor: str) -> str | None:
+        """The value a step held ``key`` at, or _NOT_HELD (None: ``key`` has no bound)."""
+        lo, hi = _bound_exprs(key)
+        if not (lo or hi):
+            return None
+        value = f"{key.split('.', 1)[1]}*{factor}"
+        out = f'"{_NOT_HELD}"'
+        if hi:
+            out = f"IF({value}>{hi},{hi},{out})"
+        if lo:
+            out = f"IF({value}<{lo},{lo},{out})"
+        return "=" + out
+
+
+#: What the "held at" columns show for a step inside the input's range (not "": an
+#: empty cached value would leave the cell blank until the workbook is recalculated).
+_NOT_HELD = "—"
+
+
+def _bound_exprs(key: str) -> tuple[str | None, str | None]:
+    """fleet.STEP_BOUNDS of ``key`` as formula text over the defined names."""
+    def expr(bound):
+        if bound is None:
+            return None
+        const, minus = bound
+        return f"({const!r}-{minus})" if minus else repr(const)
+
+    lo, hi = STEP_BOUNDS.get(key, (None, None))
+    return expr(lo), expr(hi)

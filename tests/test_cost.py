@@ -65,9 +65,6 @@ def test_npv_and_deferral_by_hand():
 
 def test_a_flat_fleet_is_priced_and_its_workbook_recalculates(tmp_path):
     # demand_growth_per_year = 0 was refused ("must be greater than 0"): a flat fleet could not be priced
-    from cryptobench._io import atomic_write_bytes
-    from cryptobench.xlsx import export_xlsx
-
     (tmp_path / "fleet.toml").write_text(_edit(example_fleet_text(), "demand_growth_per_year = 0.25",
                                                "demand_growth_per_year = 0"))
     fleet, measured, res, sens = compute(str(tmp_path / "fleet.toml"), str(RESULTS))
@@ -222,6 +219,62 @@ def test_sensitivity_moves_the_way_it_should():
     assert lo == pytest.approx(base / 0.8) and hi == pytest.approx(base / 1.2)
     _, _, nlo, nhi = sens["economics.discount_rate_per_year"]
     assert nlo > nhi  # a higher discount rate lowers the NPV
+
+
+def _near_bounds(text: str) -> str:
+    """A fleet whose PUE, CPU target and full-handshake share sit within 20% of their bounds."""
+    text = _edit(text, "pue = 1.3", "pue = 1.1")
+    text = _edit(text, "target_cpu_utilization = 0.60", "target_cpu_utilization = 0.90")
+    text = _edit(text, "full_handshake_share = 0.04", "full_handshake_share = 0.85")
+    return _edit(text, "reused_connection_share = 0.90", "reused_connection_share = 0.09")
+
+
+def test_sensitivity_steps_stay_inside_each_inputs_valid_range(tmp_path):
+    # 20% off a PUE of 1.1 was a PUE of 0.88, 20% on a 90% CPU target was 108%, and 20% on
+    # a 0.85 full-handshake share was 1.02 (a negative reused share): figures no fleet can have
+    import tomllib
+
+    fleet = parse_fleet(tomllib.loads(_near_bounds(example_fleet_text())), source="near.toml")
+    _, measured, _, _ = compute(None, str(RESULTS))
+    sens = cost.sensitivity(fleet, measured)
+    econ, traffic = fleet.economics, fleet.traffic
+
+    def saving(**change):
+        e = dataclasses.replace(econ, **{k: v for k, v in change.items() if hasattr(econ, k)})
+        t = dataclasses.replace(traffic, **{k: v for k, v in change.items() if hasattr(traffic, k)})
+        return [c.usd_saved_per_year for c in cost.evaluate(dataclasses.replace(fleet, economics=e, traffic=t),
+                                                            measured).comparisons]
+
+    scenarios = list(sens)
+    want = {
+        ("economics.pue", 0): saving(pue=1.0),
+        ("economics.pue", 1): saving(pue=1.1 * 1.2),
+        ("economics.target_cpu_utilization", 0): saving(target_cpu_utilization=0.9 * 0.8),
+        ("economics.target_cpu_utilization", 1): saving(target_cpu_utilization=1.0),
+        ("traffic.full_handshake_share", 1): saving(full_handshake_share=1 - traffic.resumed_handshake_share),
+    }
+    for (key, side), per_scenario in want.items():
+        for sc, w in zip(scenarios, per_scenario):
+            assert sens[sc][key][side] == pytest.approx(w, rel=1e-12), (sc, key, side)
+    assert saving(pue=0.88) != pytest.approx(saving(pue=1.0), rel=1e-6)  # the bound changes the figure
+    assert cost.sensitivity_held(fleet, "economics.pue") == (1.0, None)
+    assert cost.sensitivity_held(fleet, "economics.target_cpu_utilization") == (None, 1.0)
+    assert cost.sensitivity_held(fleet, "traffic.full_handshake_share") == (None, pytest.approx(0.94))
+    assert cost.sensitivity_held(fleet, "traffic.peak_requests_per_s") == (None, None)
+    # the CSV says which steps were held, and at what
+    rows = cost_csv_rows(fleet, measured)
+    held = {r["input"]: (r["minus_20pct_held_at"], r["plus_20pct_held_at"]) for r in rows}
+    assert held["economics.pue"] == ("1.0", "")
+    assert held["economics.target_cpu_utilization"] == ("", "1.0")
+    assert held["generations.power_w"] == ("", "")
+
+
+def cost_csv_rows(fleet, measured) -> list[dict]:
+    from cryptobench.cost_cli import csv_texts
+
+    res = cost.evaluate(fleet, measured)
+    text = csv_texts(fleet, measured, res, cost.sensitivity(fleet, measured))["sensitivity.csv"]
+    return list(csv.DictReader(text.splitlines()))
 
 
 # ------------------------------------------------------------------ fleet file bad input
@@ -860,6 +913,31 @@ def test_a_mix_without_an_aead_needs_no_backend_for_it(tmp_path):
     assert set(lo) == set(cached)
     bad = _mismatches(cached, lo)
     assert not bad, bad[:5]
+
+
+def test_sensitivity_steps_held_at_a_bound_follow_the_step_cell(tmp_path):
+    # the workbook holds a step at its input's bound as the model does (columns H and I say
+    # where), and only while the step, an input cell, takes the input past it
+    from cryptobench._io import atomic_write_bytes
+    from cryptobench.xlsx import export_xlsx
+
+    (tmp_path / "near.toml").write_text(_near_bounds(example_fleet_text()))
+    fleet, measured, res, sens = compute(str(tmp_path / "near.toml"), str(RESULTS))
+    book = tmp_path / "near.xlsx"
+    atomic_write_bytes(book, export_xlsx(fleet, measured, res, sens))
+    cached = _cached_values(book)
+    lo = _libreoffice(book)
+    bad = _mismatches(cached, lo)
+    assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
+    held = {k: v for k, v in lo.items() if re.match(r"Sensitivity![HI]\d", k)}
+    assert sorted(v for v in held.values() if v != "—") == pytest.approx(sorted([1.0, 1.0, 0.94] * (len(sens))))
+    # a 5% step stays inside every range: nothing held, and the PUE row is pue * 0.95 again
+    small = _libreoffice(book, "sensitivity_step=0.05")
+    assert held and all(small[k] == "—" for k in held)
+    first = next(iter(sens))
+    pue_lo = cost.evaluate(perturbed(fleet, "economics.pue", 0.95), measured).comparisons[0].usd_saved_per_year
+    assert pue_lo != pytest.approx(sens[first]["economics.pue"][0], rel=1e-6)  # not what the held step gives
+    assert any(_close(v, pue_lo) for k, v in small.items() if k.startswith("Sensitivity!B"))
 
 
 def test_sensitivity_rows_match_the_model(workbook, recalculated):
