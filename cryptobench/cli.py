@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ._argtypes import name_list, output_file
+from ._text import printable
 from .errors import UsageError
 
 EPILOG = """\
@@ -357,14 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             unknown = native.unknown_disabled()
             if unknown:  # a typo there would silently leave the feature on
-                from ._text import printable
-
                 print(f"cryptobench: warning: {native.DISABLE_ENV}: ignoring unknown name(s) "
                       f"{printable(', '.join(unknown), 200)} "
                       f"(known: {', '.join([*native.FEATURES, native.CAPI, 'all'])})", file=sys.stderr)
             return func(args)
     except UsageError as exc:
-        print(f"cryptobench {args.command}: error: {exc}", file=sys.stderr)
+        # the message may hold a file's name: an escape sequence in it is shown, not obeyed
+        print(f"cryptobench {args.command}: error: {printable(str(exc), limit=sys.maxsize)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return _interrupted(getattr(args, "command", None))

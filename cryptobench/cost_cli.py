@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ._argtypes import output_dir, xlsx_file
+from ._text import printable
 from .errors import UsageError
 
 COST_HELP = """\
@@ -83,8 +84,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for gen in fleet.generations:
         m = measured[gen.name]
         if not gen.borrow_results_from and m.skipped:
-            con.print(f"{gen.name}: \"newest\" passed over " + "; ".join(m.skipped) + f"; using {m.source_file}",
-                      style="yellow", markup=False)
+            con.print(printable(f"{gen.name}: \"newest\" passed over " + "; ".join(m.skipped)
+                                + f"; using {m.source_file}", limit=sys.maxsize), style="yellow", markup=False)
     for t in tables(fleet, measured, result, con.width):
         con.print(t)
     for line in over_capacity(fleet, result):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Iterable
 
 from rich.table import Table
 from rich.text import Text
+
+from ._text import printable
 
 if TYPE_CHECKING:  # annotations only: report.py imports literal() without loading verify
     from .registry import Kernel
@@ -19,8 +22,9 @@ def literal(value: object, style: str = "") -> Text:
     machine field) must not go to rich as a ``str``: rich reads a ``str`` as
     console markup, so ``[/x]`` in it raised MarkupError (a traceback, exit 1,
     which ``gate`` and ``compare`` mean as "a regression") and ``[avx512]``
-    vanished from ``libcrypto[avx512] path``. None is shown as an empty cell."""
-    return Text("" if value is None else str(value), style=style)
+    vanished from ``libcrypto[avx512] path``. Control characters (an escape
+    sequence in a file's name) are shown as escapes. None is an empty cell."""
+    return Text("" if value is None else printable(str(value), limit=sys.maxsize), style=style)
 
 
 def _kernel_notes(k: Kernel) -> str:

@@ -10,8 +10,10 @@ import argparse
 import json
 import math
 import os
+import sys
 
 from ._argtypes import name_list, one_name, output_dir, output_file, percent, positive_int, probability
+from ._text import printable
 from .errors import UsageError
 from .registry import FILTER_HELP
 
@@ -365,7 +367,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                         metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()
     for path, why in h.skipped:
-        con.print(f"skipped {path}: {why}", style="dim", markup=False)
+        con.print(printable(f"skipped {path}: {why}", limit=sys.maxsize), style="dim", markup=False)
     if not h.series:
         if not h.runs:
             raise UsageError(f"{args.directory}: no cryptobench results file found")

@@ -337,6 +337,25 @@ def test_history_prints_machine_fields_paths_and_names_literally(tmp_path, capsy
     assert _shows(str(d / "base.json"), out), out  # the file column folds a long path
 
 
+ESC = "\x1b[31mred\x1b]0;title\x07"  # a colour and a window-title sequence in a file's name
+
+
+def test_file_names_with_escape_sequences_are_shown_escaped(tmp_path, capsys):
+    # a results file's contents may hold no control character (the readers refuse it), but a
+    # name from a directory scan could, and reached the terminal raw: in history's runs table,
+    # in its "skipped" lines, and in the one-line error naming a file
+    d = _history_dir(tmp_path, {}, markup_dir=False)
+    (d / "base.json").rename(d / f"base{ESC}.json")
+    (d / f"junk{ESC}.json").write_text("{}")
+    rc, out = _run(capsys, ["history", str(d)])
+    assert rc == 0, out
+    assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert _shows("base\\x1b[31mred\\x1b]0;title\\x07.json", out), out  # the runs table
+    assert "skipped " + str(d / "junk\\x1b[31mred\\x1b]0;title\\x07.json") in out, out
+    rc, out = _run(capsys, ["gate", str(d / f"junk{ESC}.json"), str(d / "same.json")])
+    assert rc == 2 and "\x1b" not in out and "junk\\x1b[31mred" in out, repr(out)
+
+
 # ------------------------------------------------------------------ charts
 
 
