@@ -14,6 +14,13 @@ import signal
 import sys
 from typing import Mapping
 
+#: Seconds a timing worker may run before it is stopped and its kernel reported as an
+#: ERROR (run --timeout; 0: no limit). A worker times one kernel's benchmarks; the whole
+#: default run, every kernel, took under 3 minutes here (2026-11-28), so a worker still
+#: running after ten is stuck (a deadlock, an endless loop), and the run, often a nightly
+#: job with a time limit of its own, goes on to the next kernel.
+DEFAULT_WORKER_TIMEOUT = 600.0
+
 
 def python_cmd(module: str, *args: str) -> list[str]:
     """The command line that runs ``python -m module args`` as the harness does."""

@@ -11,7 +11,8 @@ import os
 import sys
 import time
 
-from ._argtypes import name_list, output_dir, output_file, percent
+from ._argtypes import name_list, output_dir, output_file, percent, seconds
+from ._child import DEFAULT_WORKER_TIMEOUT
 from .errors import UsageError
 from .registry import FILTER_HELP
 
@@ -29,13 +30,14 @@ values: the nightly's profile; six processes give the regression gate's test
 enough to work with, see `cryptobench gate --help`).
 Figures are medians; cycles are TSC cycles; speedups are against python and
 openssl measured in the same run. Exit status 1 when a kernel FAILED its
-vectors or its worker failed (ERROR).
+vectors or its worker failed (ERROR), which includes a worker stopped after
+--timeout seconds (default 600): the run goes on to the next kernel.
 
 --self-check times openssl AES-128-GCM encrypt at 16 KiB through the harness
 and in a plain timing loop, three alternating rounds, and writes no results
-file; it takes a profile and refuses the other options (-a, -b, --filter,
---sizes, --no-hot-paths, --no-aad, --parallel, -o, --force). Exit status 1
-when the two medians differ by more than 10%.
+file; it takes a profile and --timeout, and refuses the other options (-a,
+-b, --filter, --sizes, --no-hot-paths, --no-aad, --parallel, -o, --force).
+Exit status 1 when the two medians differ by more than 10%.
 """
 
 
@@ -57,6 +59,9 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("-o", "--output", type=output_file, metavar="FILE",
                    help="results file (default: results/<UTC timestamp>_<host>.json); an existing one is not replaced")
     p.add_argument("--force", action="store_true", help="replace --output FILE if it already holds something")
+    p.add_argument("--timeout", type=seconds, default=DEFAULT_WORKER_TIMEOUT, metavar="SECONDS",
+                   help="stop a timing worker (one kernel's benchmarks, one process) still running after SECONDS: "
+                   f"the kernel is reported as ERROR and the run goes on (default: {DEFAULT_WORKER_TIMEOUT:g}; 0: no limit)")
     p.add_argument("--self-check", action="store_true", help="compare the harness's openssl AES-128-GCM 16 KiB figure with a plain timing loop "
                    "(writes no file; exit status 1 when they differ by more than 10%%)")
     p.set_defaults(func=cmd_run, profile="default")
@@ -165,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if given:
             raise UsageError(f"--self-check times openssl AES-128-GCM encrypt at 16 KiB alone and writes no results "
                              f"file: it takes no {', '.join(given)}")
-        return _self_check(profile)
+        return _self_check(profile, args.timeout)
     sizes = bench.parse_sizes(args.sizes)
     started_in = os.getcwd()  # run writes to absolute paths (a kernel may chdir); they are shown from here
     aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
@@ -219,6 +224,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 algorithms=args.algorithm, backends=args.backend, sizes=sizes, aads=aads, pattern=args.filter,
                 hot_paths=not args.no_hot_paths, profile=profile, parallel=args.parallel, output=args.output,
                 on_plan=on_plan, on_kernel_start=on_kernel_start, on_benchmark=on_benchmark, on_kernel_done=on_kernel_done,
+                timeout=args.timeout,
             )
     except Interrupted as exc:
         if str(exc):
@@ -241,7 +247,7 @@ def _as_given(path, start: str) -> str:
     return str(path) if rel.startswith(os.pardir) else rel
 
 
-def _self_check(profile) -> int:
+def _self_check(profile, timeout: float = DEFAULT_WORKER_TIMEOUT) -> int:
     """The harness's figure for openssl AES-128-GCM encrypt at 16 KiB vs a plain loop."""
     import statistics
     import tempfile
@@ -262,7 +268,7 @@ def _self_check(profile) -> int:
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "self-check.json"
             run(algorithms="aes-128-gcm", backends="openssl", sizes=(16384,), pattern="*/encrypt/16384",
-                hot_paths=False, profile=profile, output=out)
+                hot_paths=False, profile=profile, output=out, timeout=timeout)
             harness_runs.append(results.load(out).find("aes-128-gcm", "openssl", "encrypt", 16384).median)
         samples = []
         for _ in range(7):

@@ -22,6 +22,7 @@ Order of work for each kernel:
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import bench, machine, results
-from ._child import child_env, die_with_parent, python_cmd
+from ._child import DEFAULT_WORKER_TIMEOUT, child_env, die_with_parent, python_cmd
 from ._io import make_dir
 from ._signals import popen_held
 from .errors import OutputError, UsageError
@@ -205,8 +207,11 @@ def _run_workers(
     procs_out: list,
     calls: dict[str, int],
     env: dict[str, str],
+    timeout: float = DEFAULT_WORKER_TIMEOUT,
 ) -> tuple[list[Path], list[dict[str, Any]]]:
-    """Start ``copies`` workers at once (1 normally; N with --parallel) and wait.
+    """Start ``copies`` workers at once (1 normally; N with --parallel) and wait,
+    at most ``timeout`` seconds (0: no limit), after which they are killed and this
+    raises RuntimeError (the kernel's ERROR).
 
     A worker's stderr goes to a file, not a pipe: read only at the end, a pipe
     filled by a kernel's own logging (64 KiB) blocked the worker and hung the run.
@@ -214,6 +219,13 @@ def _run_workers(
     garbled makes the kernel's result an ERROR, not a traceback."""
     outs, metas, procs, errs = [], [], [], []
     garbled: list[str] = []
+    expired = threading.Event()
+
+    def expire() -> None:
+        for p in procs:
+            if p.poll() is None:
+                expired.set()
+                p.kill()
 
     def take(line: str, progress: bool) -> None:
         try:
@@ -228,6 +240,7 @@ def _run_workers(
         except ValueError:
             garbled.append(line.strip()[:80])
 
+    timer = None
     try:
         for i in range(copies):
             out = tmpdir / f"{kernel_name.replace('/', '_')}_{time.monotonic_ns()}_{i}.json"
@@ -241,6 +254,10 @@ def _run_workers(
             procs.append(p)
             procs_out[:] = procs
             outs.append(out)
+        if timeout:
+            timer = threading.Timer(timeout, expire)
+            timer.daemon = True
+            timer.start()
         # progress comes from the first copy; the others are read after it ends
         first = procs[0]
         assert first.stdout is not None
@@ -256,9 +273,13 @@ def _run_workers(
                 tail = err.read().strip().splitlines()[-1:] or ["(no output)"]
                 errors.append(f"worker exited with status {p.returncode}: {tail[0]}")
     finally:
+        if timer is not None:
+            timer.cancel()
         for err in errs:
             err.close()
     procs_out[:] = []
+    if expired.is_set():
+        raise RuntimeError(f"its timing worker ran longer than {timeout:g} s and was stopped (run --timeout; 0: no limit)")
     if errors:
         raise RuntimeError(errors[0])
     if garbled:
@@ -307,10 +328,15 @@ def run(
     on_kernel_start: Callable[[str, str], None] | None = None,
     on_benchmark: Callable[[str], None] | None = None,
     on_kernel_done: Callable[[KernelOutcome], None] | None = None,
+    timeout: float = DEFAULT_WORKER_TIMEOUT,
 ) -> tuple[Path, dict[str, Any]]:
-    """Verify and time; returns (results path, cryptobench info section)."""
+    """Verify and time; returns (results path, cryptobench info section). A timing
+    worker still running after ``timeout`` seconds (0: no limit) is stopped and its
+    kernel reported as an ERROR."""
     if parallel < 1:
         raise UsageError("--parallel must be at least 1")
+    if not 0 <= timeout < math.inf:
+        raise UsageError(f"--timeout must be a finite number of seconds, 0 or more, not {timeout!r}")
     the_plan = plan(algorithms=algorithms, backends=backends, sizes=sizes, aads=aads, pattern=pattern, hot_paths=hot_paths)
     if output and Path(output).is_dir():
         raise UsageError(f"--output {output} is a directory")
@@ -411,7 +437,8 @@ def run(
                 kernel_suite = None  # into the run's suite only when every worker's values pool
                 for _ in range(profile.processes):
                     files, metas = _run_workers(kernel.name, names, profile, tmpdir, parallel,
-                                                on_benchmark or (lambda n: None), live, calls, worker_env(kernel))
+                                                on_benchmark or (lambda n: None), live, calls, worker_env(kernel),
+                                                timeout)
                     kernel_suite = _merge(kernel_suite, files)
                     for m in metas:
                         if "prepare_s" in m:

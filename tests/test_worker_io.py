@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 TESTS_DIR = Path(__file__).parent
@@ -36,6 +37,11 @@ BACKEND = textwrap.dedent('''
                 self.calls = getattr(self, "calls", 0) + 1
                 if self.calls > 500:
                     return bytes(len(plaintext) + 16)
+            elif os.environ.get("CHATTY") == "hangs":  # a deadlock after 2,000 calls on a context (the timing)
+                self.calls = getattr(self, "calls", 0) + 1
+                if self.calls > 2000:
+                    import time
+                    time.sleep(3600)
             elif os.environ.get("CHATTY") == "exit":  # a library that calls sys.exit() on an error
                 sys.exit(3)
             elif os.environ.get("CHATTY") == "raise":  # a kernel that fails on an ordinary call
@@ -69,13 +75,13 @@ BACKEND = textwrap.dedent('''
 ''')
 
 
-def _run(tmp_path: Path, chatty: str, *profile: str) -> tuple[subprocess.CompletedProcess, Path]:
+def _run(tmp_path: Path, chatty: str, *profile: str, others: str = "") -> tuple[subprocess.CompletedProcess, Path]:
     (tmp_path / "chatty_backend.py").write_text(BACKEND)
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{TESTS_DIR}", CRYPTOBENCH_BACKENDS="chatty_backend",
                CHATTY=chatty, COLUMNS="250")
     out = tmp_path / "r.json"
-    p = subprocess.run([sys.executable, "-m", "cryptobench", "run", *profile, "-a", "chacha20-poly1305", "-b", "chatty",
-                        "--sizes", "64", "--no-hot-paths", "--filter", "encrypt", "-o", str(out)],
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "run", *profile, "-a", "chacha20-poly1305",
+                        "-b", "chatty" + others, "--sizes", "64", "--no-hot-paths", "--filter", "encrypt", "-o", str(out)],
                        capture_output=True, text=True, env=env, timeout=300)
     return p, out
 
@@ -88,6 +94,22 @@ def test_a_kernel_logging_to_stderr_does_not_hang_the_run(tmp_path):
     res = results.load(out)
     assert res.kernels["chacha20-poly1305/chatty"]["status"] == "passed"
     assert res.find("chacha20-poly1305", "chatty", "encrypt", 64) is not None
+
+
+def test_a_kernel_that_hangs_while_timed_is_stopped_and_the_run_goes_on(tmp_path):
+    # a worker that never finished hung the run (and a nightly job) until it was killed from outside
+    from cryptobench import results
+
+    t0 = time.monotonic()
+    p, out = _run(tmp_path, "hangs", "--fast", "--timeout", "5", others=",openssl")
+    text = " ".join((p.stdout + p.stderr).split())
+    assert time.monotonic() - t0 < 120, text[-2000:]
+    assert p.returncode == 1 and "Traceback" not in text, text[-3000:]
+    assert ("chacha20-poly1305/chatty: ERROR — its timing worker ran longer than 5 s and was stopped "
+            "(run --timeout; 0: no limit)") in text, text[-3000:]
+    res = results.load(out)
+    assert res.kernels["chacha20-poly1305/chatty"]["status"] == "error"
+    assert res.find("chacha20-poly1305", "openssl", "encrypt", 64) is not None  # the run went on
 
 
 def test_a_kernel_writing_to_stdout_is_an_error_not_a_traceback(tmp_path):
