@@ -98,6 +98,8 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError("an empty file name")
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a directory, not a file name")
+    if path.exists() and not path.is_file():  # renaming a file over /dev/null removed the device
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file (a device, FIFO or socket)")
     _check_creatable(path.parent, text)
     return text
 

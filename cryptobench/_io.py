@@ -70,14 +70,23 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
     removed). A target that cannot be linked (on a file system without hard
     links, or the very file a sticky directory protects) is renamed last, where
     its failure still leaves every other target as it was.
+
+    A symbolic link is written through: its target gets the new contents (the
+    link itself stayed in place and pointed at the old ones when the rename
+    replaced the link). An existing target that is not a regular file (a
+    device such as /dev/null, a FIFO, a socket) is refused: renaming a new file
+    over it removed the device. The paths given are returned.
     """
     staged: list[tuple[str, Path]] = []
     created: list[Path] = []
     try:
         for path, data in files:
-            target = Path(path)
+            target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
             if target.is_dir():
-                raise OutputError(f"cannot write {target}: Is a directory")
+                raise OutputError(f"cannot write {path}: Is a directory")
+            if target.exists() and not target.is_file():
+                raise OutputError(f"cannot write {path}: it is not a regular file (a device, FIFO or socket), "
+                                  "and a new file renamed over it would replace it")
             missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
             created.extend(reversed(missing))
             make_dir(target.parent)
@@ -93,7 +102,7 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
             except OSError:
                 pass
         raise
-    return [t for _, t in staged]
+    return [Path(path) for path, _ in files]
 
 
 _NEW = "new"  # a target that did not exist: undone by removing it

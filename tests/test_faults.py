@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -288,3 +289,50 @@ def test_two_runs_at_once_do_not_clobber_each_other(workdir):
         res = results.load(p)
         assert res.info["complete"] is True and res.find("aes-128-gcm", "openssl", "encrypt", 64) is not None
     assert not [p for p in (tmp / "results").iterdir() if p.name.endswith(".lock")]
+
+
+def test_an_output_that_is_a_device_or_fifo_is_refused_not_replaced(tmp_path):
+    # `run -o /dev/null` (as root) renamed the results over the device: /dev/null became a
+    # regular file. A FIFO, a socket or a device named as an output is now refused, both
+    # on the command line (before any work) and by the writer every output goes through.
+    from cryptobench._io import atomic_write_bytes, atomic_write_many
+    from cryptobench.errors import OutputError
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match=r"fifo.json: it is not a regular file \(a device, FIFO or socket\)"):
+        atomic_write_bytes(fifo, b"{}")
+    ok = tmp_path / "ok.csv"
+    with pytest.raises(OutputError):  # all or nothing: the other file of the set is not written
+        atomic_write_many([(ok, b"a"), (fifo, b"b")])
+    assert fifo.is_fifo() and not ok.exists()
+    targets = [fifo]
+    null = tmp_path / "null"  # a /dev/null of our own: a regression must not break the machine's
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        targets.append(null)
+    except PermissionError:  # not root: the FIFO stands for every non-regular file
+        pass
+    for target in targets:
+        for argv in (["run", "--fast", "-a", "chacha20-poly1305", "-b", "openssl", "-o", str(target)],
+                     ["verify", "-a", "chacha20-poly1305", "-b", "openssl", "--quick", "--json", str(target)]):
+            p = subprocess.run([sys.executable, "-m", "cryptobench.cli", *argv], capture_output=True, text=True,
+                               env=_env(tmp_path), cwd=tmp_path, timeout=120)
+            assert p.returncode == 2 and "exists and is not a regular file" in p.stderr, p.stderr
+            assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert fifo.is_fifo() and (null.is_char_device() or not null.exists())
+
+
+def test_an_output_that_is_a_symlink_is_written_through(tmp_path):
+    # the rename replaced the link itself and left the file it pointed at as it was
+    from cryptobench._io import atomic_write_bytes
+
+    real = tmp_path / "store" / "base.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "base.json"
+    link.symlink_to(real)
+    assert atomic_write_bytes(link, b"new") == link
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "store"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["base.json"]  # no temporary file left
