@@ -132,7 +132,7 @@ def over_capacity(fleet, result) -> list[str]:
             have = fleet.generation(g.generation).servers
             if g.servers_for_crypto_servers > have:
                 out.append(f"scenario {s.scenario!r} needs {n(g.servers_for_crypto_servers)} {g.generation} servers "
-                           f"for crypto alone at peak (at the {util:.0%} target CPU utilization), more than the "
+                           f"for crypto alone at peak (at the {util * 100:.4g}% target CPU utilization), more than the "
                            f"{n(have)} it has: this fleet could not carry the traffic within that headroom, and the "
                            "comparisons with it are only arithmetic")
     return out

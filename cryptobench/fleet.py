@@ -458,6 +458,11 @@ def step_bounds(fleet: Fleet, key: str) -> tuple[float | None, float | None]:
     return value(lo), value(hi)
 
 
+#: A step is "held" only when it passes its bound by more than this (relative): 0.55 * 1.2
+#: and 1 - 0.34 differ in their last bit, and a spreadsheet compares them as equal.
+STEP_BOUND_SLACK = 1e-12
+
+
 def stepped(fleet: Fleet, key: str, factor: float) -> tuple[float, float | None]:
     """``key`` (an economics or traffic input) multiplied by ``factor`` and held
     within step_bounds: (the value, the bound it was held at or None)."""
@@ -465,9 +470,9 @@ def stepped(fleet: Fleet, key: str, factor: float) -> tuple[float, float | None]
     v = getattr(getattr(fleet, section), name) * factor
     lo, hi = step_bounds(fleet, key)
     if lo is not None and v < lo:
-        return lo, lo
+        return lo, (lo if v < lo * (1 - STEP_BOUND_SLACK) else None)
     if hi is not None and v > hi:
-        return hi, hi
+        return hi, (hi if v > hi * (1 + STEP_BOUND_SLACK) else None)
     return v, None
 
 

@@ -28,7 +28,7 @@ from .cost import (SENSITIVITY_INPUTS, SENSITIVITY_STEP, MeasuredCosts, ModelRes
                    sensitivity_held)
 from .fleet import (MAX_DEMAND_GROWTH_PER_YEAR, MIN_AMORTIZATION_YEARS, MIN_CORES_PER_SERVER,
                     MIN_DEMAND_GROWTH_PER_YEAR, MIN_SERVERS, MIN_SPEED_FACTOR, MIN_TARGET_CPU_UTILIZATION, SIGNATURE,
-                    STEP_BOUNDS, Fleet)
+                    STEP_BOUND_SLACK, STEP_BOUNDS, Fleet)
 
 ECON_ROWS = [
     ("electricity_usd_per_kwh", "USD/kWh"),
@@ -82,6 +82,16 @@ _VALIDATION = {
     "amortization_years": {"validate": "decimal", "criteria": ">=", "value": MIN_AMORTIZATION_YEARS},
     "speed_factor": {"validate": "decimal", "criteria": ">=", "value": MIN_SPEED_FACTOR},
 }
+
+
+def offered_backends(fleet: Fleet, measured: dict[str, MeasuredCosts]) -> dict[str, list[str]]:
+    """The backends each scenario column of Inputs offers: those the Measurements sheet
+    has for its algorithm in every measurement set (any other choice turned every figure
+    that depends on it into #N/A)."""
+    lenders = [measured[g.name] for g in fleet.generations if not g.estimate]
+    return {alg: sorted(set.intersection(*({b for a, b, _ in list(m.series) + list(m.per_op) if a == alg}
+                                          for m in lenders)))
+            for alg in list(fleet.aeads) + [SIGNATURE]}
 
 
 def _col(n: int) -> str:
@@ -138,6 +148,9 @@ class _Writer:
         self.sci = wb.add_format({"num_format": "0.000E+00"})
         self.pct = wb.add_format({"num_format": "0.000%"})
         self.usd = wb.add_format({"num_format": "$#,##0"})
+        # the value a sensitivity step was held at (right-aligned, as is the text "—" for none)
+        self.held_pct = wb.add_format({"num_format": "0.00%", "align": "right"})
+        self.held_ratio = wb.add_format({"num_format": "0.00", "align": "right"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.warn = wb.add_format({"bold": True, "font_color": "#C00000"})
         self.cell_of: dict[str, str] = {}  # model key -> absolute reference (for Summary/Sensitivity)
@@ -224,7 +237,7 @@ class _Writer:
         ws.write_row(row, 0, ["Scenario", "engineer_months"] + list(f.aeads) + [SIGNATURE], self.head)
         ws.write(row - 1, 0, "Scenarios: which backend serves each algorithm (the first is the baseline)", self.bold)
         row += 1
-        backends = sorted({k[1] for m in self.measured.values() for k in list(m.series) + list(m.per_op)})
+        offered = offered_backends(f, self.measured)
         self.scenario_cells: dict[tuple[int, str], str] = {}
         for s_i, sc in enumerate(f.scenarios, 1):
             ws.write(row, 0, sc.name)
@@ -233,7 +246,8 @@ class _Writer:
             self.name(f"scen{s_i}_engineer_months", _abs("Inputs", row, 1))
             for j, alg in enumerate(list(f.aeads) + [SIGNATURE], 2):
                 ws.write_string(row, j, sc.implementations[alg], self.inp)
-                ws.data_validation(row, j, row, j, {"validate": "list", "source": backends[:40]})
+                if offered[alg]:
+                    ws.data_validation(row, j, row, j, {"validate": "list", "source": offered[alg][:40]})
                 self.scenario_cells[(s_i, alg)] = _abs("Inputs", row, j)
             row += 1
         row += 1
@@ -496,14 +510,14 @@ class _Writer:
 
     def summary(self) -> None:
         f, ws = self.fleet, self.sheet("Summary")
-        ws.set_column(0, 0, 42)
+        ws.set_column(0, 0, 50)
         ws.set_column(1, 3, 20)
-        ws.write(0, 0, "Summary: each scenario against the baseline", self.title)
+        ws.write(0, 0, "Summary: each scenario against the baseline (positive = saved, negative = costs more)", self.title)
         row = 2
         labels = [("cores_saved", "cores saved at peak", "cores", self.num),
                   ("servers_saved", "servers saved", "servers", self.num),
                   ("usd_saved", "saved per year", "USD/year", self.usd),
-                  ("s", "share of fleet cores in use at peak", "fraction", self.pct),
+                  ("s", "share of fleet saved (cores saved / cores in use)", "fraction", self.pct),
                   ("deferral_days", "hardware purchases deferred by", "days", self.num),
                   ("npv", "net present value of the saving", "USD", self.usd),
                   ("engineer_cost", "cost of the work", "USD", self.usd),
@@ -600,27 +614,38 @@ class _Writer:
             ws.write(row, 0, f"{sc.name} vs {f.scenarios[0].name}", self.bold)
             row += 1
             head = row
-            ws.write_row(row, 0, ["input", "USD/year saved at -step", "USD/year saved at +step", "NPV at -step",
-                                  "NPV at +step", "Δ saving at -step", "Δ saving at +step", "-step held at",
-                                  "+step held at"], self.head)
+            ws.write_row(row, 0, ["input", "USD/year saved at -step", "USD/year saved at +step",
+                                  "NPV of saving at -step", "NPV of saving at +step", "Δ saving at -step",
+                                  "Δ saving at +step", "-step held at", "+step held at"], self.head)
             row += 1
             base_ref = self.cell_of[f"D|{s_i}|usd_saved"]
             first = row
             for key in SENSITIVITY_INPUTS:
                 name = key.split(".", 1)[1]
                 lo, hi, npv_lo, npv_hi = data[key]
-                ws.write(row, 0, name)
+                ws.write(row, 0, name + (" (every generation)" if key.startswith("generations.") else ""))
                 for col, sign, val, npv_val in ((1, "-", lo, npv_lo), (2, "+", hi, npv_hi)):
                     over = self._override(key, f"(1{sign}sensitivity_step)")
                     saving = self._saving_formula(s_i, over)
+                    if len(saving) + 1 > EXCEL_MAX_FORMULA:
+                        from .fleet import FleetError
+
+                        raise FleetError(
+                            f"{f.source}: generations: with {len(f.generations)} generations the workbook's "
+                            f"sensitivity formulas are {len(saving) + 1:,} characters, over Excel's limit of "
+                            f"{EXCEL_MAX_FORMULA:,} (each restates the model for every generation); "
+                            "merge generations for --xlsx, or use --csv, which has no limit")
                     ws.write_formula(row, col, "=" + saving, self.usd, val)
                     ws.write_formula(row, col + 2, "=" + self._npv_formula(f"{_col(col)}{row + 1}", over), self.usd, npv_val)
                 ws.write_formula(row, 5, f"=B{row + 1}-{base_ref}", self.usd, lo - cmp.usd_saved_per_year)
                 ws.write_formula(row, 6, f"=C{row + 1}-{base_ref}", self.usd, hi - cmp.usd_saved_per_year)
+                held_fmt = self.held_ratio if key == "economics.pue" else self.held_pct
                 for col, sign, held in zip((7, 8), "-+", sensitivity_held(f, key)):
                     formula = self._held_formula(key, f"(1{sign}sensitivity_step)")
                     if formula:
-                        ws.write_formula(row, col, formula, None, _NOT_HELD if held is None else held)
+                        ws.write_formula(row, col, formula, held_fmt, _NOT_HELD if held is None else held)
+                    else:  # no bound: never held
+                        ws.write_string(row, col, _NOT_HELD, held_fmt)
                 row += 1
             chart = self.wb.add_chart({"type": "bar"})
             # series named by the header cells, not "-20%": the step is an input cell
@@ -631,7 +656,7 @@ class _Writer:
             chart.set_title({"name": f"Tornado: change in annual saving, {sc.name} "
                                      "(growth and discount rate move only the NPV: columns D and E)"})
             chart.set_x_axis({"name": "USD/year vs base"})
-            chart.set_y_axis({"reverse": True})
+            chart.set_y_axis({"reverse": True, "label_position": "low"})  # the names beside the bars, not on them
             ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.5, "y_scale": 1.3})
             row += 22
 
@@ -658,11 +683,15 @@ class _Writer:
         value = f"{key.split('.', 1)[1]}*{factor}"
         out = f'"{_NOT_HELD}"'
         if hi:
-            out = f"IF({value}>{hi},{hi},{out})"
+            out = f"IF({value}>{hi}*(1+{STEP_BOUND_SLACK!r}),{hi},{out})"
         if lo:
-            out = f"IF({value}<{lo},{lo},{out})"
+            out = f"IF({value}<{lo}*(1-{STEP_BOUND_SLACK!r}),{lo},{out})"
         return "=" + out
 
+
+#: Excel refuses a formula longer than this (its specifications and limits); LibreOffice
+#: does not, so the recalculation tests cannot see it.
+EXCEL_MAX_FORMULA = 8192
 
 #: What the "held at" columns show for a step inside the input's range (not "": an
 #: empty cached value would leave the cell blank until the workbook is recalculated).

@@ -940,6 +940,58 @@ def test_sensitivity_steps_held_at_a_bound_follow_the_step_cell(tmp_path):
     assert any(_close(v, pue_lo) for k, v in small.items() if k.startswith("Sensitivity!B"))
 
 
+def test_a_step_landing_on_its_bound_is_not_held(tmp_path):
+    # 0.55 * 1.2 and 1 - 0.34 differ in their last bit: the CSV said "held at 0.6599999999999999"
+    # and the workbook's stored value did too, where a spreadsheet's recalculation says not held
+    import tomllib
+
+    text = _edit(example_fleet_text(), "full_handshake_share = 0.04", "full_handshake_share = 0.55")
+    text = _edit(text, "resumed_handshake_share = 0.06", "resumed_handshake_share = 0.34")
+    text = _edit(text, "reused_connection_share = 0.90", "reused_connection_share = 0.11")
+    fleet = parse_fleet(tomllib.loads(text), source="ulp.toml")
+    assert 0.55 * 1.2 > 1 - 0.34  # the case: past the bound by one rounding unit
+    assert cost.sensitivity_held(fleet, "traffic.full_handshake_share") == (None, None)
+
+
+def test_each_backend_list_on_inputs_offers_only_what_measurements_has_for_its_algorithm(workbook):
+    # every list offered every backend of every algorithm: native-adx (ECDSA only) for AES-GCM
+    # turned 120 formula cells into #N/A
+    from cryptobench.xlsx import offered_backends
+
+    book, fleet, measured, _ = workbook
+    offered = offered_backends(fleet, measured)
+    assert "native-adx" in offered["ecdsa-p256-sha256"] and "native-adx" not in offered["aes-128-gcm"]
+    assert "native-vaes" in offered["aes-128-gcm"] and "native-vaes" not in offered["chacha20-poly1305"]
+    with zipfile.ZipFile(book) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()  # Inputs
+    lists = set(re.findall(r'<formula1>"([^"<]*)"</formula1>', xml)) - {"sign,verify,keygen"}
+    assert lists == {",".join(v) for v in offered.values()}
+
+
+def test_a_workbook_whose_formulas_excel_would_refuse_is_not_written(tmp_path):
+    # each sensitivity formula restates the model per generation: 10 generations made formulas
+    # over Excel's 8,192 characters, which LibreOffice reads and Excel does not
+    text = example_fleet_text()
+    i = text.index("[[generations]]", text.index("[[generations]]") + 1)
+    j = text.index("[[scenarios]]")
+    prev = text[i:j]
+    for n, ok in ((9, True), (10, False)):
+        extra = "".join(prev.replace('"gen-previous"', f'"gen-{k}"') for k in range(n - 2))
+        (tmp_path / f"g{n}.toml").write_text(text[:j] + extra + text[j:])
+        p = _cost_cli("--fleet", f"g{n}.toml", "--xlsx", f"g{n}.xlsx", "--csv", f"csv{n}", cwd=tmp_path)
+        if ok:
+            assert p.returncode == 0, p.stderr
+            with zipfile.ZipFile(tmp_path / f"g{n}.xlsx") as z:
+                formulas = [f.text or "" for name in z.namelist() if name.startswith("xl/worksheets/")
+                            for f in ET.fromstring(z.read(name)).iter(
+                                "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}f")]
+            assert 7000 < max(len(f) + 1 for f in formulas) <= 8192  # near the limit, not over it
+        else:
+            assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+            assert "over Excel's limit of 8,192" in p.stderr and "use --csv" in p.stderr
+            assert not (tmp_path / f"g{n}.xlsx").exists() and not (tmp_path / f"csv{n}").exists()
+
+
 def test_sensitivity_rows_match_the_model(workbook, recalculated):
     book, fleet, measured, res = workbook
     lo = recalculated
