@@ -341,7 +341,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   + (f" ({'; '.join(why)} in {other})" if why else ""), style="yellow", markup=False)
     shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
     if shown:
-        con.print(report.compare_table(shown, args.threshold))
+        from .display import fit_to_width
+
+        for part in fit_to_width(report.compare_table(shown, args.threshold), con.width, fold_min=16):
+            con.print(part)
     gm = report.geomean_change(changes)
     slower = [c for c in changes if c.significant and c.percent > args.threshold]
     faster = [c for c in changes if c.significant and c.percent < -args.threshold]

@@ -116,7 +116,7 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .display import literal
+    from .display import fit_to_width, literal
 
     con = _console()
     for w in rep.warnings:
@@ -127,21 +127,27 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
         title = ("Normalized wall time (kernel / openssl in the same run; + is slower)" if wall
                  else "Instructions per call (callgrind Ir; + is more)")
         t = Table(title=title, title_justify="left")
-        cols = ["benchmark", "baseline", "current", "change"] + (["p", "reference"] if wall else []) + ["verdict", "note"]
-        for c in cols:
+        # the verdict before the reference: on a narrow terminal the columns that do not fit
+        # move to a "(continued)" table, and the verdict belongs beside the figures
+        cols = ["benchmark", "baseline", "current", "change"] + (["p"] if wall else []) + ["verdict"] \
+            + (["reference"] if wall else []) + ["note"]
+        for c in cols:  # names and notes fold; a figure or verdict stays on one line, never cut
             t.add_column(c, justify="left" if c in ("benchmark", "reference", "verdict", "note") else "right",
-                         overflow="fold" if c == "note" else None)
+                         overflow="fold", no_wrap=c not in ("benchmark", "reference", "note"))
         style = {"slower": "bold red", "faster": "green", "same": "dim", "path-changed": "yellow", "gone": "yellow"}
         for v in rows:
             fmt = (lambda x: "-" if x is None else f"{x:.4g}") if wall else (lambda x: "-" if x is None else f"{x:,.0f}")
             # names, the reference and notes (code paths, skip reasons) come from the files: text, not markup
             cells = [literal(v.name), fmt(v.old), fmt(v.new), _fmt_pct(v)]
             if wall:
-                cells += ["-" if v.p_value is None else f"{v.p_value:.2g}", literal(v.reference)]
-            cells += [Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")),
-                      literal(v.note)]
+                cells.append("-" if v.p_value is None else f"{v.p_value:.2g}")
+            cells.append(Text(v.status.upper() if v.status == "slower" else v.status, style=style.get(v.status, "")))
+            if wall:
+                cells.append(literal(v.reference))
+            cells.append(literal(v.note))
             t.add_row(*cells)
-        con.print(t)
+        for part in fit_to_width(t, con.width, fold_min=16):
+            con.print(part)
     if not summary:
         return
     compared = rep.compared

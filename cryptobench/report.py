@@ -558,7 +558,12 @@ def compare(old: Results, new: Results,
 def compare_table(changes: Iterable[Change], threshold: float) -> Table:
     t = Table(title="Changes (new vs old median time; + is slower)", title_justify="left")
     for col in ("benchmark", "old", "new", "change", "significant", "verdict"):
-        t.add_column(col, justify="left" if col == "benchmark" else "right")
+        # the name folds rather than end in "…" (which hid which benchmark changed); print the
+        # table through display.fit_to_width, which never cuts a figure either
+        if col == "benchmark":
+            t.add_column(col, justify="left", overflow="fold")
+        else:  # a figure stays on one line ("94.8 µs" wrapped at its space)
+            t.add_column(col, justify="right", no_wrap=True)
     for c in changes:
         if c.significant and c.percent > threshold:
             verdict = Text("SLOWER", style="bold red")

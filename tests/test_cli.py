@@ -367,6 +367,26 @@ def test_verify_never_cuts_a_kernel_name_at_80_columns(tmp_path):
     assert "(continued)" not in p.stdout and "reason" not in p.stdout
 
 
+@pytest.mark.parametrize("columns", [80, 60, 40])
+def test_compare_never_cuts_a_benchmark_name_or_a_figure(tmp_path, columns):
+    # at 100 columns or fewer every name ended in "…" ("aes-128-gcm/python/enc…"): one could not
+    # tell which benchmark had slowed down; at 60 the change read "+2…" and the verdict "SL…"
+    env = dict(os.environ, COLUMNS=str(columns))
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "compare", "--all", str(DATA / "results" / "base.json"),
+                        str(DATA / "results" / "slower.json")], cwd=tmp_path, capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert p.returncode == 1, p.stderr  # slower.json is slower
+    assert "…" not in p.stdout and max(map(len, p.stdout.splitlines())) <= columns
+    # the first column of every table part, its fragments joined: a folded name reads whole
+    flat = "".join(line.split("│")[1].strip() for line in p.stdout.splitlines() if line.startswith("│"))
+    from cryptobench import results
+
+    names = [m.name for m in results.load(DATA / "results" / "slower.json").measurements
+             if not m.name.startswith("harness/")]
+    assert names and all(n in flat for n in names)
+    assert "SLOWER" in p.stdout and "+" in p.stdout and "%" in p.stdout
+
+
 def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
     import argparse
     import shutil
