@@ -336,9 +336,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         kernels = sorted({"/".join(n.split("/")[:2]) for n in only})
         why = [f"{k}: {b.kernels[k].get('status', '?').upper()}" for k in kernels
                if b.kernels.get(k, {}).get("status", "passed") != "passed"]
+        stopped = "" if b.info.get("complete") else f" ({other} is from a run that was interrupted: INCOMPLETE)"
         con.print(f"note: {len(only)} benchmark(s) of {label} are not in {other}, so not compared: "
                   + ", ".join(only[:5]) + (" ..." if len(only) > 5 else "")
-                  + (f" ({'; '.join(why)} in {other})" if why else ""), style="yellow", markup=False)
+                  + (f" ({'; '.join(why)} in {other})" if why else "") + stopped, style="yellow", markup=False)
     shown = changes if args.all else [c for c in changes if c.significant and abs(c.percent) > args.threshold]
     if shown:
         from .display import fit_to_width

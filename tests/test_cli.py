@@ -387,6 +387,23 @@ def test_compare_never_cuts_a_benchmark_name_or_a_figure(tmp_path, columns):
     assert "SLOWER" in p.stdout and "+" in p.stdout and "%" in p.stdout
 
 
+def test_compare_says_a_file_missing_benchmarks_is_from_an_interrupted_run(tmp_path):
+    # "1 benchmark(s) of OLD are not in NEW" gave no reason where show says INCOMPLETE
+    import json
+
+    doc = json.loads((DATA / "results" / "slower.json").read_text())
+    doc["cryptobench"]["complete"] = False
+    doc["cryptobench"]["interrupted"] = True
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["metadata"].get("name") != "aes-128-gcm/python/encrypt/16384"]
+    (tmp_path / "cut.json").write_text(json.dumps(doc))
+    p = run(["compare", str(DATA / "results" / "base.json"), "cut.json"], tmp_path)
+    text = " ".join(p.stdout.split())
+    assert "1 benchmark(s) of OLD are not in NEW, so not compared: aes-128-gcm/python/encrypt/16384 (NEW is from a run " \
+           "that was interrupted: INCOMPLETE)" in text, p.stdout + p.stderr
+    p = run(["compare", str(DATA / "results" / "base.json"), str(DATA / "results" / "slower.json")], tmp_path)
+    assert "interrupted" not in p.stdout
+
+
 def test_verify_says_which_wycheproof_files_it_runs(tmp_path, monkeypatch):
     import argparse
     import shutil
