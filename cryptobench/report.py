@@ -150,7 +150,8 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
     t.add_column("path", style="dim", overflow="fold")
     for n in sizes:
         t.add_column(_size_label(n), justify="right")
-    t.add_column(f"cyc/B {_size_label(big)} (TSC)", justify="right")
+    # cycles are one copy's: a per-byte cost, which the copies do not share
+    t.add_column(f"cyc/B {_size_label(big)} (TSC{', per copy' if par > 1 else ''})", justify="right")
     t.add_column(f"decrypt {_size_label(big)}", justify="right")
     t.add_column(f"×python {_size_label(big)}", justify="right")
     if small != big:  # one size measured: one ×openssl column, not the same one twice
@@ -185,7 +186,8 @@ def _signature_table(res: Results, algorithm: str, backends: dict[str, list[Meas
     tsc = res.tsc_mhz
     par = _parallel(res)
     t = Table(title=f"{algorithm}: operations per second" + (f" (aggregate of {par} copies)" if par > 1 else ""), title_justify="left")
-    for col in ("backend", "path", "sign/s", "verify/s", "keygen/s", "sign kcyc (TSC)", "×python sign", "×python verify", "×openssl sign", "×openssl verify"):
+    kcyc = "sign kcyc (TSC, per copy)" if par > 1 else "sign kcyc (TSC)"
+    for col in ("backend", "path", "sign/s", "verify/s", "keygen/s", kcyc, "×python sign", "×python verify", "×openssl sign", "×openssl verify"):
         t.add_column(col, justify="left" if col in ("backend", "path") else "right", style="dim" if col == "path" else None,
                      overflow="fold" if col == "path" else "ellipsis",
                      no_wrap=col == "backend", min_width=max(map(len, rows)) if col == "backend" else None)
@@ -277,7 +279,9 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
     if not hot:
         return None
     tsc = res.tsc_mhz
-    t = Table(title=f"{algorithm}: hot paths (largest size measured)", title_justify="left")
+    par = _parallel(res)
+    t = Table(title=f"{algorithm}: hot paths (largest size measured"
+                    + (f"; per copy, of {par} parallel copies" if par > 1 else "") + ")", title_justify="left")
     noavx = any(m.backend == NOAVX512 for m in hot)
     cols = ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl")
     for col in cols + (("×noAVX512",) if noavx else ()):
@@ -345,8 +349,9 @@ def peers_table(res: Results, algorithm: str | Collection[str] | None = None) ->
                          f"{fmt_num(theirs.mb_per_s)} MB/s", _ratio(theirs, ours)))
     if not rows:
         return None
-    t = Table(title="python against the pure-Python libraries (same run; ×: the peer's time over python's)",
-              title_justify="left")
+    par = _parallel(res)
+    t = Table(title="python against the pure-Python libraries (same run; ×: the peer's time over python's"
+                    + (f"; figures per copy, of {par} parallel copies" if par > 1 else "") + ")", title_justify="left")
     for col in ("python", "figure", "peer", "peer figure", "×"):
         t.add_column(col, justify="left" if col in ("python", "peer") else "right")
     for ours_label, ours_fig, peer_label, peer_fig, ratio in rows:
@@ -395,7 +400,9 @@ def one_time_costs_table(res: Results, algorithm: str | Collection[str] | None =
 
 def details_table(res: Results, algorithm: str | Collection[str] | None = None) -> Table:
     tsc = res.tsc_mhz
-    t = Table(title="All benchmarks", title_justify="left")
+    par = _parallel(res)
+    t = Table(title="All benchmarks" + (f" (per copy, of {par} parallel copies)" if par > 1 else ""),
+              title_justify="left")
     wanted = _wanted(algorithm)
     ms = [m for m in res.measurements if not wanted or m.algorithm in wanted]
     # the benchmark name is never cut (it is what one greps for); the path folds

@@ -184,3 +184,30 @@ def test_agrees_rejects_a_wrong_figure():
     assert agrees("3M", 3.004e6) and not agrees("3M", 3.006e6)
     assert agrees("1.24 µs", 1.2449e-6) and not agrees("5917", 5918)
     assert re.fullmatch(r"[0-9.]+[kMG]?", "12.8k")
+
+
+def test_a_parallel_run_says_which_figures_are_per_copy(tmp_path):
+    # with --parallel 2 the main tables show aggregate throughput (twice one copy's), but the
+    # cycles, the hot paths, the peers and --details are one copy's: that was nowhere said, so
+    # the ChaCha20 keystream alone looked slower than the whole AEAD
+    doc = json.loads(RUN.read_text())
+    doc["cryptobench"]["settings"]["parallel"] = 2
+    (tmp_path / "par.json").write_text(json.dumps(doc))
+    par = results.load(tmp_path / "par.json")
+    aead = [t for t in report.algorithm_tables(par, C) if "encrypt throughput" in str(t.title)][0]
+    assert "aggregate of 2 parallel copies" in str(aead.title)
+    headers = [str(c.header) for c in aead.columns]
+    assert "cyc/B 16K (TSC, per copy)" in headers
+    agg = cells(aead)[("openssl", "16K")]
+    assert agrees(agg, 2 * mbps(f"{C}/openssl/encrypt/16384"))  # aggregate: both copies
+    assert agrees(cells(aead)[("openssl", "cyc/B 16K (TSC, per copy)")],
+                  med(f"{C}/openssl/encrypt/16384") * TSC * 1e6 / 16384)  # one copy's cycles
+    hot = [t for t in report.algorithm_tables(par, C) if "hot paths" in str(t.title)][0]
+    assert "per copy, of 2 parallel copies" in str(hot.title)
+    sig = [t for t in report.algorithm_tables(par, E) if "operations per second" in str(t.title)][0]
+    assert "sign kcyc (TSC, per copy)" in [str(c.header) for c in sig.columns]
+    assert "per copy, of 2 parallel copies" in str(report.details_table(par).title)
+    assert "figures per copy" in str(report.peers_table(par).title)
+    # and a run of one copy says none of it
+    one = report.algorithm_tables(results.load(RUN), C)
+    assert not any("copy" in str(t.title) or any("copy" in str(c.header) for c in t.columns) for t in one)
