@@ -68,7 +68,10 @@ def kernels_table(kernels: Iterable[Kernel], width: int | None = None) -> list:
         return width is None or _table_width(list(table_w.values())[:cols]) + extra <= width
 
     wide = fits(7, _MIN_HOT + _MIN_NOTES)
-    shown = 7 if wide else 5 if fits(5) else 4  # the path moves under the table before anything folds
+    # the path moves under the table before anything folds; narrower, whether it is available and
+    # claims constant time (at 40-54 columns those two columns were drawn empty); narrower still
+    # (algorithm and backend side by side do not fit) there is no table, only the paragraphs
+    shown = 7 if wide else 5 if fits(5) else 4 if fits(4) else 2 if fits(2) else 0
     t = Table(title="Kernels", title_justify="left", show_lines=False)
     for col in list(table_w)[:min(shown, 5)]:
         if col in ("algorithm", "backend"):  # what one types after -a and -b: never cut
@@ -86,15 +89,16 @@ def kernels_table(kernels: Iterable[Kernel], width: int | None = None) -> list:
     if wide:
         return [t]
     paragraphs = []
-    for alg, backend, avail, _, path, hot, notes in cells:
-        parts = [] if shown == 5 else [f"path: {path}"]
+    for alg, backend, avail, ct, path, hot, notes in cells:
+        parts = [] if shown > 2 else [f"available: {'yes' if avail else 'no'}", f"constant-time: {ct}"]
+        parts += [] if shown == 5 else [f"path: {path}"]
         parts += [f"hot paths: {hot}"] if avail else []
         parts += [notes] if notes else []
         paragraphs += [Text(f"{alg}/{backend}", style="bold"),
                        Padding(Text("; ".join(parts), overflow="fold"), (0, 0, 0, 4), expand=False)]
-    what = "" if shown == 5 else "its code path, "
-    return [t, Text(f"Per kernel: {what}its hot paths and how it works, or why it is unavailable:"),
-            Group(*paragraphs)]
+    what = "" if shown == 5 else "its code path, " if shown == 4 else "whether it is available and claims constant time, its code path, "
+    head = Text(f"Per kernel: {what}its hot paths and how it works, or why it is unavailable:")
+    return ([t] if shown else [Text("Kernels", style="table.title")]) + [head, Group(*paragraphs)]
 
 
 def _status_text(status: str) -> Text:

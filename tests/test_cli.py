@@ -112,6 +112,32 @@ def test_list_from_any_directory(tmp_path):
     assert "openssl" in p.stdout and "CPU features:" in p.stdout
 
 
+@pytest.mark.parametrize("columns", [40, 50, 60, 80, 200])
+def test_list_shows_every_kernel_whole_and_whether_it_is_available_at_any_width(columns):
+    # at 40-54 columns "available" and "constant-time" were drawn as empty columns, and at 40
+    # the backend was cut to "peer-chacha20poly1"
+    import io
+
+    from rich.console import Console
+
+    from cryptobench.display import kernels_table
+    from cryptobench.registry import kernels
+
+    ks = kernels()
+    buf = io.StringIO()
+    con = Console(file=buf, width=columns, color_system=None)
+    for part in kernels_table(ks, columns):
+        con.print(part)
+    out = buf.getvalue()
+    assert "…" not in out and max(map(len, out.splitlines())) <= columns
+    for k in ks:  # each kernel's name whole, in the table or heading its paragraph
+        assert f"{k.algorithm}/{k.backend}" in out or any(
+            k.algorithm in line and k.backend in line for line in out.splitlines()), k.name
+    yes = sum(k.available for k in ks)
+    # whether each is available: a "yes" cell per available kernel, or "available: yes" in its paragraph
+    assert out.count("yes") >= yes and (out.count("available: yes") in (0, yes))
+
+
 def test_unknown_names_in_the_native_disable_variable_are_named(tmp_path, monkeypatch):
     # a typo ('vase' for 'vaes') used to disable nothing without a word
     monkeypatch.setenv("CRYPTOBENCH_NATIVE_DISABLE", "vase, AVX2")
