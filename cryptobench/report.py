@@ -141,8 +141,9 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
     def enc(b, n):
         return res.find(algorithm, b, "encrypt", n, aad=aad)
 
-    rows = [b for b in backends if enc(b, big)]
-    rows.sort(key=lambda b: enc(b, big).median)
+    # a backend not measured at the largest size (a --filter) is still a row, after the others
+    rows = [b for b in backends if any(enc(b, n) for n in sizes)]
+    rows.sort(key=lambda b: (enc(b, big) is None, enc(b, big).median if enc(b, big) else 0.0))
     title = (f"{algorithm}: encrypt throughput, MB/s" + (f" (aggregate of {par} parallel copies)" if par > 1 else "")
              + (f", AAD {aad} bytes" if aad else ", empty AAD (run --no-aad)"))
     t = Table(title=title, title_justify="left")
@@ -165,8 +166,8 @@ def _aead_table(res: Results, algorithm: str, backends: dict[str, list[Measureme
         m_big = enc(b, big)
         dec = res.find(algorithm, b, "decrypt", big, aad=aad)
         t.add_row(
-            literal(b), literal(m_big.code_path), *cells,
-            fmt_num(m_big.cycles_per_byte(tsc)),
+            literal(b), literal((m_big or next(m for n in sizes if (m := enc(b, n)))).code_path), *cells,
+            fmt_num(m_big.cycles_per_byte(tsc)) if m_big else "-",
             fmt_num(dec.mb_per_s * par) if dec else "-",
             fmt_ratio(_ratio(enc("python", big), m_big)),
             *([fmt_ratio(_ratio(enc("openssl", small), enc(b, small)))] if small != big else []),

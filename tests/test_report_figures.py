@@ -211,3 +211,18 @@ def test_a_parallel_run_says_which_figures_are_per_copy(tmp_path):
     # and a run of one copy says none of it
     one = report.algorithm_tables(results.load(RUN), C)
     assert not any("copy" in str(t.title) or any("copy" in str(c.header) for c in t.columns) for t in one)
+
+
+def test_a_backend_not_measured_at_the_largest_size_keeps_its_row(tmp_path):
+    # `run --filter` can leave a backend without the largest size: its row vanished from the
+    # throughput table, and ×python read "-" everywhere, without a word
+    doc = json.loads(RUN.read_text())
+    doc["benchmarks"] = [b for b in doc["benchmarks"]
+                         if not b["metadata"]["name"].startswith(f"{C}/python/encrypt/16384")]
+    (tmp_path / "cut.json").write_text(json.dumps(doc))
+    cut = results.load(tmp_path / "cut.json")
+    aead = [t for t in report.algorithm_tables(cut, C) if "encrypt throughput" in str(t.title)][0]
+    t = cells(aead)
+    assert t[("python", "16K")] == "-" and t[("python", "cyc/B 16K (TSC)")] == "-"
+    assert agrees(t[("python", "1K")], mbps(f"{C}/python/encrypt/1024"))
+    assert list(dict.fromkeys(k for k, _ in t))[-1] == "python"  # after the rows measured at 16K
