@@ -364,6 +364,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from . import results
     from .plot import plot
 
@@ -374,4 +376,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     con = _console()
     for p in written:
         con.print(f"wrote {p}", markup=False)
+    # charts an earlier plot left there are not this file's: say so rather than let them pass for it
+    others = sorted(set(Path(args.out).glob("*.png")) - {Path(p) for p in written})
+    if others:
+        con.print(f"note: {args.out} also holds {len(others)} chart(s) this file did not make (an earlier plot's): "
+                  + ", ".join(p.name for p in others[:5]) + (" ..." if len(others) > 5 else ""),
+                  style="yellow", markup=False)
     return 0

@@ -138,6 +138,22 @@ def test_plot_writes_all_or_nothing(tmp_path, blocked):
     assert {"ecdsa.png", "throughput-aes-128-gcm.png"} <= {x.name for x in out.iterdir()}
 
 
+def test_plot_names_charts_an_earlier_plot_left_in_the_directory(tmp_path):
+    # a second plot into the same directory replaced 2 of 7 charts; the other 5 stayed and
+    # passed for this file's
+    out = tmp_path / "plots"
+    out.mkdir()
+    (out / "hotpaths-aes-128-gcm.png").write_bytes(b"old")
+    p = cli(["plot", str(Path(__file__).parent / "data" / "noavx512" / "noavx512.json"), "--out", str(out)], tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert "note: " + str(out) + " also holds 1 chart(s) this file did not make (an earlier plot's): " \
+           "hotpaths-aes-128-gcm.png" in text, text
+    p = cli(["plot", str(Path(__file__).parent / "data" / "noavx512" / "noavx512.json"), "--out", str(tmp_path / "new")],
+            tmp_path)
+    assert p.returncode == 0 and "note:" not in p.stdout, p.stdout
+
+
 def test_plot_shows_the_parallel_aggregate_as_the_tables_do(tmp_path, monkeypatch):
     assert FULL is not None, "no committed results file in results/"
     doc = json.loads(FULL.read_text())
