@@ -96,7 +96,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--metric", choices=("ratio", "time"), default="ratio", help="ratio to openssl (default) or median time")
     p.add_argument("--threshold", type=percent, default=5.0, metavar="PCT", help="smallest step marked (default 5%%)")
     p.add_argument("--alpha", type=probability, default=0.01, help="significance level of a step (default 0.01)")
-    p.add_argument("--reference", type=one_name, default="openssl", help="backend of the ratio (default openssl)")
+    p.add_argument("--reference", type=one_name, help="backend of the ratio (default openssl; not with --metric time)")
     p.add_argument("--plot", type=output_dir, metavar="DIR", help="write history-<algorithm>.png charts to DIR")
     p.add_argument("--steps-only", action="store_true", help="only benchmarks with a marked step")
     p.set_defaults(func=cmd_history)
@@ -369,8 +369,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     # not strict: the files may hold backends registered only when they were made; a -b
     # that matches nothing ends in "no benchmark ... matches the selection" below
     include = name_filter(args.filter, args.algorithm, args.backend, strict=False)
+    if args.reference is not None and args.metric == "time":  # it was ignored without a word
+        raise UsageError("--reference sets the backend of --metric ratio; --metric time has none")
+    reference = args.reference or "openssl"
     h = history.collect(directory=args.directory, include=include,
-                        metric=args.metric, reference=args.reference, threshold=args.threshold, alpha=args.alpha)
+                        metric=args.metric, reference=reference, threshold=args.threshold, alpha=args.alpha)
     con = _console()
     for path, why in h.skipped:
         con.print(printable(f"skipped {path}: {why}", limit=sys.maxsize), style="dim", markup=False)
@@ -379,7 +382,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.directory}: no cryptobench results file found")
         if args.metric == "ratio" and history.collect(directory=args.directory, include=include, metric="time").series:
             raise UsageError(f"{args.directory}: no benchmark of the selection was measured beside its reference "
-                             f"({args.reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
+                             f"({reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
         raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection"
                          + (f" ({_selection(args)})" if _selection(args) else ""))
     con.print(history.runs_table(h))

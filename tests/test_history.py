@@ -154,3 +154,18 @@ def test_history_reads_and_parses_each_file_once(tmp_path, monkeypatch):
     assert sorted(reads) == names
     assert sorted(suites) == sorted(n for n in names if n not in ("counts.json", "pb.json"))
     assert {why for f, why in h.skipped} >= {"instruction counts (compare with `cryptobench gate`)"}
+
+
+def test_history_refuses_a_reference_for_median_times(tmp_path):
+    # --metric time has no reference: --reference python was ignored without a word
+    import subprocess
+    import sys
+
+    data = Path(__file__).parent / "data" / "results"
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "history", str(data), "--metric", "time",
+                        "--reference", "python"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        "cryptobench history: error: --reference sets the backend of --metric ratio; --metric time has none")
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "history", str(data), "--metric", "time"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
