@@ -285,7 +285,7 @@ def _hot_path_table(res: Results, algorithm: str, backends: dict[str, list[Measu
                     + (f"; per copy, of {par} parallel copies" if par > 1 else "") + ")", title_justify="left")
     noavx = any(m.backend == NOAVX512 for m in hot)
     cols = ("hot path", "backend", "size", "time/op", "MB/s or ops/s", "cyc/B or cyc/op (TSC)", "×python", "×openssl")
-    for col in cols + (("×noAVX512",) if noavx else ()):
+    for col in cols + ((f"×{NOAVX512}",) if noavx else ()):
         names = col in ("hot path", "backend")  # the row's identity: never cut, repeated when the table is split
         t.add_column(col, justify="left" if names else "right", no_wrap=names)
     ops = []
