@@ -562,30 +562,88 @@ class _Writer:
 
     # ------------------------------------------------------------ Sensitivity
 
-    def _saving_formula(self, s_i: int, over: dict[str, str]) -> str:
-        """Annual saving of scenario s_i vs baseline as one formula, with named
-        inputs optionally replaced by expressions (e.g. peak*(1-20%))."""
-        f = self.fleet
+    #: The helper columns of a scenario's saving factors on Sensitivity (K onwards)
+    _FACTOR_COL = 10
+    _FACTOR_HEADS = ("generation", "a: servers / fleet cores", "k0: AEAD s/request saved",
+                     "k1: handshake s saved per full-handshake share", "k2: handshake s saved per resumed share",
+                     "P: price / amortization (USD/server/year)", "W: power use (kWh/server/year)")
 
+    def _saving_factors(self, ws, s_i: int, top: int) -> dict[str, str]:
+        """Scenario s_i's annual saving, factored so that a sensitivity row's formula does
+        not grow with the generations (Excel refuses formulas over 8,192 characters, and
+        restated per generation they passed it at ten):
+
+            saving = peak / utilization * (price_mult * (A0 + full * A1 + resumed * A2)
+                     + power_mult * electricity * pue * (B0 + full * B1 + resumed * B2))
+
+        with Ai = sum over generations of a * ki * P and Bi of a * ki * W (the columns
+        written here from row ``top``). Returns the six sums' absolute references."""
+        f = self.fleet
+        c0 = self._FACTOR_COL
+        ws.write_row(top, c0, self._FACTOR_HEADS, self.head)
+        base, this = self.result.scenarios[0], self.result.scenarios[s_i - 1]
+        total = sum(g.servers * g.cores_per_server for g in f.generations)
+        total_expr = "+".join(f"gen{i}_servers*gen{i}_cores_per_server" for i in range(1, len(f.generations) + 1))
+        first = top + 1
+        for g_i, g in enumerate(f.generations, 1):
+            row = top + g_i
+            cb, cs = self.c_rows[(1, g_i)] + 1, self.c_rows[(s_i, g_i)] + 1
+            hb, hs = self.hs_rows[(1, g_i)] + 1, self.hs_rows[(s_i, g_i)] + 1
+            rb, rs = base.generations[g_i - 1].request, this.generations[g_i - 1].request
+            full_b, full_s = rb.signature_s + rb.fixed_base_s + rb.variable_base_s, \
+                rs.signature_s + rs.fixed_base_s + rs.variable_base_s
+            ws.write(row, c0, g.name)
+            ws.write_formula(row, c0 + 1, f"=gen{g_i}_servers/({total_expr})", self.sci, g.servers / total)
+            ws.write_formula(row, c0 + 2, f"=Model!C{cb}-Model!C{cs}", self.sci,
+                             sum(rb.aead_s.values()) - sum(rs.aead_s.values()))
+            ws.write_formula(row, c0 + 3, f"=(Model!D{hb}+Model!E{hb}+Model!F{hb})/Model!G{hb}"
+                                          f"-(Model!D{hs}+Model!E{hs}+Model!F{hs})/Model!G{hs}", self.sci, full_b - full_s)
+            ws.write_formula(row, c0 + 4, f"=(Model!E{hb}+Model!F{hb})/Model!G{hb}-(Model!E{hs}+Model!F{hs})/Model!G{hs}",
+                             self.sci, (rb.fixed_base_s + rb.variable_base_s) - (rs.fixed_base_s + rs.variable_base_s))
+            ws.write_formula(row, c0 + 5, f"=gen{g_i}_price_usd_per_server/gen{g_i}_amortization_years", self.num,
+                             g.price_usd_per_server / g.amortization_years)
+            ws.write_formula(row, c0 + 6, f"=gen{g_i}_power_w*8760/1000", self.num, g.power_w * 8760 / 1000)
+        last = top + len(f.generations)
+        rng = lambda c: f"${_col(c0 + c)}${first + 1}:${_col(c0 + c)}${last + 1}"  # noqa: E731
+        sums_row = last + 1
+        ws.write(sums_row, c0, "sums (A: of a*k*P, B: of a*k*W)", self.head)
+        refs = {}
+        for j, (name, k, pw) in enumerate((("A0", 2, 5), ("A1", 3, 5), ("A2", 4, 5),
+                                           ("B0", 2, 6), ("B1", 3, 6), ("B2", 4, 6))):
+            col = c0 + 1 + j
+            ws.write(sums_row, col, name, self.head)
+            ws.write_formula(sums_row + 1, col, f"=SUMPRODUCT({rng(1)},{rng(k)},{rng(pw)})", self.sci,
+                             self._factor_sum(s_i, k, pw))
+            refs[name] = _abs("Sensitivity", sums_row + 1, col)
+        return refs
+
+    def _factor_sum(self, s_i: int, k: int, pw: int) -> float:
+        """The Python value of one of _saving_factors' sums (its cached value)."""
+        f = self.fleet
+        base, this = self.result.scenarios[0], self.result.scenarios[s_i - 1]
+        total = sum(g.servers * g.cores_per_server for g in f.generations)
+        out = 0.0
+        for g_i, g in enumerate(f.generations):
+            rb, rs = base.generations[g_i].request, this.generations[g_i].request
+            kval = {2: sum(rb.aead_s.values()) - sum(rs.aead_s.values()),
+                    3: (rb.signature_s + rb.fixed_base_s + rb.variable_base_s)
+                    - (rs.signature_s + rs.fixed_base_s + rs.variable_base_s),
+                    4: (rb.fixed_base_s + rb.variable_base_s) - (rs.fixed_base_s + rs.variable_base_s)}[k]
+            weight = g.price_usd_per_server / g.amortization_years if pw == 5 else g.power_w * 8760 / 1000
+            out += g.servers / total * kval * weight
+        return out
+
+    def _saving_formula(self, s_i: int, over: dict[str, str]) -> str:
+        """Annual saving of scenario s_i vs baseline as one formula over _saving_factors'
+        sums, with named inputs optionally replaced by expressions (e.g. peak*(1-20%))."""
         def n(name: str) -> str:
             return over.get(name, name)
 
-        terms = []
-        total_cores = "+".join(f"gen{i}_servers*gen{i}_cores_per_server" for i in range(1, len(f.generations) + 1))
-        for g_i in range(1, len(f.generations) + 1):
-            cb, cs = self.c_rows[(1, g_i)] + 1, self.c_rows[(s_i, g_i)] + 1
-            hb, hs = self.hs_rows[(1, g_i)] + 1, self.hs_rows[(s_i, g_i)] + 1
-            full, res = n("full_handshake_share"), n("resumed_handshake_share")
-
-            def hsx(r: int) -> str:
-                return f"({full}*(Model!D{r}+Model!E{r}+Model!F{r})+{res}*(Model!E{r}+Model!F{r}))/Model!G{r}"
-
-            delta = f"((Model!C{cb}-Model!C{cs})+({hsx(hb)}-{hsx(hs)}))"
-            share = f"(gen{g_i}_servers*gen{g_i}_cores_per_server/({total_cores}))"
-            acps = (f"(gen{g_i}_price_usd_per_server*{n('price_mult')}/gen{g_i}_amortization_years"
-                    f"+gen{g_i}_power_w*{n('power_mult')}*8760*{n('electricity_usd_per_kwh')}*{n('pue')}/1000)")
-            terms.append(f"{n('peak_requests_per_s')}*{share}*{delta}/(gen{g_i}_cores_per_server*{n('target_cpu_utilization')})*{acps}")
-        return "+".join(terms)
+        a, full, res = self.factor_refs[s_i], n("full_handshake_share"), n("resumed_handshake_share")
+        return (f"{n('peak_requests_per_s')}/{n('target_cpu_utilization')}*("
+                f"{n('price_mult')}*({a['A0']}+{full}*{a['A1']}+{res}*{a['A2']})"
+                f"+{n('power_mult')}*{n('electricity_usd_per_kwh')}*{n('pue')}"
+                f"*({a['B0']}+{full}*{a['B1']}+{res}*{a['B2']}))")
 
     def _npv_formula(self, saving: str, over: dict[str, str]) -> str:
         g = over.get("demand_growth_per_year", "demand_growth_per_year")
@@ -599,7 +657,8 @@ class _Writer:
         ws.set_column(0, 0, 40)
         ws.set_column(1, 8, 18)
         ws.write(0, 0, "Sensitivity: each key input at -step and +step (the step is B2, an input), "
-                       "everything else as on Inputs (formula rows)", self.title)
+                       "everything else as on Inputs (formula rows over each scenario's factor sums, columns K-Q)",
+                 self.title)
         ws.write(1, 0, "step", self.bold)
         ws.write_number(1, 1, SENSITIVITY_STEP, self.inp_pct)
         # a step of 100% or more would make traffic, prices and power zero or negative
@@ -607,6 +666,8 @@ class _Writer:
         ws.write(1, 2, "inputs a step would take outside their valid range are held at the bound (columns H and I)")
         step = "'Sensitivity'!$B$2"
         self.name("sensitivity_step", step)
+        self.factor_refs: dict[int, dict[str, str]] = {}
+        ws.set_column(self._FACTOR_COL, self._FACTOR_COL + 6, 20)
         row = 3
         for s_i, sc in enumerate(f.scenarios[1:], 2):
             data = self.sens.get(sc.name, {})
@@ -619,6 +680,7 @@ class _Writer:
                                   "Δ saving at +step", "-step held at", "+step held at"], self.head)
             row += 1
             base_ref = self.cell_of[f"D|{s_i}|usd_saved"]
+            self.factor_refs[s_i] = self._saving_factors(ws, s_i, head)
             first = row
             for key in SENSITIVITY_INPUTS:
                 name = key.split(".", 1)[1]
@@ -627,14 +689,6 @@ class _Writer:
                 for col, sign, val, npv_val in ((1, "-", lo, npv_lo), (2, "+", hi, npv_hi)):
                     over = self._override(key, f"(1{sign}sensitivity_step)")
                     saving = self._saving_formula(s_i, over)
-                    if len(saving) + 1 > EXCEL_MAX_FORMULA:
-                        from .fleet import FleetError
-
-                        raise FleetError(
-                            f"{f.source}: generations: with {len(f.generations)} generations the workbook's "
-                            f"sensitivity formulas are {len(saving) + 1:,} characters, over Excel's limit of "
-                            f"{EXCEL_MAX_FORMULA:,} (each restates the model for every generation); "
-                            "merge generations for --xlsx, or use --csv, which has no limit")
                     ws.write_formula(row, col, "=" + saving, self.usd, val)
                     ws.write_formula(row, col + 2, "=" + self._npv_formula(f"{_col(col)}{row + 1}", over), self.usd, npv_val)
                 ws.write_formula(row, 5, f"=B{row + 1}-{base_ref}", self.usd, lo - cmp.usd_saved_per_year)
@@ -658,7 +712,7 @@ class _Writer:
             chart.set_x_axis({"name": "USD/year vs base"})
             chart.set_y_axis({"reverse": True, "label_position": "low"})  # the names beside the bars, not on them
             ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.5, "y_scale": 1.3})
-            row += 22
+            row = max(row + 22, head + len(f.generations) + 5)  # below the chart and the factor columns
 
     def _override(self, key: str, factor: str) -> dict[str, str]:
         name = key.split(".", 1)[1]
@@ -688,10 +742,6 @@ class _Writer:
             out = f"IF({value}<{lo}*(1-{STEP_BOUND_SLACK!r}),{lo},{out})"
         return "=" + out
 
-
-#: Excel refuses a formula longer than this (its specifications and limits); LibreOffice
-#: does not, so the recalculation tests cannot see it.
-EXCEL_MAX_FORMULA = 8192
 
 #: What the "held at" columns show for a step inside the input's range (not "": an
 #: empty cached value would leave the cell blank until the workbook is recalculated).
