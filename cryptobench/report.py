@@ -426,7 +426,7 @@ def header_lines(res: Results) -> list[str]:
     lines = [
         f"{res.path}: {res.info.get('created', '?')}"
         + ("" if res.info.get("complete") else "  [INCOMPLETE: interrupted; holds what finished]"),
-        f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} cores), "
+        f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} logical CPUs), "
         + (f"TSC {mach['tsc_mhz']} MHz; " if mach.get("tsc_mhz")
            else "TSC not measured (no native extension); " if mach.get("native_unavailable")
            else "no TSC; ")

@@ -329,7 +329,7 @@ def test_machine_fields_are_printed_as_text_not_markup(tmp_path):
     f.write_text(json.dumps(doc))
     p = subprocess.run([sys.executable, "-m", "cryptobench", "show", str(f)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "CPU Intel[R] Xeon [/bold] [link=x] (2 cores)" in p.stdout
+    assert "CPU Intel[R] Xeon [/bold] [link=x] (2 logical CPUs)" in p.stdout
 
 
 def test_a_busy_run_is_flagged(tmp_path):
