@@ -13,6 +13,7 @@ import time
 
 from ._argtypes import name_list, output_dir, output_file, percent, seconds
 from ._child import DEFAULT_WORKER_TIMEOUT
+from ._text import printable
 from .errors import UsageError
 from .registry import FILTER_HELP
 
@@ -235,6 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     res = results.load(path)
     print_results(res)
     shown = _as_given(path, started_in)
+    shown = printable(str(shown), limit=sys.maxsize)  # the name as typed, an escape sequence shown, not obeyed
     _console().print(f"wrote {shown}  (python -m pyperf show {shown} works too)", markup=False)
     failed = [n for n, o in res.kernels.items() if o.get("status") in ("failed", "error")]
     return 1 if failed else 0
@@ -375,7 +377,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: nothing to plot")
     con = _console()
     for p in written:
-        con.print(f"wrote {p}", markup=False)
+        con.print(f"wrote {printable(str(p), limit=sys.maxsize)}", markup=False)
     # charts an earlier plot left there are not this file's: say so rather than let them pass for it
     others = sorted(set(Path(args.out).glob("*.png")) - {Path(p) for p in written})
     if others:

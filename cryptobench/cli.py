@@ -188,7 +188,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         doc = {"schema": "cryptobench-verify/1", "wycheproof": wycheproof_info,
                "kernels": [r.to_dict() for r in reports]}
         atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
-        con.print(f"wrote {args.json}", markup=False)
+        con.print(f"wrote {printable(args.json, limit=sys.maxsize)}", markup=False)
     if failed:
         con.print(f"[bold red]{len(failed)} kernel(s) FAILED:[/] " + escape(", ".join(r.name for r in failed)))
         return 1

@@ -100,7 +100,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
         from ._io import atomic_write_many
 
         for path in atomic_write_many(files):
-            con.print(f"wrote {path}", markup=False)
+            con.print(f"wrote {printable(str(path), limit=sys.maxsize)}", markup=False)
     return 0
 
 

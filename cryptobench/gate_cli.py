@@ -293,7 +293,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, old_handler)
         out = args.output or "instructions.json"
         gate.save_counts(out, doc)
-        con.print(f"wrote {out}", markup=False)
+        con.print(f"wrote {printable(str(out), limit=sys.maxsize)}", markup=False)
         if baseline is None:
             return 0
         rep = gate.instruction_gate(baseline=baseline, current=doc, threshold=_thr(args, gate.DEFAULT_ICOUNT_THRESHOLD),
@@ -392,5 +392,5 @@ def cmd_history(args: argparse.Namespace) -> int:
               f"(p < {args.alpha:g}, more than {args.threshold:g}%)")
     if args.plot:
         for p in history.plot(h, args.plot):
-            con.print(f"wrote {p}", markup=False)
+            con.print(f"wrote {printable(str(p), limit=sys.maxsize)}", markup=False)
     return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ._argtypes import name_list, nonnegative_int, output_file, seconds
+from ._text import printable
 from .errors import UsageError
 
 
@@ -110,7 +112,7 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
         doc = {"schema": "cryptobench-leakcheck/1", "threshold": L.THRESHOLD, "evict": not args.no_evict,
                "results": [r.to_dict() for r in results]}
         atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
-        con.print(f"wrote {args.json}", markup=False)
+        con.print(f"wrote {printable(args.json, limit=sys.maxsize)}", markup=False)
     line = summary(results)
     con.print(line, style="bold red" if line.startswith("FAILED") else None, markup=False, soft_wrap=True)
     return 1 if any(r.failed for r in results) else 0

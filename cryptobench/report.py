@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable, Collection, Iterable
@@ -22,6 +23,7 @@ from typing import Callable, Collection, Iterable
 from rich.table import Table
 from rich.text import Text
 
+from ._text import printable
 from .display import literal
 from .registry import ALGORITHMS, KINDS, OPERATIONS
 from .results import Measurement, Results, geometric_mean, settings_notes
@@ -424,7 +426,7 @@ def details_table(res: Results, algorithm: str | Collection[str] | None = None) 
 def header_lines(res: Results) -> list[str]:
     mach = res.machine
     lines = [
-        f"{res.path}: {res.info.get('created', '?')}"
+        f"{printable(str(res.path), limit=sys.maxsize)}: {res.info.get('created', '?')}"
         + ("" if res.info.get("complete") else "  [INCOMPLETE: interrupted; holds what finished]"),
         f"CPU {mach.get('cpu_model')} ({mach.get('cpu_count')} logical CPUs), "
         + (f"TSC {mach['tsc_mhz']} MHz; " if mach.get("tsc_mhz")

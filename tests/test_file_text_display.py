@@ -356,6 +356,22 @@ def test_file_names_with_escape_sequences_are_shown_escaped(tmp_path, capsys):
     assert rc == 2 and "\x1b" not in out and "junk\\x1b[31mred" in out, repr(out)
 
 
+def test_a_typed_file_name_with_an_escape_sequence_is_shown_escaped_on_success(tmp_path, capsys):
+    # show's header and every "wrote" line printed the name raw (only the error line escaped it)
+    import shutil
+
+    src = tmp_path / f"base{ESC}.json"
+    shutil.copy(RESULTS / "base.json", src)
+    for argv in (["show", str(src)], ["plot", str(src), "--out", str(tmp_path / f"p{ESC}")],
+                 ["compare", str(src), str(RESULTS / "same.json")]):
+        rc, out = _run(capsys, argv)
+        assert rc in (0, 1) and "\x1b" not in out and "\x07" not in out, (argv, repr(out))
+    rc, out = _run(capsys, ["show", str(src)])
+    assert "base\\x1b[31mred" in out
+    rc, out = _run(capsys, ["plot", str(src), "--out", str(tmp_path / f"p{ESC}")])
+    assert "wrote " + str(tmp_path / "p\\x1b[31mred\\x1b]0;title\\x07") in out, out
+
+
 # ------------------------------------------------------------------ charts
 
 
