@@ -478,6 +478,17 @@ WYCHEPROOF_FILES = {
     "ecdh_secp256r1_ecpoint_test.json": "ecdh",  # point validation and d*Q edge cases for ECDSA's kernels
 }
 
+#: The "algorithm" each file holds: a file of another algorithm under one of these names (a
+#: copy gone wrong) failed every kernel it reached, through vectors read as the wrong kind.
+WYCHEPROOF_ALGORITHMS = {
+    "aes_gcm_test.json": "AES-GCM",
+    "chacha20_poly1305_test.json": "CHACHA20-POLY1305",
+    "ecdsa_secp256r1_sha256_test.json": "ECDSA",
+    "ecdsa_secp256r1_sha256_p1363_test.json": "ECDSA",
+    "chacha20_counter_test.json": "CHACHA20",
+    "ecdh_secp256r1_ecpoint_test.json": "ECDH",
+}
+
 #: Why a stream-cipher group of chacha20_counter_test.json is not run (the hot path is RFC 8439's
 #: ChaCha20: 12-byte nonce, 32-bit block counter).
 XCHACHA20_SKIP = "XChaCha20 (24-byte nonce, 64-bit counter) is not the chacha20 hot path"
@@ -487,17 +498,44 @@ def load_wycheproof(path: Path) -> list[AEADVector] | list[SignatureVector] | li
     """One Wycheproof JSON file (testGroups of tests with tcId, hex fields and a result of
     valid, invalid or acceptable; the fields each algorithm uses are those read below)."""
     try:
-        doc = json.loads(Path(path).read_text())
+        text = Path(path).read_bytes().decode("utf-8")
+        doc = json.loads(text)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:  # a UTF-16 copy (PowerShell's >) was a traceback
+        raise UsageError(f"{path} is not UTF-8 text (JSON is; was it saved as UTF-16?)") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300)
+        raise UsageError(f"{path} is not a Wycheproof file: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise UsageError(f"{path} is not a Wycheproof file: nested too deeply") from None
+    name = Path(path).name
+    expected = WYCHEPROOF_ALGORITHMS.get(name)
+    if expected and isinstance(doc, dict) and doc.get("algorithm") != expected:
+        raise UsageError(f"{path} holds {doc.get('algorithm')!r} tests where Wycheproof's {name} holds {expected!r} "
+                         "ones: a copy of another file?")
     try:
-        return _wycheproof(Path(path).name, doc)
+        vecs = _wycheproof(name, doc)
     except KeyError as exc:
         raise UsageError(f"{path} does not follow the Wycheproof schema: missing field {exc.args[0]!r}") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{path} does not follow the Wycheproof schema: {exc}") from None
+    if not any(not isinstance(v, NotRun) for v in vecs):  # "passed" with nothing run
+        why = sorted({v.reason for v in vecs})
+        raise UsageError(f"{path} has no test case cryptobench runs"
+                         + (f" (not run: {'; '.join(why)})" if why else " (no test groups)"))
+    return vecs
+
+
+def _sized(t: dict, field: str, bits: int, what: str) -> bytes:
+    """Test ``t``'s hex ``field``, which its group says is ``bits`` long. A case whose data do
+    not match its group's sizes is a damaged file: an invalid case refused for the wrong
+    reason (a key of the wrong length, before any tag was checked) counted as passed."""
+    raw = bytes.fromhex(t[field])
+    if len(raw) * 8 != bits:
+        raise ValueError(f"tcId {t.get('tcId')}: {field} is {len(raw) * 8} bits in a group of {what} {bits}")
+    return raw
 
 
 def _wycheproof_result(t: dict) -> str:
@@ -512,26 +550,30 @@ def _wycheproof(name: str, doc: dict) -> list:
     out: list = []
     for group in doc["testGroups"]:
         if algorithm in ("AES-GCM", "CHACHA20-POLY1305"):
-            key_bits = group.get("keySize")
+            key_bits = group["keySize"]
             alg = {
                 ("AES-GCM", 128): "aes-128-gcm",
                 ("AES-GCM", 256): "aes-256-gcm",
                 ("CHACHA20-POLY1305", 256): "chacha20-poly1305",
             }.get((algorithm, key_bits))
-            if alg is None:
-                continue  # AES-192 and the like: not an algorithm we benchmark
+            if alg is None:  # AES-192 and the like: not an algorithm we benchmark
+                out += [NotRun(f"{name}#{t['tcId']}", f"{algorithm} with a {key_bits}-bit key is not benchmarked here")
+                        for t in group["tests"]]
+                continue
             for t in group["tests"]:
                 res = _wycheproof_result(t)
                 out.append(
                     AEADVector(
                         source=f"{name}#{t['tcId']}",
                         algorithm=alg,
-                        key=bytes.fromhex(t["key"]),
-                        nonce=bytes.fromhex(t["iv"]),
+                        key=_sized(t, "key", key_bits, "keySize"),
+                        nonce=_sized(t, "iv", group["ivSize"], "ivSize"),
                         aad=bytes.fromhex(t["aad"]),
                         plaintext=bytes.fromhex(t["msg"]),
                         ciphertext=bytes.fromhex(t["ct"]),
-                        tag=bytes.fromhex(t["tag"]),
+                        # an invalid case's tag may be cut short: that is what some of them test
+                        tag=_sized(t, "tag", group["tagSize"], "tagSize") if res != "invalid"
+                        else bytes.fromhex(t["tag"]),
                         valid=res == "valid",
                         acceptable=res == "acceptable",
                         direction="encrypt" if res == "valid" else "decrypt",
@@ -539,10 +581,23 @@ def _wycheproof(name: str, doc: dict) -> list:
                 )
         elif algorithm == "ECDSA":
             key = group.get("publicKey", group.get("key", {}))
-            if key.get("curve", "secp256r1") != "secp256r1" or group.get("sha", "SHA-256") != "SHA-256":
+            curve, sha = key.get("curve", "secp256r1"), group.get("sha", "SHA-256")
+            if curve != "secp256r1" or sha != "SHA-256":
+                out += [NotRun(f"{name}#{t['tcId']}", f"ECDSA on {curve} with {sha} is not P-256 with SHA-256")
+                        for t in group["tests"]]
                 continue
             encoding = "p1363" if "P1363" in group.get("type", "") or "p1363" in name else "der"
             public = bytes.fromhex(key["uncompressed"])
+            # every group's key is a valid point: a damaged one made every case "invalid", refused
+            # at the key, and counted as passed without a signature ever being checked
+            from .kernels._ecdsa_common import decode_point
+            from .errors import InvalidPoint
+
+            try:
+                decode_point(public)
+            except InvalidPoint as exc:
+                raise ValueError(f"the public key of the group before tcId {group['tests'][0]['tcId'] if group['tests'] else '?'} "
+                                 f"is not usable: {exc}") from None
             for t in group["tests"]:
                 res = _wycheproof_result(t)
                 out.append(
@@ -559,7 +614,10 @@ def _wycheproof(name: str, doc: dict) -> list:
                 )
         elif algorithm == "ECDH":
             if group["curve"] != "secp256r1" or group.get("encoding", "ecpoint") != "ecpoint":
-                continue  # another curve, or public keys in X.509 (ecdh_secp256r1_test.json): not read
+                # another curve, or public keys in X.509 (ecdh_secp256r1_test.json): not read
+                out += [NotRun(f"{name}#{t['tcId']}", f"ECDH on {group['curve']} ({group.get('encoding')}) is not read")
+                        for t in group["tests"]]
+                continue
             for t in group["tests"]:
                 res = _wycheproof_result(t)
                 out.append(
@@ -574,7 +632,10 @@ def _wycheproof(name: str, doc: dict) -> list:
                 )
         elif algorithm == "CHACHA20":
             if group["algorithm"] != "ChaCha20-IETF" or group["ivSize"] != 96 or group["counterSize"] != 32:
-                out += [NotRun(f"{name}#{t['tcId']}", XCHACHA20_SKIP) for t in group["tests"]]
+                why = (XCHACHA20_SKIP if group["algorithm"] == "XChaCha20"
+                       else f"{group['algorithm']} with a {group['ivSize']}-bit nonce and a {group['counterSize']}-bit "
+                            "counter is not the chacha20 hot path (96 and 32)")
+                out += [NotRun(f"{name}#{t['tcId']}", why) for t in group["tests"]]
                 continue
             for t in group["tests"]:
                 res = _wycheproof_result(t)
@@ -583,9 +644,9 @@ def _wycheproof(name: str, doc: dict) -> list:
                 out.append(
                     StreamVector(
                         source=f"{name}#{t['tcId']}",
-                        key=bytes.fromhex(t["key"]),
-                        nonce=bytes.fromhex(t["iv"]),
-                        counter=int.from_bytes(bytes.fromhex(t["initialCounter"]), "little"),
+                        key=_sized(t, "key", group["keySize"], "keySize"),
+                        nonce=_sized(t, "iv", 96, "ivSize"),
+                        counter=int.from_bytes(_sized(t, "initialCounter", 32, "counterSize"), "little"),
                         plaintext=bytes.fromhex(t["msg"]),
                         ciphertext=bytes.fromhex(t["ct"]) if res == "valid" else b"",  # invalid: no ct
                         valid=res == "valid",

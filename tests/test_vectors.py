@@ -90,8 +90,11 @@ def test_poly1305_edge_vectors_catch_what_random_inputs_miss():
 def test_wycheproof_schema_files_parse():
     files = V.wycheproof_files(DATA / "wycheproof")
     assert len(files) == 4
-    aes = V.load_wycheproof(DATA / "wycheproof" / "aes_gcm_test.json")
-    assert {v.algorithm for v in aes} == {"aes-128-gcm", "aes-256-gcm"}  # the AES-192 group is ignored
+    every = V.load_wycheproof(DATA / "wycheproof" / "aes_gcm_test.json")
+    aes = [v for v in every if not isinstance(v, V.NotRun)]
+    assert {v.algorithm for v in aes} == {"aes-128-gcm", "aes-256-gcm"}
+    # the AES-192 group is not run, and says so (it was dropped without a count)
+    assert {v.reason for v in every if isinstance(v, V.NotRun)} == {"AES-GCM with a 192-bit key is not benchmarked here"}
     assert Counter((v.valid, v.acceptable) for v in aes)[(False, True)] == 1
     ecdsa = V.load_wycheproof(DATA / "wycheproof" / "ecdsa_secp256r1_sha256_p1363_test.json")
     assert {v.encoding for v in ecdsa} == {"p1363"}
@@ -115,6 +118,65 @@ def test_wycheproof_bad_inputs_are_usage_errors(tmp_path):
     bad.write_text(json.dumps(good))
     with pytest.raises(UsageError, match=r"Wycheproof schema: tcId \d+: result must be valid, invalid or acceptable, not 'Valid'"):
         V.load_wycheproof(bad)
+
+
+def _aes_doc() -> dict:
+    return json.loads((DATA / "wycheproof" / "aes_gcm_test.json").read_text())
+
+
+def test_damaged_wycheproof_files_are_refused_in_one_line(tmp_path):
+    # each of these was a traceback (exit 1), or a file verify "passed" while running nothing,
+    # or invalid cases counted as passed because the kernel refused them for another reason
+    bad = tmp_path / "aes_gcm_test.json"
+
+    def refused(data: bytes | str | dict, match: str) -> None:
+        if isinstance(data, dict):
+            data = json.dumps(data)
+        bad.write_bytes(data if isinstance(data, bytes) else data.encode())
+        with pytest.raises(UsageError, match=match):
+            V.load_wycheproof(bad)
+
+    text = (DATA / "wycheproof" / "aes_gcm_test.json").read_text()
+    refused(text.encode("utf-16"), "is not UTF-8 text")
+    refused('{"algorithm": "AES-GCM", "numberOfTests": ' + "9" * 5000 + ', "testGroups": []}',
+            "is not a Wycheproof file: Exceeds the limit")
+    refused('{"algorithm": "AES-GCM", "x": ' + "[" * 100000 + "]" * 100000 + "}", "nested too deeply")
+    refused({"algorithm": "AES-GCM", "testGroups": []}, "has no test case cryptobench runs")
+    doc = _aes_doc()
+    for g in doc["testGroups"]:
+        g["keySize"] = 192
+    refused(doc, r"has no test case cryptobench runs \(not run: AES-GCM with a 192-bit key")
+    doc = _aes_doc()
+    for g in doc["testGroups"]:
+        del g["keySize"]
+    refused(doc, "missing field 'keySize'")
+    doc = _aes_doc()  # an invalid case's key made longer: refused by new() before any tag was checked
+    case = next(t for g in doc["testGroups"] if g["keySize"] == 128 for t in g["tests"] if t["result"] == "invalid")
+    case["key"] += "00" * 8
+    refused(doc, rf"tcId {case['tcId']}: key is 192 bits in a group of keySize 128")
+    ecdsa = json.loads((DATA / "wycheproof" / "ecdsa_secp256r1_sha256_test.json").read_text())
+    key = ecdsa["testGroups"][0]["publicKey"]
+    key["uncompressed"] = key["uncompressed"][:-2] + ("00" if key["uncompressed"][-2:] != "00" else "01")
+    bad = tmp_path / "ecdsa_secp256r1_sha256_test.json"
+    refused(ecdsa, "is not usable: public key is not a point on P-256")
+    bad = tmp_path / "chacha20_poly1305_test.json"  # another file's content under this name
+    refused(_aes_doc(), "holds 'AES-GCM' tests where Wycheproof's chacha20_poly1305_test.json holds 'CHACHA20-POLY1305'")
+
+
+def test_verify_json_never_replaces_a_wycheproof_file_it_reads(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    d = tmp_path / "wp"
+    d.mkdir()
+    shutil.copy(DATA / "wycheproof" / "aes_gcm_test.json", d)
+    before = (d / "aes_gcm_test.json").read_bytes()
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "-a", "aes-128-gcm", "-b", "openssl", "--quick",
+                        "--wycheproof", str(d), "--json", str(d / "aes_gcm_test.json")],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 2 and "a Wycheproof file this verify reads" in p.stderr, p.stderr
+    assert (d / "aes_gcm_test.json").read_bytes() == before
 
 
 def test_wycheproof_files_are_found_two_levels_down_and_a_choice_is_refused(tmp_path):
