@@ -65,6 +65,11 @@ PROFILES = {
 }
 
 
+class HarnessError(UsageError):
+    """run cannot time anything: its own no-op worker failed (a broken install, or --timeout
+    shorter than a worker's start-up). One line and exit status 2."""
+
+
 @dataclass
 class KernelOutcome:
     kernel: str
@@ -222,6 +227,9 @@ def _run_workers(
     expired = threading.Event()
 
     def expire() -> None:
+        # poll() can say "running" of a worker that has just exited (the main thread's wait()
+        # holds the lock): a kill then is harmless, and the verdict below goes by how each
+        # worker ended, not by this flag alone
         for p in procs:
             if p.poll() is None:
                 expired.set()
@@ -275,10 +283,11 @@ def _run_workers(
     finally:
         if timer is not None:
             timer.cancel()
+            timer.join()  # an expire() already running finishes before its flag is read
         for err in errs:
             err.close()
     procs_out[:] = []
-    if expired.is_set():
+    if expired.is_set() and any(p.returncode == -signal.SIGKILL for p in procs):
         raise RuntimeError(f"its timing worker ran longer than {timeout:g} s and was stopped (run --timeout; 0: no limit)")
     if errors:
         raise RuntimeError(errors[0])
@@ -393,8 +402,11 @@ def run(
         # the harness's own cost per call, so nobody reads it as kernel speed
         if on_kernel_start:
             on_kernel_start("harness/noop", "measuring harness overhead")
-        files, _ = _run_workers("harness/noop", ["harness/noop/call"], profile, tmpdir, 1, lambda n: None, live, {},
-                                worker_env())
+        try:
+            files, _ = _run_workers("harness/noop", ["harness/noop/call"], profile, tmpdir, 1, lambda n: None, live,
+                                    {}, worker_env(), timeout)
+        except RuntimeError as exc:  # no kernel's fault, and nothing can be timed without it: one line, not a traceback
+            raise HarnessError(f"the harness's own worker (harness/noop) failed: {exc}") from None
         suite = _merge(suite, files)
         info["overhead_s"] = statistics.median(suite.get_benchmark("harness/noop/call").get_values())
 
