@@ -100,6 +100,13 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text} is a directory, not a file name")
     if path.exists() and not path.is_file():  # renaming a file over /dev/null removed the device
         raise argparse.ArgumentTypeError(f"{text} exists and is not a regular file (a device, FIFO or socket)")
+    if path.is_symlink() and not path.exists():
+        try:
+            os.path.realpath(text, strict=True)
+        except FileNotFoundError:
+            pass  # a dangling link: written through, checked when written
+        except OSError:
+            raise argparse.ArgumentTypeError(f"{text} is a symbolic link loop") from None
     _check_creatable(path.parent, text)
     return text
 

@@ -81,7 +81,7 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
     created: list[Path] = []
     try:
         for path, data in files:
-            target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+            target = _through_links(path)
             if target.is_dir():
                 raise OutputError(f"cannot write {path}: Is a directory")
             if target.exists() and not target.is_file():
@@ -103,6 +103,24 @@ def atomic_write_many(files: list[tuple[str | os.PathLike, bytes]]) -> list[Path
                 pass
         raise
     return [Path(path) for path, _ in files]
+
+
+def _through_links(path: str | os.PathLike) -> Path:
+    """``path``, or the file a symbolic link there names. A loop, or a link into a
+    directory that does not exist (a mount point not mounted), is an OutputError: the
+    rename replaced a looping link with a file, and the directories were made."""
+    if not os.path.islink(path):
+        return Path(path)
+    try:
+        target = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:  # a dangling link: its target may be new, its directory must not be
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise OutputError(f"cannot write {path}: it is a symbolic link to {target}, "
+                              f"and {target.parent} is not a directory") from None
+    except OSError as exc:  # ELOOP
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc} (a symbolic link loop)") from None
+    return target
 
 
 _NEW = "new"  # a target that did not exist: undone by removing it

@@ -336,3 +336,36 @@ def test_an_output_that_is_a_symlink_is_written_through(tmp_path):
     assert link.is_symlink() and real.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "store"]
     assert sorted(p.name for p in real.parent.iterdir()) == ["base.json"]  # no temporary file left
+
+
+def test_a_symlink_loop_or_a_link_into_a_missing_directory_is_refused(tmp_path):
+    # a loop was replaced by a regular file; a dangling link had its target's directories made
+    from cryptobench._io import atomic_write_bytes
+    from cryptobench.errors import OutputError
+
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OutputError, match="a symbolic link loop"):
+        atomic_write_bytes(tmp_path / "a", b"x")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+    (tmp_path / "d.json").symlink_to("nodir/sub/d.json")
+    with pytest.raises(OutputError, match="is a symbolic link to .*nodir/sub/d.json, and .*nodir/sub is not a directory"):
+        atomic_write_bytes(tmp_path / "d.json", b"x")
+    assert not (tmp_path / "nodir").exists()
+    (tmp_path / "ok.json").symlink_to("new.json")  # dangling into a directory that exists: the file is made
+    atomic_write_bytes(tmp_path / "ok.json", b"y")
+    assert (tmp_path / "ok.json").is_symlink() and (tmp_path / "new.json").read_bytes() == b"y"
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "-a", "chacha20-poly1305", "-b", "openssl",
+                        "--quick", "--json", str(tmp_path / "a")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "is a symbolic link loop" in p.stderr, p.stderr
+
+
+def test_a_timeout_that_stops_the_harness_worker_is_one_line(tmp_path):
+    # run's own no-op worker ignored --timeout, and its failure was a RuntimeError traceback
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "run", "--fast", "-a", "chacha20-poly1305", "-b",
+                        "openssl", "--sizes", "64", "--no-hot-paths", "--timeout", "0.001", "-o", "r.json"],
+                       capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert ("cryptobench run: error: the harness's own worker (harness/noop) failed: its timing worker ran longer "
+            "than 0.001 s and was stopped") in p.stderr, p.stderr
+    assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob("*.lock"))
