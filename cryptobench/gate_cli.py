@@ -128,7 +128,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
                  else "Instructions per call (callgrind Ir; + is more)")
         t = Table(title=title, title_justify="left")
         # the verdict before the reference: on a narrow terminal the columns that do not fit
-        # move to a "(continued)" table, and the verdict belongs beside the figures
+        # move to a "(continued)" table, the later columns first (at 80 the reference goes,
+        # the verdict stays beside the figures; narrower, it goes too)
         cols = ["benchmark", "baseline", "current", "change"] + (["p"] if wall else []) + ["verdict"] \
             + (["reference"] if wall else []) + ["note"]
         for c in cols:  # names and notes fold; a figure or verdict stays on one line, never cut
