@@ -998,6 +998,48 @@ def test_many_generations_make_a_workbook_excel_opens_and_it_recalculates(tmp_pa
     assert not bad, f"{len(bad)} cells differ, e.g. {bad[:5]}"
 
 
+def _sensitivity_cells(values: dict) -> list[dict[str, tuple]]:
+    """Per non-baseline scenario (in order), {input key: (B, C, D, E)} of the Sensitivity sheet:
+    each scenario's block is a run of len(SENSITIVITY_INPUTS) consecutive formula rows in B."""
+    rows = sorted(int(k.split("!B")[1]) for k in values if re.fullmatch(r"Sensitivity!B\d+", k))
+    blocks, run = [], []
+    for r in rows:
+        if run and r != run[-1] + 1:
+            blocks.append(run)
+            run = []
+        run.append(r)
+    blocks.append(run)
+    blocks = [b for b in blocks if len(b) == len(cost.SENSITIVITY_INPUTS)]
+    return [{key: tuple(values[f"Sensitivity!{c}{r}"] for c in "BCDE") for key, r in zip(cost.SENSITIVITY_INPUTS, b)}
+            for b in blocks]
+
+
+def test_sensitivity_cells_follow_generation_and_traffic_inputs_changed_in_the_workbook(workbook):
+    # each row is written over per-generation factor columns (servers, price, power, seconds
+    # saved): a factor written as a constant, or two rows swapped, kept the exported figures
+    # right and went wrong as soon as an input changed. Every cell is checked, by position.
+    book, fleet, measured, _ = workbook
+    g1, g2 = fleet.generations
+    lo = _libreoffice(book, f"gen2_servers={g2.servers * 3}", f"gen1_price_usd_per_server={g1.price_usd_per_server * 1.5}",
+                      f"gen1_power_w={g1.power_w / 2}", "response_bytes=50000", "resumed_handshake_share=0.2",
+                      "reused_connection_share=0.76")
+    changed = dataclasses.replace(
+        fleet,
+        generations=(dataclasses.replace(g1, price_usd_per_server=g1.price_usd_per_server * 1.5, power_w=g1.power_w / 2),
+                     dataclasses.replace(g2, servers=g2.servers * 3)),
+        traffic=dataclasses.replace(fleet.traffic, response_bytes=50000, resumed_handshake_share=0.2,
+                                    reused_connection_share=0.76))
+    want = cost.sensitivity(changed, measured)
+    got = _sensitivity_cells(lo)
+    assert len(got) == len(want) == len(fleet.scenarios) - 1
+    before = _sensitivity_cells(_cached_values(book))
+    for (scenario, rows), cells, old in zip(want.items(), got, before):
+        for key, figures in rows.items():
+            for w, g in zip(figures, cells[key]):
+                assert _close(g, w), (scenario, key, w, g)
+        assert any(not _close(a, b) for key in rows for a, b in zip(cells[key], old[key]))  # it did move
+
+
 def test_sensitivity_rows_match_the_model(workbook, recalculated):
     book, fleet, measured, res = workbook
     lo = recalculated
