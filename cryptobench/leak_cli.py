@@ -20,19 +20,24 @@ d), time calls on a fixed secret against fresh random secrets, interleaved at
 random, and run Welch's t-test on the raw and cropped timings. Native kernels
 are timed in C with the TSC; the others from Python with perf_counter_ns.
 
-|t| >= 4.5 means the time depends on the secret. A deliberately leaky
-T-table AES runs first as a control: if the test cannot see it, the run is
-inconclusive. Before each C-timed call 64 KiB are read, so the level-1 data
+|t| >= 4.5 (TVLA's threshold) means the times of the two classes differ:
+evidence of a leak in the kernel, or in what the harness does with the
+inputs (docs/leakcheck.md lists such artifacts). Under 10^4 measurements
+(dudect's "enough") a kernel with no leak seen is "too few measurements",
+not cleared. A deliberately leaky T-table AES, timed in C, runs first as a
+control: if the test cannot see it, the C-timed rows are inconclusive. Before each C-timed call 64 KiB are read, so the level-1 data
 cache starts cold as it does after a context switch (--no-evict turns that
 off; a T-table AES whose tables stay in L1 then leaks too little to see).
 
 Each kernel first runs the quick vector subset `run` uses; one that fails
 is reported and never timed. Exit status 1 when a kernel that claims to be
 constant-time leaks, a kernel fails its vectors or raises (or accepts a
-forged tag) while timed, or the control is not flagged (or cannot run). A
-kernel leakcheck cannot drive here (no C loop; openssl-noavx512 needs its own
-environment) is listed as an error without failing the run. Run long:
---measurements 1000000 --budget 0.
+forged tag) while timed, or the control is not flagged (or cannot run) in a
+run with C-timed rows; and (INCONCLUSIVE) when kernels that claim constant
+time were selected but none could be judged (too few measurements, or not
+measured). A kernel leakcheck cannot drive here (no C loop; openssl-noavx512
+needs its own environment) is listed as an error without failing the run.
+Run long: --measurements 1000000 --budget 0.
 """
 
 
@@ -109,13 +114,21 @@ def cmd_leakcheck(args: argparse.Namespace) -> int:
     if loads:
         con.print(f"load average during the run: {min(loads):.1f} .. {max(loads):.1f} on {os.cpu_count()} CPUs")
     if args.json:
+        from . import machine
+
+        # enough to repeat the run and re-judge it: the settings, the outcome, and the machine
+        # (OPENSSL_ia32cap changes what the openssl rows time)
         doc = {"schema": "cryptobench-leakcheck/1", "threshold": L.THRESHOLD, "evict": not args.no_evict,
+               "settings": {"measurements": args.measurements, "budget_s": args.budget, "seed": args.seed,
+                            "tests": args.test, "algorithms": args.algorithm, "backends": args.backend,
+                            "control": not args.no_control, "min_measurements": L.MIN_MEASUREMENTS},
+               "outcome": outcome(results), "summary": summary(results), "machine": machine.describe(),
                "results": [r.to_dict() for r in results]}
         atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
         con.print(f"wrote {printable(args.json, limit=sys.maxsize)}", markup=False)
     line = summary(results)
-    con.print(line, style="bold red" if line.startswith("FAILED") else None, markup=False, soft_wrap=True)
-    return 1 if any(r.failed for r in results) else 0
+    con.print(line, style=None if line.startswith("passed") else "bold red", markup=False, soft_wrap=True)
+    return 0 if outcome(results) == "passed" else 1
 
 
 #: The table's columns. When the console is too narrow for all of them, those in
@@ -177,8 +190,31 @@ def leak_table(results, width: int):
     return table, left_out
 
 
+def _c_timed(results) -> bool:
+    """Whether any kernel row was timed in C: what the control vouches for."""
+    return any(r.timer == "TSC in C" and not r.control and r.measurements for r in results)
+
+
+def outcome(results) -> str:
+    """passed, FAILED or INCONCLUSIVE, as the exit status says (0, 1, 1).
+
+    The control is timed in C: not seeing it makes the C-timed rows mean nothing, and a
+    run of Python-timed rows alone does not stand or fall by it. A run that selected
+    kernels claiming constant time but judged none of them checked nothing: it does not
+    pass."""
+    if any(r.failed for r in results if not r.control):
+        return "FAILED"
+    control = next((r for r in results if r.control), None)
+    if control is not None and control.failed and _c_timed(results):
+        return "FAILED"
+    claims = [r for r in results if r.constant_time and not r.control]
+    if claims and not any(r.verdict != "too few measurements" and not r.error for r in claims):
+        return "INCONCLUSIVE"
+    return "passed"
+
+
 def summary(results) -> str:
-    """One line: passed or FAILED (as the exit status says), and the figures it was decided on."""
+    """One line: passed, FAILED or INCONCLUSIVE (as the exit status says), and the figures it was decided on."""
     from .leakcheck import THRESHOLD
 
     parts = [f"{len(results)} target{'s' if len(results) != 1 else ''}"]
@@ -205,14 +241,13 @@ def summary(results) -> str:
     if errors:
         parts.append(f"{errors} not measured (error)")
     control = next((r for r in results if r.control), None)
+    scope = "" if _c_timed(results) else "; it vouches for C-timed rows, and none ran"
     if control is None:
         parts.append("no control (--no-control): nothing shows the test could see a leak")
     elif control.error:
-        parts.append(f"control not run ({control.error})")
+        parts.append(f"control not run ({control.error}){scope}")
     else:
-        parts.append(f"control {'flagged' if control.leaks else 'NOT flagged, so the run is inconclusive'} "
-                     f"(|t| {control.max_t:.2f})")
-    line = "; ".join(parts)
-    if any(r.failed for r in results):
-        return "FAILED: " + line
-    return "passed: " + line
+        inconclusive = ", so the C-timed rows are inconclusive" if _c_timed(results) else ""
+        parts.append(f"control {'flagged' if control.leaks else 'NOT flagged' + inconclusive} "
+                     f"(|t| {control.max_t:.2f}){scope}")
+    return f"{outcome(results)}: " + "; ".join(parts)

@@ -8,6 +8,7 @@ measurements while the T-table control is flagged — is ``-m slow``
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -357,6 +358,54 @@ _LONG_WORDS = _result("chacha20-poly1305/openssl-noavx512", "-", True, 0.0, n=0,
                       "OPENSSL_ia32cap=':~0x5842DC230000' (here it is unset)")
 
 
+def _py(kernel, test, ct, max_t, **kw):
+    r = _result(kernel, test, ct, max_t, **kw)
+    return dataclasses.replace(r, timer="ns in Python")
+
+
+def test_a_run_that_judged_no_constant_time_claim_does_not_pass():
+    # "passed: ... no kernel that claims constant time was judged" and exit 0, with every CT
+    # row too short to judge or not measured: it checked nothing
+    control = _result("aes-128/leaky-ttable (control)", "block", False, 60.0, control=True)
+    few = [control, _result("chacha20-poly1305/native-portable", "key", True, 0.9, n=2000)]
+    assert leak_cli.outcome(few) == "INCONCLUSIVE" and leak_cli.summary(few).startswith("INCONCLUSIVE: 2 targets; no kernel")
+    missing = [control, _result("aes-128-gcm/openssl-noavx512", "-", True, 0.0, n=0, error="needs its own environment")]
+    assert leak_cli.outcome(missing) == "INCONCLUSIVE"
+    # nothing claims constant time (pure Python): leaks are the expected answer, and it passes
+    python = [control, _py("chacha20-poly1305/python", "key", False, 59.0)]
+    assert leak_cli.outcome(python) == "passed"
+    # judged at 10^4 measurements, dudect's "enough": not below
+    assert _result("x/native", "key", True, 1.0, n=L.MIN_MEASUREMENTS).verdict == "no leak found"
+    assert _result("x/native", "key", True, 1.0, n=L.MIN_MEASUREMENTS - 1).verdict == "too few measurements"
+    assert L.MIN_MEASUREMENTS == 10_000
+
+
+def test_the_control_vouches_only_for_c_timed_rows():
+    # the T-table control is timed in C with cache eviction; its verdict decided runs whose
+    # rows were all timed from Python, where --no-evict (which changes none of them) flipped it
+    blind = _result("aes-128/leaky-ttable (control)", "block", False, 2.0, control=True)
+    python_only = [blind, _py("aes-128-gcm/openssl", "plaintext", True, 1.2)]
+    assert leak_cli.outcome(python_only) == "passed"
+    assert "control NOT flagged (|t| 2.00); it vouches for C-timed rows, and none ran" in leak_cli.summary(python_only)
+    with_c = [*python_only, _result("aes-128-gcm/native-aesni", "key", True, 0.7)]
+    assert leak_cli.outcome(with_c) == "FAILED"
+    assert "control NOT flagged, so the C-timed rows are inconclusive (|t| 2.00)" in leak_cli.summary(with_c)
+
+
+def test_a_perfect_separation_is_a_leak_not_a_zero():
+    # no spread in either class and different means: t divided by zero was reported as 0
+    tt = L.TTests()
+    tt.calibrate(np.r_[np.full(500, 100.0), np.full(500, 200.0)])
+    c = np.random.default_rng(1).integers(0, 2, 40_000).astype(np.uint8)
+    tt.add(np.where(c == 0, 100.0, 200.0), c)
+    t, _ = tt.max_t()
+    assert t == L.T_SEPARATED and t >= L.THRESHOLD
+    same = L.TTests()  # no spread and the same means: no evidence either way, 0
+    same.calibrate(np.full(1000, 100.0))
+    same.add(np.full(40_000, 100.0), c)
+    assert same.max_t()[0] == 0.0
+
+
 @pytest.mark.parametrize("width", [60, 80, 120, 160, 250])
 def test_table_never_cuts_kernel_secret_t_or_verdict(width):
     """At 80 columns and more (the longest kernel name has 39 characters) these four are whole;
@@ -416,7 +465,13 @@ def test_cli_table_at_80_columns_and_summary(tmp_path):
     )
     assert p.returncode in (0, 1), p.stderr
     out = p.stdout
-    rows = json.loads((tmp_path / "leak.json").read_text())["results"]
+    doc = json.loads((tmp_path / "leak.json").read_text())
+    rows = doc["results"]
+    # enough to repeat and re-judge the run: it had neither its settings nor its outcome
+    assert doc["settings"]["measurements"] == 2000 and doc["settings"]["seed"] == 20261127
+    assert doc["settings"]["backends"] == "native-portable,python" and doc["settings"]["budget_s"] == 0.5
+    assert doc["outcome"] in ("passed", "FAILED", "INCONCLUSIVE") and doc["summary"].startswith(doc["outcome"] + ": ")
+    assert doc["machine"]["cpu_model"] and doc["machine"].get("openssl_ia32cap") == os.environ.get("OPENSSL_ia32cap")
     assert {r["kernel"] for r in rows} == {"aes-128/leaky-ttable (control)", "chacha20-poly1305/python",
                                            "chacha20-poly1305/native-portable"}
     table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
@@ -426,7 +481,7 @@ def test_cli_table_at_80_columns_and_summary(tmp_path):
                    for line in out.splitlines()), (r, out)
         assert r["verdict"] in out, (r["verdict"], out)
     last = p.stdout.strip().splitlines()[-1]
-    assert last.startswith("passed: 7 targets; " if p.returncode == 0 else "FAILED: 7 targets; "), last
+    assert last.startswith("passed: 7 targets; " if p.returncode == 0 else ("FAILED: 7 targets; ", "INCONCLUSIVE: 7 targets; ")), last
 
 
 # ------------------------------------------------------------------ the evidence (long)
