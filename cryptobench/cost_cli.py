@@ -143,6 +143,12 @@ def _nz(text: str) -> str:
     return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
+def _days(d: float) -> str:
+    """A deferral in days: under 0.1 with two significant digits (a positive saving read
+    "0.0" days, where the sentence says "less than a day")."""
+    return f"{d:.2g}" if 0 < abs(d) < 0.05 else _nz(f"{d:,.1f}")
+
+
 def _usd(x: float) -> str:
     return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
 
@@ -172,7 +178,7 @@ def tables(fleet, measured, result, width: int | None = None):
         d = c.purchase_deferral_days
         rows.append([c.scenario + (" [ESTIMATE]" if c.estimate else ""), _nz(f"{c.cores_saved_cores:,.1f}"),
                      _nz(f"{c.servers_saved_servers:,.2f}"), _usd(c.usd_saved_per_year),
-                     _nz(f"{c.fleet_share_saved_fraction:.4%}"), "n/a" if d is None else _nz(f"{d:,.1f}"),
+                     _nz(f"{c.fleet_share_saved_fraction:.4%}"), "n/a" if d is None else _days(d),
                      _usd(c.npv_usd), _usd(c.engineer_cost_usd), _usd(c.npv_net_of_work_usd),
                      "n/a" if c.payback_months is None else f"{c.payback_months:,.1f}"])
     out.append(fitted_table(

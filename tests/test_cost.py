@@ -1049,3 +1049,12 @@ def test_sensitivity_rows_match_the_model(workbook, recalculated):
         for key, figures in rows.items():
             for want in figures:
                 assert any(_close(v, want) for v in sheet.values()), (scen, key, want)
+
+
+def test_a_deferral_under_a_tenth_of_a_day_is_not_shown_as_zero():
+    # the comparison table read "deferral (days) 0.0" for a positive saving whose sentence says
+    # "less than a day"
+    from cryptobench.cost_cli import _days
+
+    assert _days(0.0034) == "0.0034" and _days(-0.004) == "-0.004"
+    assert _days(0.0) == "0.0" and _days(-0.0) == "0.0" and _days(12.345) == "12.3" and _days(1234.5) == "1,234.5"
