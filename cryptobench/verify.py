@@ -484,6 +484,13 @@ GCM_IV_LENGTHS = (8, 13, 15, 16, 17, 20, 31, 60, 64, 128)
 GCM_TAG_LENGTHS = (4, 8, 12, 13, 14, 15)
 
 
+#: AAD lengths of the differential's first cases, and message lengths of the signature
+#: differential's: past 1 KiB, past 4 KiB and past 64 KiB, where a kernel that reads only a
+#: prefix (a fixed buffer, a length in 16 bits) is caught.
+LONG_AADS = (1041, 66001)
+LONG_MESSAGES = (4097, 66001)
+
+
 def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, quick: bool) -> CheckResult:
     """Seeded random cases against the reference. Each length also reuses its
     context the way ``run`` does (one context, thousands of calls): a second
@@ -501,10 +508,12 @@ def check_aead_differential(kernel: Kernel, reference: Kernel, *, seed: int, qui
         lengths = list(QUICK_LENGTHS) + lengths[-8:]
     else:
         lengths += [n for n in QUICK_LENGTHS + (8192,) if n not in DIFF_LENGTHS + DIFF_LARGE] + list(DIFF_LARGE)
-    for n in lengths:
+    for i, n in enumerate(lengths):
         key = rng.randbytes(key_size)
         nonce = rng.randbytes(12)
-        aad = rng.randbytes(rng.choice((0, 1, 13, 16, 17, 64)))
+        # the first two cases carry a long AAD (quick runs too): a kernel that authenticated only
+        # its first 1 KiB passed every check, since no AAD here was longer than 64 bytes
+        aad = rng.randbytes(LONG_AADS[i] if i < len(LONG_AADS) else rng.choice((0, 1, 13, 16, 17, 64, 1041)))
         pt = rng.randbytes(n)
         where = f"len={n} aad={len(aad)}"
         try:
@@ -665,7 +674,9 @@ def check_signature_differential(kernel: Kernel, reference: Kernel, *, seed: int
 
     for i in range(4 if quick else 16):
         d = rng.randrange(1, N)
-        msg = rng.randbytes(rng.choice((0, 1, 32, 100, 1000)))
+        # long messages first (quick runs too): a kernel that hashed only a message's first
+        # 2 KiB passed every check, since no message here was longer than 1,032 bytes
+        msg = rng.randbytes(LONG_MESSAGES[i] if i < len(LONG_MESSAGES) else rng.choice((0, 1, 32, 100, 1000)))
         where = f"case {i}"
         try:
             ours = kernel.impl.private_key(d)

@@ -228,6 +228,22 @@ def test_tag_byte_ignored_is_caught(algorithm, position):
     _assert_caught(algorithm, good, bad, "differential")
 
 
+class AADPrefixCtx(Ctx):
+    """Authenticates only the first 1 KiB of the AAD (a fixed buffer): no AAD in the
+    differential was longer than 64 bytes, nor in any vector file than 513."""
+
+    def encrypt(self, nonce, plaintext, aad=b""):
+        return super().encrypt(nonce, plaintext, bytes(aad)[:1024])
+
+    def decrypt(self, nonce, data, aad=b""):
+        return super().decrypt(nonce, data, bytes(aad)[:1024])
+
+
+@pytest.mark.parametrize("algorithm", ["aes-128-gcm", "chacha20-poly1305"])
+def test_aad_read_only_in_part_is_caught_in_quick_mode(algorithm):
+    _assert_caught(algorithm, *_aead_pair(algorithm, AADPrefixCtx), "differential")
+
+
 def test_short_tag_byte_ignored_is_caught():
     """Only for tags of 4..15 bytes: the CAVP vectors (tampered at both ends) and
     the differential's tag lengths catch it."""
@@ -510,7 +526,27 @@ class TopScalarOffByOne(ECDSAWrap):
         return PrivWrap(self.inner.private_key(d - 1 if d >= N - 2 else d))
 
 
+class MessagePrefix(ECDSAWrap):
+    """Signs and verifies only a message's first 2 KiB: no message in the differential was
+    longer than 1,032 bytes, so it passed and was timed."""
+
+    def private_key(self, d):
+        class Priv(PrivWrap):
+            def sign(self, message):
+                return self.inner.sign(bytes(message)[:2048])
+
+        return Priv(self.inner.private_key(d))
+
+    def public_key(self, sec1):
+        class Pub(PubWrap):
+            def verify(self, message, signature):
+                return self.inner.verify(bytes(message)[:2048], signature)
+
+        return Pub(self.inner.public_key(sec1))
+
+
 @pytest.mark.parametrize("mutant,check", [
+    (MessagePrefix, "differential"),
     (FirstSignatureOnly, "differential"),
     (FixedGenerate, "differential"),
     (MismatchedGenerate, "differential"),
