@@ -418,7 +418,8 @@ def parse_fleet(doc: dict[str, Any], *, source: str = "<fleet>", notes: dict[str
                 raise r.fail(f"{where}.implementations.{_shown(alg)}", f"unknown algorithm; valid: {', '.join(ALGORITHMS)}")
             if not isinstance(backend, str) or (known_backends is not None and backend not in known_backends):
                 valid = f"; valid: {', '.join(sorted(known_backends))}" if known_backends else ""
-                raise r.fail(f"{where}.implementations.{alg}", f"unknown backend {backend!r}{valid}")
+                hint = " (a backend of your own: name its module in CRYPTOBENCH_BACKENDS)" if isinstance(backend, str) else ""
+                raise r.fail(f"{where}.implementations.{alg}", f"unknown backend {backend!r}{valid}{hint}")
         em = r.number(s, "engineer_months", where) if "engineer_months" in s else 0.0
         scenarios.append(Scenario(name, dict(impl), em))
     if len({s.name for s in scenarios}) != len(scenarios):

@@ -726,9 +726,18 @@ def count_instructions(
         raise UsageError("--calls must be at least 1")
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONHASHSEED"] = "0"
+    from .registry import default_registry
+
+    reg = default_registry()
+
+    def module_of(t: CountTarget) -> str:
+        # the module that registered it: a CRYPTOBENCH_BACKENDS backend's name says nothing of
+        # its module (every one of its benchmarks was "not counted: No module named ...")
+        return reg.origin(f"{t.algorithm}/{t.backend}") or _kernel_module(t.algorithm, t.backend)
+
     spec = {"calls": calls, "register": list(register), "targets": [
         {"algorithm": t.algorithm, "backend": t.backend, "operation": t.operation, "size": t.size, "aad": t.aad,
-         "hot_path": t.hot_path, "module": _kernel_module(t.algorithm, t.backend)} for t in targets]}
+         "hot_path": t.hot_path, "module": module_of(t)} for t in targets]}
     with tempfile.TemporaryDirectory(prefix="cryptobench-icount-") as d:
         out = Path(d) / "callgrind.out"
         spec_file, info = Path(d) / "spec.json", Path(d) / "child.json"

@@ -79,7 +79,8 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--sizes", default="64", help="with --count: message sizes (default 64; callgrind is ~50x slower)")
     p.add_argument("--no-hot-paths", action="store_true", help="with --count: whole operations only")
     p.add_argument("--register", action="append", default=[], metavar="MODULE",
-                   help="with --count: also register the kernels of MODULE (test kernels)")
+                   help="with --count: also register the kernels of MODULE, for this count only (a backend "
+                   "CRYPTOBENCH_BACKENDS loads needs no --register)")
     p.add_argument("--json", type=output_file, metavar="FILE", help="write every verdict as JSON")
     p.add_argument("--emit-filter", type=output_file, metavar="FILE",
                    help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
@@ -213,6 +214,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
     _refuse_outputs_over_inputs(args)
     registered = []
     if args.count and args.register:  # kernels of --register modules: their backends are names -b may use
+        from .registry import EXTRA_BACKENDS_ENV, extra_backend_modules
+
+        twice = sorted(set(args.register) & set(extra_backend_modules()))
+        if twice:  # its kernels were counted twice, each with the other's setup in its profile
+            raise UsageError(f"--register {twice[0]}: {EXTRA_BACKENDS_ENV} already loads it; name it once")
         import importlib
 
         from .registry import Registry
@@ -292,6 +298,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
             doc = gate.measure_counts(targets, calls=args.calls, register=args.register, on_count=on_count)
         finally:
             signal.signal(signal.SIGTERM, old_handler)
+        if not doc.get("counts"):  # it wrote {"counts": {}} and exited 0: a count of nothing
+            raise UsageError(f"no benchmark could be counted ({len(targets)} tried; the reasons are above); "
+                             "nothing written")
         out = args.output or "instructions.json"
         gate.save_counts(out, doc)
         con.print(f"wrote {printable(str(out), limit=sys.maxsize)}", markup=False)

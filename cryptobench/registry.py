@@ -155,8 +155,9 @@ class Registry:
     def add(self, kernel: Kernel) -> None:
         if kernel.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {kernel.algorithm!r}")
-        if not isinstance(kernel.available, bool):  # "no" was taken as available
-            raise ValueError(f"{kernel.name}: available must be True or False, got {kernel.available!r:.40}")
+        for flag in ("available", "constant_time"):  # "no" was taken as True: available, or a constant-time claim
+            if not isinstance(getattr(kernel, flag), bool):
+                raise ValueError(f"{kernel.name}: {flag} must be True or False, got {getattr(kernel, flag)!r:.40}")
         if not _BACKEND_NAME.fullmatch(kernel.backend) or len(kernel.backend) > 64:
             # a '/' splits benchmark names wrongly; '*', '?', '[' and ',' are selection syntax
             raise ValueError(f"backend name {kernel.backend!r:.80}: use lower-case letters, digits and - _ . only, "
@@ -164,12 +165,20 @@ class Registry:
         if kernel.name in self._kernels:
             first = self._origins.get(kernel.name)
             raise ValueError(f"kernel {kernel.name} registered twice" + (f" (first by {first})" if first else ""))
+        if not isinstance(kernel.hot_paths, dict) or not all(callable(f) for f in kernel.hot_paths.values()):
+            # a list, or a value that is not a setup function, failed only in verify, once per check
+            raise ValueError(f"{kernel.name}: hot_paths must map hot-path names to setup functions, "
+                             f"got {kernel.hot_paths!r:.60}")
         unknown = (set(kernel.hot_paths) | set(kernel.lacks)) - set(HOT_PATHS[kernel.family])
         if unknown:
             raise ValueError(f"{kernel.name}: unknown hot paths {sorted(unknown)}")
         both = set(kernel.hot_paths) & set(kernel.lacks)
         if both:
             raise ValueError(f"{kernel.name}: hot paths both offered and lacked: {sorted(both)}")
+        if kernel.available and kernel.impl is None and not kernel.hot_paths:  # verify "passed" it, checking nothing
+            raise ValueError(f"{kernel.name}: an available kernel needs an impl or hot paths")
+        if not kernel.available and not (kernel.reason or "").strip():
+            raise ValueError(f"{kernel.name}: an unavailable kernel needs a reason (list and verify show it)")
         for var, value in kernel.env.items():
             # an empty value is never harmless: OPENSSL_ia32cap="" turns off
             # every CPU extension (AES-GCM becomes some 60 times slower)
@@ -179,8 +188,9 @@ class Registry:
             # printed by list and verify and written into results files, whose reader refuses
             # control characters and text over 4,096 characters: run wrote files it could not read
             value = getattr(kernel, field_name)
+            # one line: a newline in a path split list's rows, and pyperf refused it in a worker
             if value is not None and not (isinstance(value, str) and printable(value) == value
-                                          and len(value) <= MAX_TEXT):
+                                          and "\n" not in value and len(value) <= MAX_TEXT):
                 raise ValueError(f"{kernel.name}: {field_name} must be printable text of at most {MAX_TEXT:,} "
                                  f"characters, got {value!r:.60}")
         self._kernels[kernel.name] = kernel
@@ -411,7 +421,7 @@ def name_filter(pattern: str | None, algorithms: str | None, backends: str | Non
         known = sorted({k.backend for k in default_registry().all()} | set(extra_backends))
         for b in bks:
             if strict and not any(backend_matches(k, b) for k in known):
-                raise UsageError(f"unknown backend {b!r}; valid: {', '.join(known)}")
+                raise UsageError(f"unknown backend {b!r}; valid: {', '.join(known)}{_OUT_OF_TREE_HINT}")
 
     def ok(name: str) -> bool:
         parts = name.split("/")
@@ -422,6 +432,10 @@ def name_filter(pattern: str | None, algorithms: str | None, backends: str | Non
         return name_matches(name, pattern)
 
     return ok
+
+
+#: A backend of your own is named to every process through this variable (docs/kernels.md).
+_OUT_OF_TREE_HINT = f" (a backend of your own: name its module in {EXTRA_BACKENDS_ENV})"
 
 
 def select(
@@ -449,7 +463,7 @@ def select(
     known = sorted({k.backend for k in everything})
     for p in pats:
         if not any(backend_matches(b, p) for b in known):
-            raise UsageError(f"unknown backend {p!r}; valid: {', '.join(known)}")
+            raise UsageError(f"unknown backend {p!r}; valid: {', '.join(known)}{_OUT_OF_TREE_HINT}")
     matched = [
         k
         for k in everything

@@ -680,3 +680,25 @@ def test_count_refuses_a_kernel_that_fails_its_vectors(tmp_path):
     assert "chacha20-poly1305/zeros: FAILED its vectors, not counted" in p.stdout
     assert p.stderr.strip().endswith("nothing to count: every selected kernel FAILED its vectors")
     assert not (tmp_path / "ic.json").exists()
+
+
+def test_count_counts_a_backend_that_cryptobench_backends_loads(tmp_path):
+    # every benchmark of a CRYPTOBENCH_BACKENDS backend was "not counted: No module named
+    # 'cryptobench.kernels.chacha20_poly1305.example'" (its module was guessed from its name),
+    # and the run exited 0 with {"counts": {}}; naming it with --register as well counted it twice
+    require_tool("valgrind")
+    import subprocess
+
+    env = dict(os.environ, COLUMNS="250", PYTHONPATH=str(Path(__file__).parent), CRYPTOBENCH_BACKENDS="example_backend")
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "gate", "--count", "-a", "chacha20-poly1305", "-b",
+                        "example", "--no-hot-paths", "--calls", "3", "-o", str(tmp_path / "ic.json")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    counts = json.loads((tmp_path / "ic.json").read_text())["counts"]
+    assert sorted(counts) == ["chacha20-poly1305/example/decrypt/64", "chacha20-poly1305/example/encrypt/64"]
+    assert all(c["per_call"] > 1000 for c in counts.values())
+    p = subprocess.run([sys.executable, "-m", "cryptobench", "gate", "--count", "-a", "chacha20-poly1305", "-b",
+                        "example", "--register", "example_backend", "-o", str(tmp_path / "ic2.json")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        "cryptobench gate: error: --register example_backend: CRYPTOBENCH_BACKENDS already loads it; name it once")

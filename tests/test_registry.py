@@ -433,3 +433,36 @@ def test_backend_names_are_checked_and_a_clash_names_the_first_module():
             registry._load_extra(reg, "example_backend")
     finally:
         sys.path.remove(str(TESTS_DIR))
+
+
+def test_registration_mistakes_are_refused_when_registered_not_found_later():
+    # constant_time="no" was listed as a claim and leakcheck judged it as one; a list of hot
+    # paths or a setup that is no function failed 31 times in verify; an available kernel with
+    # nothing to run "passed" verify; a newline in a path split list's rows and made run's
+    # workers fail on pyperf's metadata
+    impl = registry.default_registry().get("chacha20-poly1305", "openssl").impl
+
+    def add(**kw):
+        Registry().add(Kernel("chacha20-poly1305", "mine", kw.pop("available", True), **kw))
+
+    for kw, needle in (
+        ({"impl": impl, "constant_time": "no"}, "constant_time must be True or False, got 'no'"),
+        ({"impl": impl, "hot_paths": ["chacha20"]}, "hot_paths must map hot-path names to setup functions"),
+        ({"impl": impl, "hot_paths": {"chacha20": 5}}, "hot_paths must map hot-path names to setup functions"),
+        ({}, "an available kernel needs an impl or hot paths"),
+        ({"available": False, "reason": " "}, "an unavailable kernel needs a reason"),
+        ({"impl": impl, "path": "a\nb"}, "path must be printable text"),
+    ):
+        with pytest.raises(ValueError, match=needle):
+            add(**kw)
+    add(impl=impl, constant_time=False, path="one line")  # and the right shapes are taken
+    add(available=False, reason="no such CPU feature")
+
+
+def test_an_unknown_backend_points_at_the_variable_that_loads_ones_own():
+    # a newcomer whose CRYPTOBENCH_BACKENDS was unset saw only the list of built-in backends
+    with pytest.raises(UsageError, match=r"unknown backend 'mylib'; valid: .*\(a backend of your own: name its module "
+                                         r"in CRYPTOBENCH_BACKENDS\)$"):
+        registry.select(backends="mylib")
+    with pytest.raises(UsageError, match=r"name its module in CRYPTOBENCH_BACKENDS\)$"):
+        registry.name_filter(None, None, "mylib")
