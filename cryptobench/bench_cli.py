@@ -173,7 +173,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                              f"file: it takes no {', '.join(given)}")
         return _self_check(profile, args.timeout)
     sizes = bench.parse_sizes(args.sizes)
-    started_in = os.getcwd()  # run writes to absolute paths (a kernel may chdir); they are shown from here
+    try:
+        started_in = os.getcwd()  # run writes to absolute paths (a kernel may chdir); they are shown from here
+    except FileNotFoundError:  # a traceback before
+        raise UsageError("the current directory no longer exists (removed since this shell entered it); "
+                         "cd to a directory that does") from None
     aads = (0, bench.TLS_AAD) if args.no_aad else (bench.TLS_AAD,)
     if args.output and not args.force and os.path.isfile(args.output) and os.path.getsize(args.output):
         # like pyperf: a results file is hours of measurement; the first kernel's atomic write would replace it

@@ -136,11 +136,39 @@ def _lock_path(path: Path) -> Path:
 
 
 def release_output(path: Path) -> None:
-    """Drop the reservation :func:`default_output` made (no-op without one)."""
+    """Drop the reservation :func:`default_output` made (no-op without one). A directory
+    that became unwritable keeps the lock file: that is no reason for a traceback on top
+    of the error that ended the run."""
     try:
         os.unlink(_lock_path(path))
-    except FileNotFoundError:
+    except OSError:
         pass
+
+
+def hold_output(path: Path) -> int:
+    """An exclusive hold on ``--output`` for this run: a file descriptor with an flock on
+    its hidden lock file (the kernel drops it if the run dies, so nothing stale is left
+    to refuse the next run). Two runs started together with the same ``-o`` both passed
+    the "already exists" check and the second silently replaced the first's results."""
+    import fcntl
+
+    lock = _lock_path(path)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UsageError(f"{path}: another cryptobench run is writing it now; choose another --output") from None
+    return fd
+
+
+def drop_output(path: Path, fd: int) -> None:
+    """Release :func:`hold_output`'s hold and remove its lock file."""
+    release_output(path)
+    os.close(fd)
 
 
 def plan(
@@ -392,10 +420,13 @@ def run(
         if on_kernel_done:
             on_kernel_done(outcome)
 
+    held: int | None = None  # the flock on an --output (hold_output)
     old = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if out_path is None:
             out_path = default_output()
+        else:
+            held = hold_output(out_path)
         if on_plan:
             on_plan(the_plan)
         tmpdir = Path(tempfile.mkdtemp(prefix="cryptobench-run-"))
@@ -492,10 +523,17 @@ def run(
                 pass
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)  # a dying worker may still have created a file
-        if not output and out_path is not None and sys.exc_info()[0] is not None:
-            release_output(out_path)
+        if sys.exc_info()[0] is not None and out_path is not None:
+            if held is not None:
+                drop_output(out_path, held)
+            elif not output:
+                release_output(out_path)
     info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results.save(out_path, suite, info)
-    if not output:
-        release_output(out_path)
+    try:
+        results.save(out_path, suite, info)
+    finally:
+        if held is not None:
+            drop_output(out_path, held)
+        elif not output:
+            release_output(out_path)
     return out_path, info

@@ -369,3 +369,41 @@ def test_a_timeout_that_stops_the_harness_worker_is_one_line(tmp_path):
     assert ("cryptobench run: error: the harness's own worker (harness/noop) failed: its timing worker ran longer "
             "than 0.001 s and was stopped") in p.stderr, p.stderr
     assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob("*.lock"))
+
+
+def test_two_runs_given_the_same_output_do_not_both_write_it(tmp_path):
+    # started together, both passed the "already exists" check, both said "wrote same.json",
+    # and the file held the second run's kernels only
+    from cryptobench.run import drop_output, hold_output
+
+    target = tmp_path / "same.json"
+    fd = hold_output(target)  # a run writing it now
+    try:
+        p = subprocess.run([sys.executable, "-m", "cryptobench.cli", *RUN[:-1], "-o", str(target)],
+                           capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=120)
+    finally:
+        drop_output(target, fd)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        f"cryptobench run: error: {target}: another cryptobench run is writing it now; choose another --output")
+    assert not target.exists() and not list(tmp_path.glob(".*.lock"))
+
+
+def test_run_in_a_removed_directory_is_one_line(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    p = subprocess.run(f"cd {gone} && rmdir {gone} && {sys.executable} -m cryptobench.cli run --fast -b openssl "
+                       f"-a chacha20-poly1305 -o {tmp_path}/never.json", shell=True, capture_output=True, text=True,
+                       env=_env(tmp_path), timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "the current directory no longer exists" in p.stderr
+
+
+def test_a_results_directory_made_read_only_mid_run_is_not_a_second_traceback(tmp_path, monkeypatch):
+    # the run's own OutputError was followed by a PermissionError from removing its lock file
+    from cryptobench import run as run_mod
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(run_mod.os, "unlink", refuse)
+    run_mod.release_output(tmp_path / "x.json")  # no exception
