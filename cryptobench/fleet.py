@@ -138,7 +138,7 @@ def example_fleet_path() -> Path:
 
 
 def example_fleet_text() -> str:
-    return example_fleet_path().read_text()
+    return example_fleet_path().read_text(encoding="utf-8")  # it holds a "§": an ASCII locale failed
 
 
 class _Reader:

@@ -107,8 +107,10 @@ def ensure_cache_dir() -> str | None:
     locator available"), which would fail every Numba kernel. Then this points
     ``NUMBA_CACHE_DIR`` at a private per-user directory under the system's
     temporary directory (the same in every process, so pyperf workers and
-    verification children share it). Returns that directory, or None when
-    nothing needed changing (or nothing could be found: Numba then reports it).
+    verification children share it), or, when that name is taken by a directory
+    that is not this user's alone, at a new private one that this process's
+    children inherit. Returns that directory, or None when nothing needed
+    changing (or nothing could be found: Numba then reports it).
     """
     if numba.config.CACHE_DIR:  # the user's NUMBA_CACHE_DIR
         return None
@@ -118,13 +120,22 @@ def ensure_cache_dir() -> str | None:
     try:
         from numba.misc.appdirs import AppDirs
 
-        if _writable_dir(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)):
+        user = Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+        # with no HOME and no passwd entry, "~" stays unexpanded: a relative "~/.cache/numba"
+        # was made inside the current directory (a directory named "~" invites `rm -rf ~`)
+        if user.is_absolute() and _writable_dir(user):
             return None
     except Exception:  # noqa: BLE001 - an unexpected numba layout: try the fallback
         pass
     d = Path(tempfile.gettempdir()) / f"cryptobench-numba-{os.getuid()}"
     if not _private_dir(d):
-        return None
+        # someone else's, or not private (made by hand): a new private one for this run, which
+        # its workers and children inherit through the environment. Returning None here left
+        # Numba with nowhere to cache, and every Numba kernel FAILED its vectors
+        try:
+            d = Path(tempfile.mkdtemp(prefix=f"cryptobench-numba-{os.getuid()}-"))
+        except OSError:
+            return None
     os.environ["NUMBA_CACHE_DIR"] = str(d)
     numba.core.config.reload_config()
     return str(d)

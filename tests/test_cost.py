@@ -1058,3 +1058,14 @@ def test_a_deferral_under_a_tenth_of_a_day_is_not_shown_as_zero():
 
     assert _days(0.0034) == "0.0034" and _days(-0.004) == "-0.004"
     assert _days(0.0) == "0.0" and _days(-0.0) == "0.0" and _days(12.345) == "12.3" and _days(1234.5) == "1,234.5"
+
+
+def test_the_example_fleet_prints_in_an_ascii_locale(tmp_path):
+    # read_text() took the locale's encoding: under LC_ALL=C without UTF-8 mode the file's "§"
+    # was a UnicodeDecodeError traceback
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+    env.pop("PYTHONIOENCODING", None)
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "cost", "--example-fleet"], cwd=tmp_path, env=env,
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    assert b"[economics]" in p.stdout and b"Traceback" not in p.stderr

@@ -362,3 +362,37 @@ def test_aes_hw_code_paths(path):
             assert aead.new(key, 12).encrypt(iv, pt, b"a") == _gcm_reference(key, iv, pt, b"a", 12)
         h, data = rng.randbytes(16), rng.randbytes(16 * 37)
         assert nb._setup_ghash(path)(h)(data) == ref.ghash(h, data)
+
+
+def test_numba_finds_a_private_cache_when_the_usual_ones_are_unusable(tmp_path, monkeypatch):
+    # a read-only install, no usable home, and a $TMPDIR/cryptobench-numba-<uid> that is not
+    # private (made by hand, mode 0755): Numba had nowhere to cache and every Numba kernel
+    # FAILED its vectors ("cannot cache function ...: no locator available"). And with no
+    # HOME and no passwd entry, "~/.cache/numba" was made inside the current directory.
+    import os
+    import stat
+    import tempfile
+
+    import numba
+    from numba.misc import appdirs
+
+    from cryptobench.kernels import _numba_common as nc
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    real_writable = nc._writable_dir
+    monkeypatch.setattr(nc, "_writable_dir", lambda p: "__pycache__" not in str(p) and real_writable(p))
+    monkeypatch.setattr(appdirs.AppDirs, "user_cache_dir", property(lambda self: "~/.cache/numba"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"cryptobench-numba-{os.getuid()}"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    try:
+        got = nc.ensure_cache_dir()
+        assert got is not None and got != str(shared) and got.startswith(str(shared) + "-")
+        assert stat.S_IMODE(os.stat(got).st_mode) == 0o700 and os.environ["NUMBA_CACHE_DIR"] == got
+        assert not (tmp_path / "~").exists()  # the unexpanded home was not made here
+    finally:
+        os.environ.pop("NUMBA_CACHE_DIR", None)
+        numba.core.config.reload_config()
