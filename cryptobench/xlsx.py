@@ -581,28 +581,22 @@ class _Writer:
         f = self.fleet
         c0 = self._FACTOR_COL
         ws.write_row(top, c0, self._FACTOR_HEADS, self.head)
-        base, this = self.result.scenarios[0], self.result.scenarios[s_i - 1]
-        total = sum(g.servers * g.cores_per_server for g in f.generations)
+        rows = self._factor_values(s_i)  # each generation's (a, k0, k1, k2, P, W), the cells' stored values
         total_expr = "+".join(f"gen{i}_servers*gen{i}_cores_per_server" for i in range(1, len(f.generations) + 1))
         first = top + 1
-        for g_i, g in enumerate(f.generations, 1):
+        for g_i, (g, values) in enumerate(zip(f.generations, rows), 1):
             row = top + g_i
             cb, cs = self.c_rows[(1, g_i)] + 1, self.c_rows[(s_i, g_i)] + 1
             hb, hs = self.hs_rows[(1, g_i)] + 1, self.hs_rows[(s_i, g_i)] + 1
-            rb, rs = base.generations[g_i - 1].request, this.generations[g_i - 1].request
-            full_b, full_s = rb.signature_s + rb.fixed_base_s + rb.variable_base_s, \
-                rs.signature_s + rs.fixed_base_s + rs.variable_base_s
+            formulas = (f"=gen{g_i}_servers/({total_expr})",
+                        f"=Model!C{cb}-Model!C{cs}",
+                        f"=(Model!D{hb}+Model!E{hb}+Model!F{hb})/Model!G{hb}-(Model!D{hs}+Model!E{hs}+Model!F{hs})/Model!G{hs}",
+                        f"=(Model!E{hb}+Model!F{hb})/Model!G{hb}-(Model!E{hs}+Model!F{hs})/Model!G{hs}",
+                        f"=gen{g_i}_price_usd_per_server/gen{g_i}_amortization_years",
+                        f"=gen{g_i}_power_w*8760/1000")
             ws.write(row, c0, g.name)
-            ws.write_formula(row, c0 + 1, f"=gen{g_i}_servers/({total_expr})", self.sci, g.servers / total)
-            ws.write_formula(row, c0 + 2, f"=Model!C{cb}-Model!C{cs}", self.sci,
-                             sum(rb.aead_s.values()) - sum(rs.aead_s.values()))
-            ws.write_formula(row, c0 + 3, f"=(Model!D{hb}+Model!E{hb}+Model!F{hb})/Model!G{hb}"
-                                          f"-(Model!D{hs}+Model!E{hs}+Model!F{hs})/Model!G{hs}", self.sci, full_b - full_s)
-            ws.write_formula(row, c0 + 4, f"=(Model!E{hb}+Model!F{hb})/Model!G{hb}-(Model!E{hs}+Model!F{hs})/Model!G{hs}",
-                             self.sci, (rb.fixed_base_s + rb.variable_base_s) - (rs.fixed_base_s + rs.variable_base_s))
-            ws.write_formula(row, c0 + 5, f"=gen{g_i}_price_usd_per_server/gen{g_i}_amortization_years", self.num,
-                             g.price_usd_per_server / g.amortization_years)
-            ws.write_formula(row, c0 + 6, f"=gen{g_i}_power_w*8760/1000", self.num, g.power_w * 8760 / 1000)
+            for j, (formula, value) in enumerate(zip(formulas, values), 1):
+                ws.write_formula(row, c0 + j, formula, self.num if j >= 5 else self.sci, value)
         last = top + len(f.generations)
         rng = lambda c: f"${_col(c0 + c)}${first + 1}:${_col(c0 + c)}${last + 1}"  # noqa: E731
         sums_row = last + 1
@@ -613,24 +607,27 @@ class _Writer:
             col = c0 + 1 + j
             ws.write(sums_row, col, name, self.head)
             ws.write_formula(sums_row + 1, col, f"=SUMPRODUCT({rng(1)},{rng(k)},{rng(pw)})", self.sci,
-                             self._factor_sum(s_i, k, pw))
+                             sum(v[0] * v[k - 1] * v[pw - 1] for v in rows))
             refs[name] = _abs("Sensitivity", sums_row + 1, col)
         return refs
 
-    def _factor_sum(self, s_i: int, k: int, pw: int) -> float:
-        """The Python value of one of _saving_factors' sums (its cached value)."""
+    def _factor_values(self, s_i: int) -> list[tuple[float, float, float, float, float, float]]:
+        """Per generation, the Python values of _saving_factors' columns: a (servers over the
+        fleet's cores), k0..k2 (seconds saved per request: AEAD, per unit of full and of
+        resumed handshake share), P (price over amortization), W (kWh a year)."""
         f = self.fleet
         base, this = self.result.scenarios[0], self.result.scenarios[s_i - 1]
         total = sum(g.servers * g.cores_per_server for g in f.generations)
-        out = 0.0
-        for g_i, g in enumerate(f.generations):
-            rb, rs = base.generations[g_i].request, this.generations[g_i].request
-            kval = {2: sum(rb.aead_s.values()) - sum(rs.aead_s.values()),
-                    3: (rb.signature_s + rb.fixed_base_s + rb.variable_base_s)
-                    - (rs.signature_s + rs.fixed_base_s + rs.variable_base_s),
-                    4: (rb.fixed_base_s + rb.variable_base_s) - (rs.fixed_base_s + rs.variable_base_s)}[k]
-            weight = g.price_usd_per_server / g.amortization_years if pw == 5 else g.power_w * 8760 / 1000
-            out += g.servers / total * kval * weight
+        out = []
+        for g, gb, gs in zip(f.generations, base.generations, this.generations):
+            rb, rs = gb.request, gs.request
+            out.append((g.servers / total,
+                        sum(rb.aead_s.values()) - sum(rs.aead_s.values()),
+                        (rb.signature_s + rb.fixed_base_s + rb.variable_base_s)
+                        - (rs.signature_s + rs.fixed_base_s + rs.variable_base_s),
+                        (rb.fixed_base_s + rb.variable_base_s) - (rs.fixed_base_s + rs.variable_base_s),
+                        g.price_usd_per_server / g.amortization_years,
+                        g.power_w * 8760 / 1000))
         return out
 
     def _saving_formula(self, s_i: int, over: dict[str, str]) -> str:
