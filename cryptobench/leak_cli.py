@@ -190,6 +190,12 @@ def leak_table(results, width: int):
     return table, left_out
 
 
+def _judged(results) -> list:
+    """The rows that claim constant time and were judged: measured enough, without error."""
+    return [r for r in results if r.constant_time and not r.control and r.verdict != "too few measurements"
+            and not r.error]
+
+
 def _c_timed(results) -> bool:
     """Whether any kernel row was timed in C: what the control vouches for."""
     return any(r.timer == "TSC in C" and not r.control and r.measurements for r in results)
@@ -207,8 +213,7 @@ def outcome(results) -> str:
     control = next((r for r in results if r.control), None)
     if control is not None and control.failed and _c_timed(results):
         return "FAILED"
-    claims = [r for r in results if r.constant_time and not r.control]
-    if claims and not any(r.verdict != "too few measurements" and not r.error for r in claims):
+    if any(r.constant_time and not r.control for r in results) and not _judged(results):
         return "INCONCLUSIVE"
     return "passed"
 
@@ -219,8 +224,7 @@ def summary(results) -> str:
 
     parts = [f"{len(results)} target{'s' if len(results) != 1 else ''}"]
     few = sum(r.verdict == "too few measurements" and not r.control for r in results)
-    judged = [r for r in results if r.constant_time and not r.control and r.verdict != "too few measurements"
-              and not r.error]
+    judged = _judged(results)
     if judged:
         top = max(judged, key=lambda r: r.max_t)
         leaks = [f"{r.kernel} {r.test}" for r in judged if r.leaks]
