@@ -702,3 +702,16 @@ def test_count_counts_a_backend_that_cryptobench_backends_loads(tmp_path):
                        capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 2 and p.stderr.strip() == (
         "cryptobench gate: error: --register example_backend: CRYPTOBENCH_BACKENDS already loads it; name it once")
+
+
+def test_a_count_of_nothing_is_an_error_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    # every benchmark "not counted" (their module not found in callgrind's child) wrote
+    # {"counts": {}} and exited 0
+    monkeypatch.setattr(gate, "measure_counts", lambda targets, **kw: {"counts": {}, "skipped": {
+        t.name: "ModuleNotFoundError" for t in targets}})
+    out = tmp_path / "ic.json"
+    assert main(["gate", "--count", "-a", "chacha20-poly1305", "-b", "openssl", "--no-hot-paths", "--calls", "1",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no benchmark could be counted (2 tried; the reasons are above); nothing written" in err, err
+    assert not out.exists()
