@@ -590,14 +590,14 @@ def _wycheproof(name: str, doc: dict) -> list:
             public = bytes.fromhex(key["uncompressed"])
             # every group's key is a valid point: a damaged one made every case "invalid", refused
             # at the key, and counted as passed without a signature ever being checked
-            from .kernels._ecdsa_common import decode_point
             from .errors import InvalidPoint
+            from .kernels._ecdsa_common import decode_point
 
             try:
                 decode_point(public)
             except InvalidPoint as exc:
-                raise ValueError(f"the public key of the group before tcId {group['tests'][0]['tcId'] if group['tests'] else '?'} "
-                                 f"is not usable: {exc}") from None
+                first = group["tests"][0]["tcId"] if group["tests"] else "?"
+                raise ValueError(f"the public key of the group from tcId {first} is not usable: {exc}") from None
             for t in group["tests"]:
                 res = _wycheproof_result(t)
                 out.append(
