@@ -201,12 +201,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the bar starts once the selection is known to be good: an error before that is the only line on
     # stderr (Progress.stop prints an empty line when stderr is not a terminal, started or not)
     shown = contextlib.ExitStack()
+    # A bar drawn into a CI log or a file appears once, at the end: there each kernel gets a line as it
+    # finishes instead, so a long nightly run shows where it is
+    lines = not err.is_terminal
+    done = {"kernels": 0, "of": 0, "t0": 0.0}
 
     def on_plan(pl):
         nonlocal task
-        shown.enter_context(progress)
-        total = pl.total * profile.processes
-        task = progress.add_task("run", total=total, kernel="", phase="")
+        done["of"], done["t0"] = len(pl.kernels), time.monotonic()
+        if not lines:
+            shown.enter_context(progress)
+            task = progress.add_task("run", total=pl.total * profile.processes, kernel="", phase="")
         err.print(
             f"{len(pl.kernels)} kernels, {pl.total} benchmarks x {profile.processes} processes "
             f"({profile.name} profile); {len(pl.skipped)} unavailable"
@@ -217,10 +222,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.update(task, kernel=name, phase=phase)
 
     def on_benchmark(name):
-        progress.advance(task)
+        if task is not None:
+            progress.advance(task)
 
     def on_kernel_done(outcome):
-        if outcome.status not in ("passed",):
+        failed = outcome.status != "passed"
+        if lines:
+            done["kernels"] += 1
+            width = len(str(done["of"]))
+            took = int(time.monotonic() - done["t0"])
+            what = (f"{outcome.status.upper()} — {outcome.reason}" if failed
+                    else f"passed, {outcome.benchmarks} benchmarks")
+            err.print(f"[{done['kernels']:>{width}}/{done['of']}] {outcome.kernel}: {what}  "
+                      f"({took // 3600}:{took // 60 % 60:02}:{took % 60:02} elapsed)", markup=False, highlight=False, soft_wrap=True)
+        elif failed:
             progress.console.print(f"[bold red]{escape(outcome.kernel)}: {outcome.status.upper()}[/] — {escape(outcome.reason)}")
 
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -40,6 +41,27 @@ def write(doc, path: Path) -> Path:
 
 
 # ------------------------------------------------------------------ run: refused before any work
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_run_into_a_log_says_each_kernel_as_it_finishes(tmp_path, terminal):
+    # into a pipe (a CI log) rich draws the bar once, at the end: a nightly run showed one line, then
+    # nothing until it was over. There each kernel now gets a line of its own; a terminal keeps the bar
+    env = {"FORCE_COLOR": "1"} if terminal else {}
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "run", "--fast", "-a", "chacha20-poly1305",
+                        "-b", "python,openssl", "--no-hot-paths", "--sizes", "64", "-o", "r.json"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}, **env})
+    assert p.returncode == 0, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert "2 kernels, 4 benchmarks x 1 processes (fast profile); 0 unavailable" in p.stderr, p.stderr
+
+    done = [re.fullmatch(r"\[(\d)/2\] (\S+): passed, 2 benchmarks  \(0:\d\d:\d\d elapsed\)", line) for line in lines[1:]]
+    if terminal:
+        assert not any(done) and "━" in p.stderr, p.stderr
+    else:
+        assert "━" not in p.stderr and len(lines) == 3 and lines[0].startswith("2 kernels"), p.stderr
+        assert [(m[1], m[2]) for m in done] == [("1", "chacha20-poly1305/python"), ("2", "chacha20-poly1305/openssl")]
 
 
 @pytest.mark.parametrize(
