@@ -368,6 +368,19 @@ def _selection(args) -> str:
                                                           ("--filter", args.filter)) if value)
 
 
+def _unknown_backend(args, names) -> None:
+    """Refuse a -b that is neither registered nor in any of the files read (``names``: their
+    benchmarks), as run and compare refuse one, naming the backends the files hold."""
+    from .registry import backend_matches, default_registry, split_list
+
+    held = sorted({n.split("/")[1] for n in names if n.count("/") >= 1})
+    known = set(held) | {k.backend for k in default_registry().all()}
+    for b in split_list(args.backend):
+        if not any(backend_matches(k, b) for k in known):
+            raise UsageError(f"unknown backend {b!r}: not a registered backend, and no results file read holds it; "
+                             f"they hold: {', '.join(held) or 'none'}")
+
+
 def _thr(args, default: float) -> float:
     return default if args.threshold is None else args.threshold
 
@@ -393,6 +406,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.metric == "ratio" and history.collect(directory=args.directory, include=include, metric="time").series:
             raise UsageError(f"{args.directory}: no benchmark of the selection was measured beside its reference "
                              f"({reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
+        _unknown_backend(args, history.collect(directory=args.directory, metric="time").series)
         raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection"
                          + (f" ({_selection(args)})" if _selection(args) else ""))
     con.print(history.runs_table(h))

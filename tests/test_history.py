@@ -169,3 +169,18 @@ def test_history_refuses_a_reference_for_median_times(tmp_path):
     p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "history", str(data), "--metric", "time"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert p.returncode == 0, p.stderr
+
+
+def test_history_names_an_unknown_backend_and_keeps_retired_ones(results_dir, capsys):
+    # -b nope said only "no benchmark matches the selection" where run and compare say "unknown backend"
+    assert main(["history", str(results_dir), "-b", "nope"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "unknown backend 'nope': not a registered backend, and no results file read holds it; they hold: openssl, python" in err
+    # registered but in no file: the selection matches nothing, which is what it says
+    assert main(["history", str(results_dir), "-b", "native-vaes"]) == 2
+    assert "matches the selection (-b native-vaes)" in " ".join(capsys.readouterr().err.split())
+    # a backend no longer registered but in the files is still shown (not strict)
+    _write(results_dir / "nightly" / "retired.json", "2026-11-05T03:00:00+00:00", "c5" * 20,
+           {("openssl", "encrypt", 1024): 1e-6, ("retired", "encrypt", 1024): 2e-6}, seed=9)
+    assert main(["history", str(results_dir), "-b", "retired"]) == 0
+    assert "chacha20-poly1305/retired/encrypt/1024" in capsys.readouterr().out
