@@ -480,6 +480,8 @@ def hot_path_cases(kernel: registry.Kernel) -> list[Case]:
         int_arg("field-mul a", lambda a: fm(a, 3, 2), (), InvalidInput, -5)
         int_arg("field-mul b", lambda b: fm(2, b, 2), (), InvalidInput, 1 << 300)
         int_arg("field-mul count", lambda c: fm(2, 3, c), (-1, -(1 << 70), 2**32, 2**63, 2**64), InvalidInput, 0)
+        # python's took a fourth positional argument, a modulus of the caller's: fm(2, 3, 1, 5) was 1 (mod 5)
+        add("field-mul with a fourth argument", lambda: fm(2, 3, 1, 5), TypeError)
     if "fixed-base-mul" in hp:
         fb = hp["fixed-base-mul"]()
         int_arg("fixed-base-mul k", fb, (0, -1, N, N + 1, 1 << 300), InvalidInput, N - 1)
@@ -496,6 +498,7 @@ def hot_path_cases(kernel: registry.Kernel) -> list[Case]:
     if "scalar-inv" in hp:
         si = hp["scalar-inv"]()
         int_arg("scalar-inv k", si, (0, -1, N, 1 << 300), InvalidInput, N - 1)
+        add("scalar-inv with a second argument", lambda: si(3, 7), TypeError)  # python's: 5, the inverse mod 7
     return cases
 
 

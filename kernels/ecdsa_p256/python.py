@@ -689,7 +689,7 @@ class ECDSA:
 
 
 def _setup_field_mul():
-    def field_mul(a: int, b: int, count: int, p: int = P) -> int:
+    def field_mul(a: int, b: int, count: int, *, p: int = P) -> int:  # p: P as a fast local, not a caller's modulus
         """a * b^count mod p by `count` successive multiplications."""
         a = check_int("a", a) % p
         b = check_int("b", b) % p
@@ -724,7 +724,7 @@ def _setup_double_scalar(q):
 
 
 def _setup_scalar_inv():
-    def scalar_inv(k: int, n: int = N) -> int:
+    def scalar_inv(k: int, *, n: int = N) -> int:
         return pow(check_scalar("k", k), -1, n)
 
     return scalar_inv
