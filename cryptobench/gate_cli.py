@@ -12,7 +12,7 @@ import math
 import os
 import sys
 
-from ._argtypes import name_list, one_name, output_dir, output_file, percent, positive_int, probability
+from ._argtypes import name_list, one_name, output_dir, percent, positive_int, probability, report_file
 from ._text import printable
 from .errors import UsageError
 from .registry import FILTER_HELP
@@ -74,15 +74,15 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--reference", type=one_name, default="openssl", help="backend whose same-run time normalizes the others (default openssl)")
     p.add_argument("--any-cpu", action="store_true", help="pool every baseline run, not only those on this CPU model")
     p.add_argument("--count", action="store_true", help="count instructions now with valgrind (python and native kernels by default)")
-    p.add_argument("-o", "--output", type=output_file, metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
+    p.add_argument("-o", "--output", type=report_file, metavar="FILE", help="with --count: where to write the counts (default instructions.json)")
     p.add_argument("--calls", type=positive_int, default=20, help="with --count: calls per benchmark under callgrind (default 20)")
     p.add_argument("--sizes", default="64", help="with --count: message sizes (default 64; callgrind is ~50x slower)")
     p.add_argument("--no-hot-paths", action="store_true", help="with --count: whole operations only")
     p.add_argument("--register", action="append", default=[], metavar="MODULE",
                    help="with --count: also register the kernels of MODULE, for this count only (a backend "
                    "CRYPTOBENCH_BACKENDS loads needs no --register)")
-    p.add_argument("--json", type=output_file, metavar="FILE", help="write every verdict as JSON")
-    p.add_argument("--emit-filter", type=output_file, metavar="FILE",
+    p.add_argument("--json", type=report_file, metavar="FILE", help="write every verdict as JSON")
+    p.add_argument("--emit-filter", type=report_file, metavar="FILE",
                    help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
                         "benchmarks and their references, to confirm them in a second run (gate that run with the "
                         "same --filter, or every other baseline benchmark shows as gone); an empty line when none")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ._argtypes import name_list, nonnegative_int, output_file, seconds
+from ._argtypes import name_list, nonnegative_int, report_file, seconds
 from ._text import printable
 from .errors import UsageError
 
@@ -54,7 +54,7 @@ def add_commands(sub, add_selection) -> None:
     p.add_argument("--no-control", action="store_true", help="skip the deliberately leaky T-table AES")
     p.add_argument("--seed", type=nonnegative_int, default=20261127,
                    help="seed of the class and input draws, 0 or more (default: %(default)s)")
-    p.add_argument("--json", type=output_file, metavar="FILE", help="also write the results as JSON (atomically)")
+    p.add_argument("--json", type=report_file, metavar="FILE", help="also write the results as JSON (atomically)")
     p.set_defaults(func=cmd_leakcheck)
 
 

@@ -407,3 +407,41 @@ def test_a_results_directory_made_read_only_mid_run_is_not_a_second_traceback(tm
 
     monkeypatch.setattr(run_mod.os, "unlink", refuse)
     run_mod.release_output(tmp_path / "x.json")  # no exception
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", "-a", "chacha20-poly1305", "-b", "openssl", "--quick", "--json"],
+    ["gate", "--count", "-a", "chacha20-poly1305", "-b", "openssl", "-o"],
+    ["gate", "base.json", "other.json", "--json"],
+    ["gate", "base.json", "other.json", "--emit-filter"],
+    ["leakcheck", "-a", "chacha20-poly1305", "-b", "openssl", "--json"],
+])
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_report_never_replaces_a_results_file(tmp_path, argv, gz):
+    # `gate --count -o results/x.json` replaced a run's results (hours of measurement) with counts;
+    # only run --force replaces results
+    import gzip
+
+    base = DATA / "base.json"
+    for name in ("base.json", "other.json"):
+        shutil.copy(base, tmp_path / name)
+    target = tmp_path / ("kept.json.gz" if gz else "kept.json")
+    original = gzip.compress(base.read_bytes()) if gz else base.read_bytes()
+    target.write_bytes(original)
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", *argv, str(target)], capture_output=True, text=True,
+                       env=_env(tmp_path), cwd=tmp_path, timeout=120)
+    assert p.returncode == 2 and "holds benchmark results (a cryptobench run's or pyperf's); not replacing it" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert target.read_bytes() == original
+
+
+def test_a_report_replaces_its_own_kind(tmp_path):
+    # the refusal is for results only: a verify report is replaced by the next one, as before
+    target = tmp_path / "verify.json"
+    target.write_text('{"kernels": []}')
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "-a", "chacha20-poly1305", "-b", "openssl",
+                        "--quick", "--json", str(target)], capture_output=True, text=True, env=_env(tmp_path),
+                       cwd=tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(target.read_text())
+    assert doc["schema"].startswith("cryptobench-verify") and doc != {"kernels": []}

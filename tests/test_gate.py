@@ -384,15 +384,27 @@ def test_no_output_replaces_a_file_the_gate_reads(tmp_path, capsys, monkeypatch)
         shutil.copy(f"tests/data/results/{name}", tmp_path / name)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     b, s = str(tmp_path / "base.json"), str(tmp_path / "slower.json")
+    # pytest-benchmark files: results files are refused as any report's target before this check
+    pb, pc = str(tmp_path / "pb.json"), str(tmp_path / "pc.json")
+    for name in (pb, pc):
+        Path(name).write_text(json.dumps({"machine_info": {}, "benchmarks": [_PB_ONE]}))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    held = "holds benchmark results (a cryptobench run's or pyperf's); not replacing it"
     cases = [
-        ([b, s, "--json", b], f"--json {b} would replace {b}, which the gate reads"),
-        ([b, s, "--emit-filter", s], f"--emit-filter {s} would replace {s}, which the gate reads"),
-        ([str(tmp_path), s, "--json", b], f"--json {b} would replace {b}, which the gate reads"),  # in a baseline directory
+        ([b, s, "--json", b], f"argument --json: {b} {held}"),
+        ([b, s, "--emit-filter", s], f"argument --emit-filter: {s} {held}"),
+        ([pb, pc, "--json", pb], f"--json {pb} would replace {pb}, which the gate reads"),
+        ([pb, pc, "--emit-filter", pc], f"--emit-filter {pc} would replace {pc}, which the gate reads"),
+        ([str(tmp_path), s, "--json", pb], f"--json {pb} would replace {pb}, which the gate reads"),  # in a baseline directory
         ([b, s, "--json", str(tmp_path / "r.json"), "--emit-filter", str(tmp_path / "r.json")],
          "--emit-filter and --json both name"),
     ]
     for args, needle in cases:
-        assert main(["gate", *args]) == 2, args
+        try:
+            status = main(["gate", *args])
+        except SystemExit as exc:  # an option's type refused it, in argparse
+            status = exc.code
+        assert status == 2, args
         assert needle in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     # --count writes instructions.json unless told otherwise: not over the baseline of that name
