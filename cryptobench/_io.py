@@ -17,6 +17,9 @@ def make_dir(path: str | os.PathLike) -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # exist_ok covers a directory only
+        if d.is_symlink() and not d.exists():
+            raise OutputError(f"cannot create the directory {d}: it is a symbolic link to {os.readlink(d)}, "
+                              "which does not exist") from None
         raise OutputError(f"cannot create the directory {d}: a file of that name is in the way") from None
     except OSError as exc:
         raise OutputError(f"cannot create the directory {d}: {exc.strerror or exc}") from None

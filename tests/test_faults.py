@@ -445,3 +445,17 @@ def test_a_report_replaces_its_own_kind(tmp_path):
     assert p.returncode == 0, p.stderr
     doc = json.loads(target.read_text())
     assert doc["schema"].startswith("cryptobench-verify") and doc != {"kernels": []}
+
+
+def test_a_results_directory_that_is_a_dangling_link_is_named_as_one(tmp_path):
+    # it was "a file of that name is in the way", where no file is
+    from cryptobench._io import make_dir
+    from cryptobench.errors import OutputError
+
+    (tmp_path / "results").symlink_to(tmp_path / "gone")
+    with pytest.raises(OutputError, match=r"results: it is a symbolic link to .*gone, which does not exist$"):
+        make_dir(tmp_path / "results")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"file: a file of that name is in the way$"):
+        make_dir(tmp_path / "file")
+    assert not (tmp_path / "gone").exists()
