@@ -152,6 +152,9 @@ def hold_output(path: Path) -> int:
     the "already exists" check and the second silently replaced the first's results."""
     import fcntl
 
+    from ._io import make_dir
+
+    make_dir(path.parent)  # as verify --json and gate -o do: `-o mine/base.json` failed with ENOENT
     lock = _lock_path(path)
     try:
         fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)

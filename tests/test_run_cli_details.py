@@ -49,10 +49,11 @@ def test_run_into_a_log_says_each_kernel_as_it_finishes(tmp_path, terminal):
     # nothing until it was over. There each kernel now gets a line of its own; a terminal keeps the bar
     env = {"FORCE_COLOR": "1"} if terminal else {}
     p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "run", "--fast", "-a", "chacha20-poly1305",
-                        "-b", "python,openssl", "--no-hot-paths", "--sizes", "64", "-o", "r.json"],
+                        "-b", "python,openssl", "--no-hot-paths", "--sizes", "64", "-o", "new/dir/r.json"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}, **env})
     assert p.returncode == 0, p.stderr
+    assert (tmp_path / "new" / "dir" / "r.json").is_file()  # -o into a directory not made yet: ENOENT before
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert "2 kernels, 4 benchmarks x 1 processes (fast profile); 0 unavailable" in p.stderr, p.stderr
 
