@@ -113,6 +113,8 @@ class RunSamples:
     source: str = "cryptobench"  # or "pytest-benchmark"
     settings: dict[str, Any] = field(default_factory=dict)  # the results file's profile, --parallel, ...
     complete: bool = True  # False: an interrupted run (Ctrl-C), which lacks what it did not reach
+    #: each kernel's outcome in the run ({"status": ..., "reason": ...}), when the file records it
+    kernels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def samples_from_results(res) -> RunSamples:
@@ -128,7 +130,8 @@ def samples_from_results(res) -> RunSamples:
         out[m.name] = Sample(m.name, m.algorithm, m.backend, m.operation, m.size, aad, m.kind,
                              tuple(float(v) for v in m.values), m.code_path, by_process.get(m.name, ()))
     return RunSamples(str(res.path), out, dict(res.machine), str(res.info.get("created", "")),
-                      settings=dict(res.info.get("settings") or {}), complete=res.info.get("complete", True))
+                      settings=dict(res.info.get("settings") or {}), complete=res.info.get("complete", True),
+                      kernels={n: dict(o) for n, o in res.kernels.items() if isinstance(o, dict)})
 
 
 #: Benchmark kinds: an operation, a hot path, the harness's own overhead row.
@@ -449,7 +452,7 @@ class Verdict:
     instructions): above 1 is slower."""
 
     name: str
-    status: str  # slower | faster | same | new | gone | no-reference | path-changed
+    status: str  # slower | faster | same | new | gone | unavailable | no-reference | path-changed
     change: float | None = None
     p_value: float | None = None
     old: float | None = None  # normalized ratio (wall) or instructions per call
@@ -474,10 +477,17 @@ class GateReport:
     warnings: list[str] = field(default_factory=list)
     baseline: list[str] = field(default_factory=list)
     current: str = ""
+    source: str = "cryptobench"  # of the files gated: "cryptobench" | "pytest-benchmark" | "counts"
 
     @property
     def regressions(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.status == "slower"]
+
+    @property
+    def gone(self) -> list[Verdict]:
+        """Benchmarks of the baseline the current run lacks: a kernel unavailable, failing or
+        not reached now. They fail the gate: a nightly that lost a kernel must not stay green."""
+        return [v for v in self.verdicts if v.status == "gone"]
 
     @property
     def improvements(self) -> list[Verdict]:
@@ -489,7 +499,7 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return not self.regressions
+        return not self.regressions and not self.gone
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -587,6 +597,13 @@ def wall_gate(
     if single:
         warnings.append(f"note: {', '.join(single)} ran one worker process (--fast): its values are not independent, "
                         "so the p-values overstate significance; gate runs of the default profile or --ci")
+    if len(base) == 1 and current.source == "cryptobench":
+        # seven runs of unchanged code against a one-run baseline made 20 minutes before: one
+        # benchmark flagged six times (+5.4% to +9.7%, p down to 1e-7); pooled with a second
+        # baseline run, none
+        warnings.append(f"note: the baseline is one run ({base[0].label}): how far a ratio wanders from run to run "
+                        "is unknown to the test, so drift of a few percent can show as significant; pool two or "
+                        "three runs as the baseline (a directory of them)")
     only_means = [r.label for r in [*base, current]
                   if r.source == "pytest-benchmark" and r.samples and all(len(s.values) < 2 for s in r.samples.values())]
     if only_means:  # the gate passed such files without a word
@@ -617,17 +634,33 @@ def wall_gate(
         if s.code_path and paths and paths != {s.code_path}:
             note = f"code path {', '.join(sorted(paths))} -> {s.code_path}"
         verdicts.append(Verdict(name, status, change, p, math.exp(old_n.mean), math.exp(new_n.mean), ref.name, note))
+    cpu = current.machine.get("cpu_model")
     for name in sorted({n for r in base for n in r.samples} - set(current.samples)):
-        s = next(r.samples[name] for r in base if name in r.samples)
+        r = next(r for r in base if name in r.samples)
+        s = r.samples[name]
         if s.backend != reference and s.kind != "overhead" and include(s):
-            verdicts.append(Verdict(name, "gone", note="in the baseline, not in this run"))
-    return GateReport("wall", threshold, alpha, verdicts, warnings, [r.label for r in base], current.label)
+            ref = find_reference(s, r, reference=reference)  # so that a re-run (confirm_filter) measures it too
+            outcome = current.kernels.get(f"{s.algorithm}/{s.backend}", {})
+            status, why = outcome.get("status", ""), outcome.get("reason", "")
+            if status == "unavailable" and not any(b.machine.get("cpu_model") == cpu for b in base if name in b.samples):
+                # a kernel this machine cannot run (a CPU feature), measured on another CPU model only:
+                # the runner, not the code (the no-baseline-on-this-CPU warning says so once)
+                verdicts.append(Verdict(name, "unavailable", note=f"unavailable on this CPU ({why}); the baseline "
+                                        "measured it on another CPU model"))
+                continue
+            note = (f"in the baseline, not in this run: {status.upper() if status != 'unavailable' else status}"
+                    + (f" ({why})" if why else "")) if status and status != "passed" else "in the baseline, not in this run"
+            verdicts.append(Verdict(name, "gone", reference=ref.name if ref else "", note=note))
+    return GateReport("wall", threshold, alpha, verdicts, warnings, [r.label for r in base], current.label,
+                      source=current.source)
 
 
 def confirm_filter(report: GateReport) -> str:
-    """A ``cryptobench run --filter`` value selecting the regressed benchmarks and
-    their references (exact names, so nothing else is re-measured); "" if none."""
-    names = sorted({n for v in report.regressions for n in (v.name, v.reference) if n})
+    """A ``cryptobench run --filter`` value selecting the regressed and the gone
+    benchmarks and their references (exact names, so nothing else is re-measured; a
+    kernel that was only not reached, a worker stopped by --timeout say, gets its
+    second chance); "" if none."""
+    names = sorted({n for v in (*report.regressions, *report.gone) for n in (v.name, v.reference) if n})
     # `run --filter` matches substrings unless a pattern has a glob character;
     # "[x]rest" is a glob that matches exactly "xrest"
     return ",".join(f"[{n[0]}]{n[1:]}" for n in names)
@@ -735,9 +768,9 @@ def count_instructions(
         # its module (every one of its benchmarks was "not counted: No module named ...")
         return reg.origin(f"{t.algorithm}/{t.backend}") or _kernel_module(t.algorithm, t.backend)
 
-    spec = {"calls": calls, "register": list(register), "targets": [
+    spec = {"register": list(register), "targets": [
         {"algorithm": t.algorithm, "backend": t.backend, "operation": t.operation, "size": t.size, "aad": t.aad,
-         "hot_path": t.hot_path, "module": module_of(t)} for t in targets]}
+         "hot_path": t.hot_path, "module": module_of(t), "calls": calls_for(t, calls)} for t in targets]}
     with tempfile.TemporaryDirectory(prefix="cryptobench-icount-") as d:
         out = Path(d) / "callgrind.out"
         spec_file, info = Path(d) / "spec.json", Path(d) / "child.json"
@@ -776,10 +809,23 @@ def count_instructions(
         if m.get("loop_error"):
             results[t.name] = m["loop_error"]
             continue
+        n = calls_for(t, calls)
         results[t.name] = InstructionCount(t.name, t.algorithm, t.backend, t.operation, t.size, t.aad,
                                            "hot-path" if t.hot_path else "operation", m.get("code_path", ""),
-                                           calls, empty, loop, (loop - empty) / calls)
+                                           n, empty, loop, (loop - empty) / n)
     return results
+
+
+#: Key generation draws a fresh random key each call, so its count moves with the keys: the
+#: pure-Python one by 1.9% over eleven processes of 10 calls (1,150,512-1,172,725 per call,
+#: 2026-11-28), against a 2% gate. It gets this many times the calls (the mean of four times
+#: as many keys; the count per call stays comparable with a baseline's).
+KEYGEN_CALLS_FACTOR = 4
+
+
+def calls_for(target: "CountTarget", calls: int) -> int:
+    """The calls a target's loop makes under callgrind: ``calls``, more for key generation."""
+    return calls * KEYGEN_CALLS_FACTOR if target.operation == "keygen" else calls
 
 
 def _icount_child(spec_path: str, info_path: str) -> None:
@@ -834,7 +880,6 @@ def _icount_child(spec_path: str, info_path: str) -> None:
             calls_of[-1] = call
         except Exception as exc:  # noqa: BLE001 - reported to the parent
             meta["error"] = f"{type(exc).__name__}: {exc}"
-    n = int(spec["calls"])
     libc = ctypes.CDLL(None)
     lfind = libc.lfind
     lfind.restype = ctypes.c_void_p
@@ -857,12 +902,12 @@ def _icount_child(spec_path: str, info_path: str) -> None:
     size = ctypes.sizeof(ctypes.c_int)
     gc.collect()
     gc.disable()
-    for meta, call in zip(metas, calls_of):
+    for t, meta, call in zip(spec["targets"], metas, calls_of):
         if call is None:
             continue
         state.update(call=call, n=0, error=None)
         lfind(ctypes.byref(key), elems, ctypes.byref(nmemb), size, cb)  # empty
-        state["n"] = n
+        state["n"] = int(t["calls"])
         lfind(ctypes.byref(key), elems, ctypes.byref(nmemb), size, cb)  # n calls
         if state["error"]:
             meta["loop_error"] = state["error"]
@@ -1017,7 +1062,8 @@ def instruction_gate(
         if include(name):
             why = current.get("skipped", {}).get(name, "not counted in this run")
             verdicts.append(Verdict(name, "gone", old=old[name]["per_call"], note=why))
-    return GateReport("instructions", threshold, None, verdicts, warnings, [baseline_label], current_label)
+    return GateReport("instructions", threshold, None, verdicts, warnings, [baseline_label], current_label,
+                      source="counts")
 
 
 if __name__ == "__main__":

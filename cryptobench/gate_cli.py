@@ -18,7 +18,11 @@ from .errors import UsageError
 from .registry import FILTER_HELP
 
 GATE_HELP = """\
-Fail (exit 1) on a significant slowdown of any kernel against a baseline.
+Fail (exit 1) on a significant slowdown of any kernel against a baseline,
+or on a benchmark of the baseline missing from the current run ("gone": its
+kernel FAILED, ERRORed, was not reached, or is unavailable now; one this CPU
+cannot run, measured in the baseline on another CPU model only, is shown as
+"unavailable" and does not fail). Gate the same selection the run made.
 
 Wall time (the default): BASELINE is a results file, a pytest-benchmark JSON
 file, or a directory of them (several runs are pooled; runs on the same CPU
@@ -37,8 +41,8 @@ files can also be compared without --count.
 
 A wall-time regression seen once may be a busy moment of the machine, and
 the test is per benchmark (no correction for the hundreds in a full run): the
-nightly workflow re-measures just the regressed benchmarks and their openssl
-references and fails only if the second run confirms it (exit 1 is a
+nightly workflow re-measures just the regressed and gone benchmarks and their
+openssl references and fails only if the second run confirms it (exit 1 is a
 regression; exit 2, bad usage, must not start a re-run):
   cryptobench gate BASE NEW.json --emit-filter F; rc=$?
   if [ $rc -eq 1 ]; then cryptobench run --ci --filter "$(cat F)" -o CONFIRM.json &&
@@ -83,7 +87,7 @@ def add_commands(sub, add_selection) -> None:
                    "CRYPTOBENCH_BACKENDS loads needs no --register)")
     p.add_argument("--json", type=report_file, metavar="FILE", help="write every verdict as JSON")
     p.add_argument("--emit-filter", type=report_file, metavar="FILE",
-                   help="on a wall-time regression, write a `cryptobench run --filter` value naming the regressed "
+                   help="on a wall-time regression or a gone benchmark, write a `cryptobench run --filter` value naming the regressed and gone "
                         "benchmarks and their references, to confirm them in a second run (gate that run with the "
                         "same --filter, or every other baseline benchmark shows as gone); an empty line when none")
     p.add_argument("--all", action="store_true", help="show every benchmark, not only changes")
@@ -136,7 +140,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
         for c in cols:  # names and notes fold; a figure or verdict stays on one line, never cut
             t.add_column(c, justify="left" if c in ("benchmark", "reference", "verdict", "note") else "right",
                          overflow="fold", no_wrap=c not in ("benchmark", "reference", "note"))
-        style = {"slower": "bold red", "faster": "green", "same": "dim", "path-changed": "yellow", "gone": "yellow"}
+        style = {"slower": "bold red", "faster": "green", "same": "dim", "path-changed": "yellow", "gone": "bold red",
+                 "unavailable": "yellow"}
         for v in rows:
             fmt = (lambda x: "-" if x is None else f"{x:.4g}") if wall else (lambda x: "-" if x is None else f"{x:,.0f}")
             # names, the reference and notes (code paths, skip reasons) come from the files: text, not markup
@@ -166,15 +171,23 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
                     + ", ".join(f"{n} {s}" for s, n in others.most_common()) + ")") if others else ""
     con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
               f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
+    def named(vs: list) -> str:
+        return ", ".join(v.name for v in vs[:10]) + (f" and {len(vs) - 10} more" if len(vs) > 10 else "")
+
     if rep.regressions:
-        con.print(Text.assemble(("REGRESSION", "bold red"), ": " + ", ".join(v.name for v in rep.regressions[:10])
-                                + (f" and {len(rep.regressions) - 10} more" if len(rep.regressions) > 10 else "")))
+        con.print(Text.assemble(("REGRESSION", "bold red"), ": " + named(rep.regressions)))
         if wall:  # alpha is per benchmark, with no correction for how many were tested
             n = len(compared)
+            again = ("re-measure the flagged ones before believing it (see --help: --emit-filter)"
+                     if rep.source == "cryptobench" else "time the flagged ones again before believing it")
             con.print(f"note: the test is per benchmark (p < {rep.alpha:g} each, {n} test{'s' if n != 1 else ''}), "
-                      "so unchanged code can show a regression now and then; re-measure the flagged "
-                      "ones before believing it (see --help: --emit-filter)", style="dim")
-    else:
+                      f"so unchanged code can show a regression now and then; {again}", style="dim")
+    if rep.gone:  # a kernel unavailable, failing or cut short now passed without a word but "not compared (gone)"
+        con.print(Text.assemble(("GONE", "bold red"), f": {len(rep.gone)} benchmark(s) of the baseline are not in "
+                                f"{rep.current}: " + named(rep.gone) + " (a kernel unavailable, FAILED, ERROR or not "
+                                "reached? the notes say; gate the same selection as the run, or accept a new baseline "
+                                "when they were removed on purpose)"))
+    if rep.passed:
         con.print("[green]gate passed[/]")
 
 
@@ -277,8 +290,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
         targets = [t for t in targets if f"{t.algorithm}/{t.backend}" not in wrong]
         if not targets:
             raise UsageError("nothing to count: every selected kernel FAILED its vectors")
+        keygens = any(gate.calls_for(t, 1) > 1 for t in targets)
         con.print(f"counting instructions of {len(targets)} benchmarks x {args.calls} calls under callgrind "
-                  f"({len(skipped)} kernels unavailable)")
+                  + (f"(key generation: {args.calls * gate.KEYGEN_CALLS_FACTOR}, a random key each call; "
+                     if keygens else "(")
+                  + f"{len(skipped)} kernels unavailable)")
 
         from rich.markup import escape
 

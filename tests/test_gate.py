@@ -114,6 +114,34 @@ def test_confirm_run_gated_with_the_same_filter_compares_only_what_it_remeasured
     assert [(v.name, v.status) for v in rep.verdicts] == [("chacha20-poly1305/python/encrypt/1024", "slower")]
 
 
+def test_a_kernel_gone_fails_the_gate_unless_this_cpu_cannot_run_it():
+    # a kernel that became unavailable, FAILED or ERRORed passed the gate as "not compared (gone)"
+    rng = random.Random(11)
+    vaes = "chacha20-poly1305/native-x/encrypt/1024"
+
+    def base_on(cpu):
+        b = _pair(rng, 100e-6, 1e-6, f"base-{cpu}", cpu=cpu)
+        b.samples[vaes] = _sample(vaes, _noisy(rng, 2e-6))
+        return b
+
+    for status, reason in (("unavailable", "CPU lacks VAES"), ("failed", "failed 1 verification check(s)"),
+                           ("error", "its timing worker ran longer than 600 s")):
+        cur = _pair(rng, 100e-6, 1e-6, "tonight")
+        cur.kernels = {"chacha20-poly1305/native-x": {"status": status, "reason": reason}}
+        # the baseline measured it on this very CPU model: whatever the reason, the night fails
+        rep = gate.wall_gate(baseline=[base_on("CPU A")], current=cur)
+        (v,) = rep.gone
+        assert not rep.passed and v.name == vaes and v.note.endswith(f"({reason})"), v
+        # on another CPU model only: an unavailable kernel is the runner's, shown but not failing;
+        # a FAILED or ERROR one still fails
+        rep = gate.wall_gate(baseline=[base_on("CPU B")], current=cur)
+        if status == "unavailable":
+            (v,) = [v for v in rep.verdicts if v.name == vaes]
+            assert rep.passed and v.status == "unavailable" and "CPU lacks VAES" in v.note
+        else:
+            assert not rep.passed and [v.name for v in rep.gone] == [vaes]
+
+
 def test_threshold_and_significance_both_required():
     rng = random.Random(2)
     base = _pair(rng, 100e-6, 1e-6, "base", n=90)
@@ -171,8 +199,15 @@ def test_reference_fallbacks_and_bookkeeping():
     assert by["ecdsa-p256-sha256/python/sign"].status == "no-reference"
     assert by[f"{a}/native-x/encrypt/64"].status == "new"
     assert by[f"{a}/python/encrypt/64"].status == "gone"
+    assert by[f"{a}/python/encrypt/64"].reference == f"{a}/openssl/encrypt/64"  # the baseline's: a re-run measures it
     assert not any(v.name.startswith(f"{a}/openssl") for v in rep.verdicts)  # the reference is not gated
-    assert rep.passed
+    # a benchmark gone from the run fails the gate (it passed: a nightly that lost a kernel stayed green),
+    # and the re-measure filter names it and its reference
+    assert not rep.passed and not rep.regressions and [v.name for v in rep.gone] == [f"{a}/python/encrypt/64"]
+    assert gate.confirm_filter(rep) == f"[{a[0]}]{a[1:]}/openssl/encrypt/64,[{a[0]}]{a[1:]}/python/encrypt/64"
+    cur.samples.update(base.samples)  # back in the run: compared, not gone
+    rep = gate.wall_gate(baseline=[base], current=cur)
+    assert not rep.gone and rep.passed
 
 
 def test_baseline_runs_on_the_same_cpu_are_preferred():
@@ -357,10 +392,13 @@ def test_the_summary_counts_what_was_not_compared_and_notes_an_interrupted_run(t
     cur["cryptobench"]["complete"] = False
     (tmp_path / "base.json").write_text(json.dumps(base))
     (tmp_path / "cut.json").write_text(json.dumps(cur))
-    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "cut.json")]) == 0
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "cut.json")]) == 1  # the gone one fails it
     out = " ".join(capsys.readouterr().out.split())
     assert f"note: {tmp_path / 'cut.json'} is an interrupted run: the benchmarks it did not reach are listed as gone" in out
     assert "1 benchmarks compared" in out and "; 2 not compared (1 new, 1 gone)" in out
+    assert (f"GONE: 1 benchmark(s) of the baseline are not in {tmp_path / 'cut.json'}: "
+            "aes-128-gcm/numba-hw/encrypt/16384 (a kernel unavailable") in out
+    assert "gate passed" not in out and "REGRESSION" not in out
 
 
 def test_gating_the_reference_alone_says_why_it_is_not_gated(capsys):
@@ -566,6 +604,9 @@ def test_instruction_gate_verdicts():
     assert by["b/native-y/encrypt/64"].status == "path-changed"
     assert by["new/python/sign"].status == "new"
     assert by["gone/python/sign"].status == "gone" and "valgrind" in by["gone/python/sign"].note
+    assert not rep.passed and not rep.regressions  # counted before, not now: the gate fails
+    del old["counts"]["gone/python/sign"]
+    rep = gate.instruction_gate(baseline=old, current=new)
     assert rep.passed
     new["counts"]["a/python/encrypt/64"]["per_call"] = 1100.0
     rep = gate.instruction_gate(baseline=old, current=new)
@@ -727,3 +768,22 @@ def test_a_count_of_nothing_is_an_error_and_writes_nothing(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "no benchmark could be counted (2 tried; the reasons are above); nothing written" in err, err
     assert not out.exists()
+
+
+def test_a_one_run_baseline_is_noted():
+    # against one baseline run, unchanged code was flagged six times in seven (drift the test could not know of)
+    rng = random.Random(12)
+    one = gate.wall_gate(baseline=[_pair(rng, 1e-4, 1e-6, "b1")], current=_pair(rng, 1e-4, 1e-6, "c"))
+    (w,) = [w for w in one.warnings if "the baseline is one run" in w]
+    assert w.startswith("note: the baseline is one run (b1)") and "pool two or three runs" in w
+    two = gate.wall_gate(baseline=[_pair(rng, 1e-4, 1e-6, "b1"), _pair(rng, 1e-4, 1e-6, "b2")],
+                         current=_pair(rng, 1e-4, 1e-6, "c"))
+    assert not any("the baseline is one run" in w for w in two.warnings)
+
+
+def test_key_generation_is_counted_over_more_calls():
+    # a random key each call: 1.9% spread over eleven processes of 10 calls, against a 2% gate
+    keygen = gate.CountTarget("ecdsa-p256-sha256", "python", "keygen")
+    sign = gate.CountTarget("ecdsa-p256-sha256", "python", "sign")
+    assert gate.calls_for(keygen, 10) == 10 * gate.KEYGEN_CALLS_FACTOR >= 40
+    assert gate.calls_for(sign, 10) == 10
