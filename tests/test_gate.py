@@ -340,7 +340,7 @@ def test_gate_cli_refuses_bad_input(tmp_path, capsys):
     assert exc.value.code == 2 and "argument --calls: a whole number of 1 or more, not '0'" in cap.err and not cap.out
 
 
-def test_gate_reads_pytest_benchmark_json(tmp_path):
+def test_gate_reads_pytest_benchmark_json(tmp_path, capsys):
     def doc(kernel_t, seed):
         rng = random.Random(seed)
         def b(name, backend, t):
@@ -358,6 +358,10 @@ def test_gate_reads_pytest_benchmark_json(tmp_path):
     assert run.source == "pytest-benchmark" and run.machine["git_commit"] == "abc"
     rep = gate.wall_gate(baseline=gate.load_runs(tmp_path / "old.json"), current=run)
     assert [v.status for v in rep.verdicts] == ["slower"]
+    # its note sent the reader to --emit-filter, whose `run --filter` re-measures nothing of pytest's
+    assert main(["gate", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "time the flagged ones again before believing it" in out and "--emit-filter" not in out
 
 
 def test_pytest_benchmark_files_of_means_only_say_the_gate_cannot_fail(tmp_path):
