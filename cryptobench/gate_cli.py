@@ -171,8 +171,9 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
                     + ", ".join(f"{n} {s}" for s, n in others.most_common()) + ")") if others else ""
     con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
               f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
-    def named(vs: list) -> str:
-        return ", ".join(v.name for v in vs[:10]) + (f" and {len(vs) - 10} more" if len(vs) > 10 else "")
+    def named(vs: list) -> str:  # names from the files: an escape sequence shown, not obeyed
+        return (", ".join(printable(v.name, limit=sys.maxsize) for v in vs[:10])
+                + (f" and {len(vs) - 10} more" if len(vs) > 10 else ""))
 
     if rep.regressions:
         con.print(Text.assemble(("REGRESSION", "bold red"), ": " + named(rep.regressions)))
@@ -184,7 +185,7 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
                       f"so unchanged code can show a regression now and then; {again}", style="dim")
     if rep.gone:  # a kernel unavailable, failing or cut short now passed without a word but "not compared (gone)"
         con.print(Text.assemble(("GONE", "bold red"), f": {len(rep.gone)} benchmark(s) of the baseline are not in "
-                                f"{rep.current}: " + named(rep.gone) + " (a kernel unavailable, FAILED, ERROR or not "
+                                f"{printable(rep.current, limit=sys.maxsize)}: " + named(rep.gone) + " (a kernel unavailable, FAILED, ERROR or not "
                                 "reached? the notes say; gate the same selection as the run, or accept a new baseline "
                                 "when they were removed on purpose)"))
     if rep.passed:
