@@ -385,10 +385,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from . import results
-    from .plot import plot
+    from .plot import plot, stale_charts
 
     res = results.load(args.file)
     written = plot(res, args.out)
@@ -398,7 +396,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     for p in written:
         con.print(f"wrote {printable(str(p), limit=sys.maxsize)}", markup=False)
     # charts an earlier plot left there are not this file's: say so rather than let them pass for it
-    others = sorted(set(Path(args.out).glob("*.png")) - {Path(p) for p in written})
+    others = stale_charts(args.out, written)
     if others:
         con.print(f"note: {args.out} also holds {len(others)} chart(s) this file did not make (an earlier plot's): "
                   + ", ".join(p.name for p in others[:5]) + (" ..." if len(others) > 5 else ""),

@@ -432,6 +432,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     con.print(f"{len(h.series)} benchmarks across {len(h.runs)} runs; {steps} significant step(s) "
               f"(p < {args.alpha:g}, more than {args.threshold:g}%)")
     if args.plot:
-        for p in history.plot(h, args.plot):
+        from .plot import stale_charts
+
+        written = history.plot(h, args.plot)
+        for p in written:
             con.print(f"wrote {printable(str(p), limit=sys.maxsize)}", markup=False)
+        others = stale_charts(args.plot, written, "history-*.png")  # as plot says of its own
+        if others:
+            con.print(f"note: {printable(str(args.plot), limit=sys.maxsize)} also holds {len(others)} history chart(s) "
+                      "this selection did not make (an earlier history's): " + ", ".join(p.name for p in others[:5])
+                      + (" ..." if len(others) > 5 else ""), style="yellow", markup=False)
     return 0

@@ -220,6 +220,27 @@ def _spark(values: list[float]) -> str:
     return "".join(_BARS[min(7, int((x - lo) / (hi - lo) * 8))] for x in logs)
 
 
+def moved_reference(series: list) -> list[int]:
+    """The runs at which, among the series of one operation and size (the backends that
+    share one reference benchmark), three or more and at least half of those measured
+    there step the same way: the reference every one of their ratios divides by moved
+    (openssl's own hot path got faster, say), not each kernel at once."""
+    groups: dict[str, list] = {}
+    for s in series:
+        groups.setdefault("/".join(s.name.split("/")[2:]), []).append(s)
+    runs = set()
+    for members in groups.values():
+        present: dict[int, int] = {}
+        ways: dict[tuple[int, bool], int] = {}
+        for s in members:
+            for p in s.points:
+                present[p.run] = present.get(p.run, 0) + 1
+            for st in s.steps:
+                ways[(st.after, st.change > 1)] = ways.get((st.after, st.change > 1), 0) + 1
+        runs |= {r for (r, _), n in ways.items() if n >= max(3, present.get(r, 0) / 2)}
+    return sorted(runs)
+
+
 def plot(h: History, out_dir: str | Path) -> list[Path]:
     """``history-<algorithm>.png``: one line per benchmark over the runs, steps
     marked; written all or none (OutputError names the file that could not be)."""
@@ -236,16 +257,18 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
     files: list[tuple[Path, bytes]] = []
     # dates, commits, names and the reference come from the files: no mathtext
     labels = [f"#{i} {literal_text(r.created[:10])}\n{literal_text(r.commit)}" for i, r in enumerate(h.runs)]
+    styles = ("-", "--", ":", "-.")  # matplotlib's ten colours come round again: a new line style each time
     for algorithm in sorted({s.algorithm for s in h.series.values()}):
         sers = [s for s in h.series.values() if s.algorithm == algorithm]
         fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(h.runs) + 4), 6))
-        for s in sers:
+        for i, s in enumerate(sers):
             xs = [p.run for p in s.points]
             ys = [p.value for p in s.points]
-            (line,) = ax.plot(xs, ys, marker=".", linewidth=1, label=literal_text(s.name.split("/", 1)[1]))
-            for st in s.steps:
+            ax.plot(xs, ys, marker=".", linewidth=1, linestyle=styles[i // 10 % len(styles)],
+                    label=literal_text(s.name.split("/", 1)[1]))
+            for st in s.steps:  # higher is slower (both metrics): a slowdown's marker points up, as its line goes
                 y = next(p.value for p in s.points if p.run == st.after)
-                ax.plot([st.after], [y], marker="v" if st.change > 1 else "^", markersize=11,
+                ax.plot([st.after], [y], marker="^" if st.change > 1 else "v", markersize=11,
                         color="red" if st.change > 1 else "green", zorder=5)
                 ax.annotate(f"{st.percent:+.0f}%", (st.after, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
         ax.set_yscale("log")
@@ -255,10 +278,21 @@ def plot(h: History, out_dir: str | Path) -> list[Path]:
         ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_xticks(range(len(h.runs)))
         ax.set_xticklabels(labels, fontsize=7)
-        ax.set_ylabel(f"time / {literal_text(h.reference)} time (same run)" if h.metric == "ratio" else "median time (s)")
-        ax.set_title(f"{literal_text(algorithm)}: history (▼ significant slowdown, ▲ speed-up)")
+        ax.set_ylabel((f"time / {literal_text(h.reference)} time (same run)" if h.metric == "ratio" else "median time (s)")
+                      + "; higher is slower")
+        ax.set_title(f"{literal_text(algorithm)}: history (▲ significant slowdown, ▼ speed-up)")
         ax.grid(True, which="both", alpha=0.3)
+        notes = []
         if len(sers) <= 30:
             ax.legend(fontsize=6, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:  # the legend was dropped without a word
+            notes.append(f"{len(sers)} lines, too many to name: narrow them with -a, -b or --filter")
+        if h.metric == "ratio":
+            crowd = moved_reference(sers)
+            if crowd:
+                notes.append(f"at {', '.join(f'#{r}' for r in crowd)}, lines divided by one {literal_text(h.reference)} "
+                             "benchmark step together: that reference likely moved, not the kernels")
+        if notes:
+            fig.text(0.01, -0.02, "\n".join(notes), fontsize=8, va="top", color="dimgrey")
         files.append((out / f"history-{algorithm}.png", _png(plt, fig)))
     return atomic_write_many(files) if files else []  # all or none, like `cryptobench plot`

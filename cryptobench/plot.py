@@ -32,6 +32,43 @@ def _copies(res: Results) -> str:
     return f" (aggregate of {par} copies)" if par > 1 else ""
 
 
+def _identity(res: Results) -> str:
+    """Which run a chart shows, for its title: two runs' charts looked the same."""
+    created = str(res.info.get("created", ""))[:16].replace("T", " ")
+    commit = str(res.machine.get("git_commit") or "")[:10]
+    parts = [res.machine.get("cpu_model", ""), f"{created} UTC" if created else "", f"commit {commit}" if commit else "",
+             res.path.name if getattr(res, "path", None) else ""]
+    return literal_text(" · ".join(str(p) for p in parts if p))
+
+
+#: One colour per backend on every chart of every run (they were assigned by position in
+#: each chart: python was grey in one and blue in the next). The references are black and
+#: grey and dashed, peers dotted.
+_COLOURS = {
+    "python": "tab:blue", "numba-hw": "tab:orange", "numba-portable": "tab:brown", "native-aesni": "tab:green",
+    "native-avx2": "tab:green", "native-adx": "tab:green", "native-vaes": "tab:red", "native-ssse3": "tab:red",
+    "native-portable": "tab:purple", "openssl": "black", "openssl-noavx512": "dimgrey", "peer-pyaes": "tab:pink",
+    "peer-chacha20poly1305": "tab:pink", "peer-ecdsa": "tab:pink",
+}
+_OTHERS = ("tab:olive", "tab:cyan", "tab:gray", "gold", "navy", "teal", "maroon", "lime")
+
+
+def backend_style(backend: str) -> dict[str, str]:
+    """matplotlib keyword arguments (colour, line style, marker) for a backend's series."""
+    import zlib
+
+    colour = _COLOURS.get(backend) or _OTHERS[zlib.crc32(backend.encode()) % len(_OTHERS)]
+    if backend.startswith("openssl"):
+        return {"color": colour, "linestyle": "--", "marker": "s"}
+    if backend.startswith("peer"):
+        return {"color": colour, "linestyle": ":", "marker": "x"}
+    return {"color": colour, "linestyle": "-", "marker": "o"}
+
+
+def _si(x: float) -> str:
+    return f"{x / 1e3:.3g}k" if x >= 1e3 else f"{x:.3g}"
+
+
 def throughput_series(res: Results, algorithm: str) -> dict[str, list[tuple[int, float]]]:
     """Per backend, (size, encrypt MB/s) with AAD 13 bytes, by size; the
     aggregate of the run's ``--parallel`` copies, as the tables show it."""
@@ -64,6 +101,12 @@ def literal_text(value: object) -> str:
     return str(value).replace("$", r"\$")
 
 
+def stale_charts(out_dir: str | Path, written: list[Path], pattern: str = "*.png") -> list[Path]:
+    """Charts in ``out_dir`` matching ``pattern`` that this command did not write (an
+    earlier one's): they must not pass for this run's."""
+    return sorted(set(Path(out_dir).glob(pattern)) - {Path(p) for p in written})
+
+
 def _png(plt, fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -91,17 +134,18 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
             series = throughput_series(res, algorithm)
             if series:
                 fig, ax = plt.subplots(figsize=(8, 5))
-                for backend, pts in series.items():
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=literal_text(backend))
+                # the legend in the order of the lines at their largest size, fastest first
+                for backend, pts in sorted(series.items(), key=lambda kv: (-kv[1][-1][1], kv[0])):
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=literal_text(backend), **backend_style(backend))
                 ax.set_xscale("log", base=2)
                 ax.set_yscale("log")
                 ax.set_xlabel("message size (bytes)")
                 ax.set_ylabel("encrypt throughput (MB/s)")
-                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes{_copies(res)} — {literal_text(res.machine.get('cpu_model', ''))}")
+                ax.set_title(f"{algorithm} encrypt, AAD 13 bytes{_copies(res)}\n{_identity(res)}", fontsize=10)
                 ax.grid(True, which="both", alpha=0.3)
                 ax.legend(fontsize=8)
                 files.append((out / f"throughput-{algorithm}.png", _png(plt, fig)))
-            png = _hot_path_breakdown(plt, algorithm, ms)
+            png = _hot_path_breakdown(plt, algorithm, ms, _identity(res))
             if png:
                 files.append((out / f"hotpaths-{algorithm}.png", png))
         else:
@@ -111,16 +155,22 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
                 xs = range(len(rows))
                 ax.bar([x - 0.2 for x in xs], [r[1] for r in rows], width=0.4, label="sign")
                 ax.bar([x + 0.2 for x in xs], [r[2] for r in rows], width=0.4, label="verify")
+                # on a log axis a bar's length is not its value: each bar carries its figure
+                for x, r in zip(xs, rows):
+                    for dx, v in ((-0.2, r[1]), (0.2, r[2])):
+                        ax.annotate(_si(v) if v else "not\nmeasured", (x + dx, v if v else 1), ha="center",
+                                    va="bottom", fontsize=7)
                 ax.set_xticks(list(xs), [literal_text(r[0]) for r in rows], rotation=30, ha="right")
                 ax.set_yscale("log")
-                ax.set_ylabel("operations per second")
-                ax.set_title(f"{algorithm}{_copies(res)} — {literal_text(res.machine.get('cpu_model', ''))}")
-                ax.legend()
+                ax.set_ylim(1, 4 * max(max(r[1], r[2]) for r in rows))  # room for the top bar's figure
+                ax.set_ylabel("operations per second (log scale)")
+                ax.set_title(f"{algorithm}{_copies(res)}\n{_identity(res)}", fontsize=10)
+                ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
                 files.append((out / "ecdsa.png", _png(plt, fig)))
     return atomic_write_many(files) if files else []
 
 
-def _hot_path_breakdown(plt, algorithm: str, ms) -> bytes | None:
+def _hot_path_breakdown(plt, algorithm: str, ms, identity: str = "") -> bytes | None:
     from .registry import ALGORITHMS
 
     parts = HOT_PARTS[ALGORITHMS[algorithm]]
@@ -152,7 +202,10 @@ def _hot_path_breakdown(plt, algorithm: str, ms) -> bytes | None:
         if total > 100:  # the AEAD runs its hot paths fused or interleaved: cheaper than apart
             ax.annotate(f"{total:.0f}%", (x, total), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("hot paths timed apart, % of one encrypt")
-    ax.set_title(f"{algorithm}: where an encrypt's time goes\n(above the dashed line: the AEAD fuses or interleaves its hot paths)")
-    ax.legend()
+    # above 100%: timed apart, the hot paths cost more than the whole encrypt, because the AEAD fuses or
+    # interleaves them, or, at small sizes, because each pays its own call overhead (46.8 ns here) once more
+    ax.set_title(f"{algorithm}: where an encrypt's time goes\n{identity}\n(above the dashed line: the hot paths "
+                 "fused or interleaved in the AEAD, or each one's own call overhead at small sizes)", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
     return _png(plt, fig)

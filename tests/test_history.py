@@ -184,3 +184,23 @@ def test_history_names_an_unknown_backend_and_keeps_retired_ones(results_dir, ca
            {("openssl", "encrypt", 1024): 1e-6, ("retired", "encrypt", 1024): 2e-6}, seed=9)
     assert main(["history", str(results_dir), "-b", "retired"]) == 0
     assert "chacha20-poly1305/retired/encrypt/1024" in capsys.readouterr().out
+
+
+def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(results_dir, tmp_path, capsys):
+    # the charts drew a slowdown as a downward marker on a rising line, dropped the legend past 30 lines
+    # without a word, and read a change of openssl's own hot path as every kernel's slowdown
+    up = history.Step(0, 1, 1.5, 1e-9)
+    mk = lambda name, steps: history.Series(name, "a", name.split("/")[1],  # noqa: E731
+                                            [history.Point(0, 1.0, 1.0), history.Point(1, 1.5, 1.5)], steps)
+    shared = [mk(f"a/b{i}/chacha20/64", [up]) for i in range(3)] + [mk("a/b3/chacha20/64", [])]
+    assert history.moved_reference(shared) == [1]  # three of four divided by one reference benchmark
+    apart = [mk(f"a/b{i}/op{i}/64", [up]) for i in range(4)]  # each divided by its own: no common cause
+    assert history.moved_reference(apart) == []
+    out = tmp_path / "plots"
+    out.mkdir()
+    (out / "history-aes-128-gcm.png").write_bytes(b"old")
+    (out / "throughput-x.png").write_bytes(b"plot's, not history's")
+    assert main(["history", str(results_dir), "--plot", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert (f"note: {out} also holds 1 history chart(s) this selection did not make (an earlier history's): "
+            "history-aes-128-gcm.png") in text

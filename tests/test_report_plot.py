@@ -193,3 +193,34 @@ def test_plot_shows_the_parallel_aggregate_as_the_tables_do(tmp_path, monkeypatc
     titles.clear()
     assert plot.plot(one, tmp_path / "plots1") and titles
     assert not any("aggregate" in t for t in titles)
+
+
+def test_charts_say_which_run_and_keep_each_backends_colour(tmp_path, monkeypatch):
+    # two runs' charts had the same title ("... — AMD EPYC"), colours went by position in each chart
+    # (python grey in one, blue in the next), and ECDSA bars on a log axis carried no figures
+    assert FULL is not None, "no committed results file in results/"
+    res = results.load(FULL)
+    figs = []
+    real_png = plot._png
+
+    def spy(plt, fig):
+        ax = fig.axes[0]
+        figs.append((ax.get_title(), {ln.get_label(): (ln.get_color(), ln.get_linestyle()) for ln in ax.get_lines()},
+                     [t.get_text() for t in ax.texts]))
+        return real_png(plt, fig)
+
+    monkeypatch.setattr(plot, "_png", spy)
+    names = [p.name for p in plot.plot(res, tmp_path / "plots")]
+    charts = dict(zip(names, figs))
+    commit, created = res.machine["git_commit"][:10], res.info["created"][:10]
+    for name, (title, _, _) in charts.items():
+        assert commit in title and created in title and FULL.name in title, (name, title)
+    colours = {}
+    for name in names:
+        if name.startswith("throughput-"):
+            for backend, (colour, style) in charts[name][1].items():
+                assert colours.setdefault(backend, colour) == colour, (name, backend)  # one colour on every chart
+                assert (style == "--") == backend.startswith("openssl"), (backend, style)
+    assert {"python", "openssl", "native-portable"} <= colours.keys()
+    sign = plot.signature_rows(res, "ecdsa-p256-sha256")
+    assert {plot._si(s) for _, s, _ in sign} <= set(charts["ecdsa.png"][2])  # each bar's figure is written on it
