@@ -84,7 +84,8 @@ def add_commands(sub, add_selection) -> None:
         "compare",
         help="compare two results files; exit 1 on a significant slowdown over the threshold",
         description="Compare each benchmark the two runs have in common: the change of its median time, "
-        "and whether it is significant (pyperf's t-test over the runs' values). Lists the benchmarks "
+        "and whether it is significant (pyperf's t-test over the runs' values, 95%; Welch's when the two hold "
+        "different numbers of values, which pyperf cannot test). Lists the benchmarks "
         "that changed by more than --threshold and were significant, then the geometric mean of "
         "new/old time; warns when the CPU, Python, OpenSSL, OPENSSL_ia32cap or native build differ, since "
         "absolute times are then not comparable (`cryptobench gate` compares ratios to openssl instead), "

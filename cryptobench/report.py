@@ -18,7 +18,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Collection, Iterable
+from typing import Callable, Collection, Iterable, Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -532,13 +532,39 @@ class Change:
         return (self.ratio - 1.0) * 100.0
 
 
+def significant(old: Sequence[float], new: Sequence[float]) -> tuple[bool, float]:
+    """Whether two benchmarks' values differ at the 95% level, and the t score.
+
+    pyperf's test (Student's, two-sided, 95%) where it applies: the same number of
+    values on both sides. Given different numbers (runs of other profiles, or one
+    with --parallel) pyperf answers (True, None), "could not test", which read as
+    significant: every benchmark of such a pair was. Then Welch's t-test, the same
+    level. One value on a side: nothing can be significant."""
+    from pyperf._utils import is_significant as student  # what pyperf compare_to uses
+
+    from .gate import t_two_sided_p
+
+    if len(old) < 2 or len(new) < 2:
+        return False, 0.0
+    if len(old) == len(new):
+        try:
+            sig, t = student(list(old), list(new))
+            return bool(sig), float(t)
+        except ZeroDivisionError:  # no variance on either side: pyperf's answer, "significant" when they differ
+            return statistics.fmean(old) != statistics.fmean(new), 0.0
+    va, vb = statistics.variance(old) / len(old), statistics.variance(new) / len(new)
+    if va + vb == 0:
+        return statistics.fmean(old) != statistics.fmean(new), 0.0
+    t = (statistics.fmean(old) - statistics.fmean(new)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va * va / (len(old) - 1) + vb * vb / (len(new) - 1))
+    return t_two_sided_p(t, df) < 0.05, t
+
+
 def compare(old: Results, new: Results,
             include: Callable[[str], bool] | None = None) -> tuple[list[Change], list[str]]:
     """Per-benchmark changes (pyperf's t-test for significance) and warnings;
     ``include`` (the caller's selection) decides which changes the warnings
     are about."""
-    from pyperf._compare import is_significant_benchs
-
     old_suite, new_suite = old.pyperf_suite(), new.pyperf_suite()
     old_b = {b.get_name(): b for b in old_suite.get_benchmarks()}
     changes = []
@@ -547,13 +573,8 @@ def compare(old: Results, new: Results,
         if name not in old_b or b.get_metadata().get("kind") == "overhead":
             continue
         ob = old_b[name]
-        try:
-            sig, t = is_significant_benchs(ob, b)
-        except Exception:  # noqa: BLE001 - too few values
-            sig, t = False, 0.0
-        # pyperf gives no t score (None) when both sides have no variance
-        changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), bool(sig),
-                              float(t or 0.0)))
+        sig, t = significant(ob.get_values(), b.get_values())
+        changes.append(Change(name, statistics.median(ob.get_values()), statistics.median(b.get_values()), sig, t))
     warnings = []
     for key, label in (("cpu_model", "CPU"), ("native_build", "native build"), ("openssl", "OpenSSL"),
                        ("openssl_ia32cap", "OPENSSL_ia32cap"), ("python", "Python")):

@@ -169,6 +169,29 @@ def test_compare_insignificant_change_passes(tmp_path):
     assert "0 significantly slower" in p.stdout
 
 
+def _fewer_values(src, dst, keep):
+    """``src`` with each worker's values cut to the first ``keep`` (a run of another profile)."""
+    doc = json.loads(src.read_text())
+    for b in doc["benchmarks"]:
+        for r in b["runs"]:
+            if "values" in r:
+                r["values"] = r["values"][:keep]
+    dst.write_text(json.dumps(doc))
+    return dst
+
+
+def test_compare_of_runs_with_different_value_counts_tests_them(tmp_path):
+    # pyperf's test cannot take samples of different sizes and answered "significant": every benchmark
+    # of a default run against a --fast or --ci one was, and compare exited 1 on unchanged code
+    same = _fewer_values(DATA / "same.json", tmp_path / "same-fewer.json", 2)
+    p = cli(["compare", str(DATA / "base.json"), str(same), "--all"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 significantly slower" in p.stdout and "| yes |" not in " ".join(p.stdout.split()).replace("│", "|")
+    slower = _fewer_values(DATA / "slower.json", tmp_path / "slower-fewer.json", 2)  # a real slowdown still shows
+    p = cli(["compare", str(DATA / "base.json"), str(slower)], tmp_path)
+    assert p.returncode == 1 and "aes-128-gcm/openssl/encrypt/16384" in p.stdout and "SLOWER" in p.stdout
+
+
 def test_compare_significant_slowdown_fails(tmp_path):
     p = cli(["compare", str(DATA / "base.json"), str(DATA / "slower.json"), "--threshold", "5%"], tmp_path)
     assert p.returncode == 1
