@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 
@@ -257,7 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_results(res)
     shown = _as_given(path, started_in)
     shown = printable(str(shown), limit=sys.maxsize)  # the name as typed, an escape sequence shown, not obeyed
-    _console().print(f"wrote {shown}  (python -m pyperf show {shown} works too)", markup=False)
+    # -q: at the default profile's 6 values per benchmark pyperf warns "Not enough samples" hundreds of times
+    _console().print(f"wrote {shown}  (python -m pyperf show -q {shlex.quote(shown)} works too)", markup=False)
     failed = [n for n, o in res.kernels.items() if o.get("status") in ("failed", "error")]
     return 1 if failed else 0
 

@@ -155,7 +155,7 @@ def _newest_usable(fleet: Fleet, gen: Generation, results_dir: Path) -> Measured
         costs, before = narrow
         return dataclasses.replace(costs, skipped=tuple(skipped[:before]))
     if first is None:
-        raise FleetError(f"{fleet.source}: {key}: \"newest\": no results file among the {len(paths)} *.json in "
+        raise FleetError(f"{fleet.source}: {key}: \"newest\": no results file among the {len(paths)} *.json and *.json.gz in "
                          f"{results_dir}/: " + "; ".join(unreadable)) from None
     older = len(paths) - 1 - len(unreadable)
     more = f" (nor does any of the {older} older file(s) in {results_dir}/)" if older > 0 else ""

@@ -288,7 +288,9 @@ def load_runs(path: str | Path, *, kind: str | None = None, current: str | Path 
         return [run]
     runs = []
     unreadable = 0
-    for f in sorted(p.glob("*.json")):
+    from .results import results_files
+
+    for f in results_files(p):
         if current is not None and _same_file(f, Path(current)):
             notes.append(f"note: left {f} out of the baseline: it is the current run")
             continue

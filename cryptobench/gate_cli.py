@@ -203,7 +203,9 @@ def _refuse_outputs_over_inputs(args: argparse.Namespace) -> None:
     for given in (args.baseline, args.current):
         if given and os.path.isdir(given):
             try:
-                inputs += [os.path.join(given, n) for n in sorted(os.listdir(given)) if n.endswith(".json")]
+                from .results import RESULTS_SUFFIXES
+
+                inputs += [os.path.join(given, n) for n in sorted(os.listdir(given)) if n.endswith(RESULTS_SUFFIXES)]
             except OSError:
                 pass  # reading it is refused later, with the reason
         elif given:

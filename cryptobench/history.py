@@ -32,6 +32,7 @@ from rich.text import Text
 from . import gate
 from .display import literal
 from .errors import ResultsFileError, UsageError
+from .results import results_files
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def collect(
         raise UsageError(f"{d}: not a directory")
     loaded: list[gate.RunSamples] = []
     skipped: list[tuple[str, str]] = []
-    for f in sorted(d.rglob("*.json")):
+    for f in results_files(d, recursive=True):
         try:
             r = gate.load_run_or_counts(f)
         except ResultsFileError as exc:

@@ -319,6 +319,22 @@ def read_json(path: str | Path, what: str = "results file", *, allow_nan: bool =
 _CONTROL = re.compile(r"[\x7f-\x9f]|\\u00(?:0[0-8bcef]|1[0-9a-f]|7f|[89][0-9a-f])", re.IGNORECASE)
 
 
+def _why_no_section(doc: Any) -> str:
+    """What a file of cryptobench's benchmarks without its section went through: every
+    pyperf command that writes a file (convert, timeit --append...) keeps the benchmarks
+    and drops the sections it does not know."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        return ""
+    common = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    for b in doc["benchmarks"][:3]:
+        own = b.get("metadata") if isinstance(b, dict) else None
+        md = {**common, **own} if isinstance(own, dict) else common  # pyperf moves shared keys to the suite's
+        if "algorithm" in md and "backend" in md:
+            return (": its benchmarks are cryptobench's, so a pyperf command rewrote it (pyperf convert or "
+                    "--append keep the benchmarks and drop that section); use the file `cryptobench run` wrote")
+    return ": it looks like a pyperf file of other benchmarks" if "version" in doc else ""
+
+
 def load(path: str | Path, doc: Any = None) -> Results:
     """Load and check a results file; ResultsFileError (one line) when it is not one.
     ``doc``: the file's document when the caller has read it already (with allow_nan=False)."""
@@ -326,7 +342,7 @@ def load(path: str | Path, doc: Any = None) -> Results:
     if doc is None:
         doc = read_json(p, allow_nan=False)
     if not isinstance(doc, dict) or "cryptobench" not in doc or "benchmarks" not in doc:
-        raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)")
+        raise ResultsFileError(f"{p}: not a cryptobench results file (no 'cryptobench' section)" + _why_no_section(doc))
     info = doc["cryptobench"]
     schema = info.get("schema") if isinstance(info, dict) else None
     if type(schema) is not int or schema != SCHEMA_VERSION:  # true and 1.0 equal 1 in Python
@@ -423,6 +439,23 @@ def save(path: str | Path, suite, info: dict[str, Any]) -> Path:
     return atomic_write_text(path, text)
 
 
+#: How a results file's name ends: pyperf reads a .json.gz as gzipped JSON, and so do we.
+RESULTS_SUFFIXES = (".json", ".json.gz")
+
+
+def results_files(directory: str | Path, *, recursive: bool = False) -> list[Path]:
+    """The files in ``directory`` (below it, with ``recursive``) named like results files,
+    .json or .json.gz (the directory scans saw only .json: a gzipped run was never read), by name."""
+    d = Path(directory)
+    found = (d.rglob("*") if recursive else d.glob("*"))
+    return sorted(p for p in found if p.name.endswith(RESULTS_SUFFIXES))  # a directory so named is reported by the reader
+
+
+def _bare_name(p: Path) -> str:
+    """The name without .json or .json.gz."""
+    return next(p.name[: -len(s)] for s in sorted(RESULTS_SUFFIXES, key=len, reverse=True) if p.name.endswith(s))
+
+
 def newest_first(directory: str | Path = "results") -> list[Path]:
     """The results files in a directory, most recent first: names start with a
     UTC timestamp; a same-second run gets a -2, -3... suffix, which sorts after."""
@@ -431,10 +464,11 @@ def newest_first(directory: str | Path = "results") -> list[Path]:
         raise ResultsFileError(f"{d} is a file, not a directory of results files")
 
     def key(p: Path) -> tuple[str, int]:
-        stem, _, n = p.stem.rpartition("-")
-        return (stem, int(n)) if n.isascii() and n.isdigit() and stem else (p.stem, 1)  # not '²'
+        bare = _bare_name(p)
+        stem, _, n = bare.rpartition("-")
+        return (stem, int(n)) if n.isascii() and n.isdigit() and stem else (bare, 1)  # not '²'
 
-    files = sorted((p for p in d.glob("*.json") if not p.name.startswith(".")), key=key, reverse=True)
+    files = sorted((p for p in results_files(d) if not p.name.startswith(".")), key=key, reverse=True)
     if not files:
         raise ResultsFileError(f"no results files in {d}/ (run `cryptobench run` first)")
     return files

@@ -614,7 +614,7 @@ def test_newest_passes_over_files_that_are_not_results_files(tmp_path):
                          f"{tmp_path / 'report.json'}: not a cryptobench results file (no 'cryptobench' section)",
                          f"{tmp_path / 'instructions.json'}: an instruction-count file (`gate --count`)")
     (tmp_path / fixture.name).unlink()
-    with pytest.raises(FleetError, match=r"results: \"newest\": no results file among the 3 \*.json in .*: "
+    with pytest.raises(FleetError, match=r"results: \"newest\": no results file among the 3 \*.json and \*.json.gz in .*: "
                                          r".*x.json: cannot read: Is a directory; .*report.json: not a cryptobench"):
         compute(None, str(tmp_path))
 

@@ -204,3 +204,22 @@ def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(r
     text = " ".join(capsys.readouterr().out.split())
     assert (f"note: {out} also holds 1 history chart(s) this selection did not make (an earlier history's): "
             "history-aes-128-gcm.png") in text
+
+
+def test_gzipped_results_are_found_by_every_directory_scan(tmp_path):
+    # `run -o x.json.gz` writes what pyperf reads, but history, gate's baseline directory and cost's
+    # newest file looked for *.json only: the gzipped run was never read, and nothing said so
+    import gzip
+
+    from cryptobench import gate
+
+    d = tmp_path / "r"
+    shutil.copytree(FIXTURES, d)
+    plain = d / "slower.json"
+    (d / "slower.json.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    assert len(history.collect(directory=d).runs) == 3
+    assert len(gate.load_runs(d, kind="cryptobench")) == 3
+    newest = results.newest_first(d)
+    assert {p.name for p in newest} == {"base.json", "same.json", "slower.json.gz"}
+    assert results.load(newest[0]).measurements  # the gzipped one loads as the others do

@@ -488,3 +488,19 @@ def test_compare_and_gate_warn_across_the_ecdsa_input_change(tmp_path):
         assert needle in out, (command, out[:500])
         out = " ".join(cli([command, str(old), str(new), "-a", "aes"], tmp_path).stdout.split())
         assert needle not in out and "benchmarks compared" in out, (command, out[:500])
+
+
+def test_a_file_pyperf_rewrote_is_refused_with_the_reason(tmp_path):
+    # pyperf convert (or timeit --append) keeps the benchmarks and drops the 'cryptobench' section:
+    # the refusal said only "no 'cryptobench' section", which sent users looking for a bug
+    conv = tmp_path / "conv.json"
+    subprocess.run([sys.executable, "-m", "pyperf", "convert", "--indent", str(DATA / "base.json"), "-o", str(conv)],
+                   check=True, capture_output=True, timeout=120)
+    p = cli(["show", str(conv)], tmp_path)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "no 'cryptobench' section): its benchmarks are cryptobench's, so a pyperf command rewrote it" in p.stderr
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"version": "1.0", "metadata": {}, "benchmarks": [
+        {"metadata": {"name": "timeit"}, "runs": [{"values": [1e-6, 1.1e-6]}]}]}))
+    p = cli(["show", str(plain)], tmp_path)
+    assert p.returncode == 2 and "it looks like a pyperf file of other benchmarks" in p.stderr, p.stderr
