@@ -179,7 +179,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
         con.print(Text.assemble(("REGRESSION", "bold red"), ": " + named(rep.regressions)))
         if wall:  # alpha is per benchmark, with no correction for how many were tested
             n = len(compared)
-            again = ("re-measure the flagged ones before believing it (see --help: --emit-filter)"
+            # read in the nightly's confirming gate too, where the re-measure is the run just gated
+            again = ("believe one that a second run, of just the flagged ones, confirms (see --help: --emit-filter)"
                      if rep.source == "cryptobench" else "time the flagged ones again before believing it")
             con.print(f"note: the test is per benchmark (p < {rep.alpha:g} each, {n} test{'s' if n != 1 else ''}), "
                       f"so unchanged code can show a regression now and then; {again}", style="dim")

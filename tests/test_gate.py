@@ -308,6 +308,8 @@ def test_injected_slowdown_is_caught_in_wall_time_mode(tmp_path, capsys):
     # one benchmark flagged among hundreds may be noise: the report says how to confirm it
     assert "the test is per benchmark (p < 0.01 each, 1 test)" in " ".join(out.split())
     assert "(see --help: --emit-filter)" in out
+    # the same words are read under the nightly's confirming gate: no "re-measure" it has just done
+    assert "believe one that a second run, of just the flagged ones, confirms" in " ".join(out.split())
     # CURRENT inside the BASELINE directory: pooled with itself it made the gap to the
     # baseline part of the noise, and the gate passed ("0 regression(s)")
     pool = tmp_path / "pool"
