@@ -12,6 +12,7 @@ import gzip
 import math
 import os
 import re
+import zlib
 from pathlib import Path
 
 
@@ -126,7 +127,7 @@ def report_file(text: str) -> str:
         if head[:2] == b"\x1f\x8b":  # results.json.gz, as pyperf reads it
             with gzip.open(path) as f:
                 head = f.read(64)
-    except (OSError, EOFError):  # missing (the usual case), unreadable, or not gzip after all: not results
+    except (OSError, EOFError, zlib.error):  # missing (the usual case), unreadable, or not gzip after all
         return text
     if re.match(rb'\s*\{\s*"benchmarks"\s*:', head):
         raise argparse.ArgumentTypeError(f"{text} holds benchmark results (a cryptobench run's or pyperf's); "

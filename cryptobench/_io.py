@@ -11,16 +11,31 @@ from ._signals import held
 from .errors import OutputError
 
 
+def _in_the_way(d: Path) -> str:
+    """What stops ``d`` being made: the first of it and its parents that is there and is not a
+    directory. A dangling symbolic link was "a file of that name is in the way", where no file is."""
+    for p in (d, *d.parents):
+        if not os.path.lexists(p) or p.is_dir():
+            continue
+        name = "it" if p == d else str(p)
+        if p.is_symlink():
+            try:
+                os.stat(p)
+            except FileNotFoundError:
+                return f"{name} is a symbolic link to {os.readlink(p)}, which does not exist"
+            except OSError:
+                return f"{name} is a symbolic link loop"
+        return "a file of that name is in the way" if p == d else f"{p} is a file, not a directory"
+    return "a file is in the way"
+
+
 def make_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` and its parents if missing; OutputError if that fails."""
     d = Path(path)
     try:
         d.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # exist_ok covers a directory only
-        if d.is_symlink() and not d.exists():
-            raise OutputError(f"cannot create the directory {d}: it is a symbolic link to {os.readlink(d)}, "
-                              "which does not exist") from None
-        raise OutputError(f"cannot create the directory {d}: a file of that name is in the way") from None
+    except (FileExistsError, NotADirectoryError):  # d or a parent is something other than a directory
+        raise OutputError(f"cannot create the directory {d}: {_in_the_way(d)}") from None
     except OSError as exc:
         raise OutputError(f"cannot create the directory {d}: {exc.strerror or exc}") from None
     return d

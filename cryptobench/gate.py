@@ -70,6 +70,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ResultsFileError, UsageError
 from .results import MAX_MACHINE_TEXT, MAX_SECONDS, MIN_SECONDS, is_byte_count, is_call_time
+from .registry import CPU_LACKS
 
 #: Schema tag of an instruction-count file written by :func:`save_counts`.
 ICOUNT_SCHEMA = "cryptobench-icount/1"
@@ -644,9 +645,11 @@ def wall_gate(
             ref = find_reference(s, r, reference=reference)  # so that a re-run (confirm_filter) measures it too
             outcome = current.kernels.get(f"{s.algorithm}/{s.backend}", {})
             status, why = outcome.get("status", ""), outcome.get("reason", "")
-            if status == "unavailable" and not any(b.machine.get("cpu_model") == cpu for b in base if name in b.samples):
+            if (status == "unavailable" and why.startswith(CPU_LACKS)
+                    and not any(b.machine.get("cpu_model") == cpu for b in base if name in b.samples)):
                 # a kernel this machine cannot run (a CPU feature), measured on another CPU model only:
-                # the runner, not the code (the no-baseline-on-this-CPU warning says so once)
+                # the runner, not the code (the no-baseline-on-this-CPU warning says so once). Any
+                # other reason (a broken Numba, a failed build) is gone: the code's
                 verdicts.append(Verdict(name, "unavailable", note=f"unavailable on this CPU ({why}); the baseline "
                                         "measured it on another CPU model"))
                 continue
@@ -1061,9 +1064,13 @@ def instruction_gate(
             continue
         change = n["per_call"] / o["per_call"] if o["per_call"] > 0 else float("inf")
         verdicts.append(Verdict(name, _classify(change, True, threshold), change, None, o["per_call"], n["per_call"]))
+    unavailable = current.get("unavailable") if isinstance(current.get("unavailable"), dict) else {}
     for name in sorted(set(old) - set(new)):
         if include(name):
-            why = current.get("skipped", {}).get(name, "not counted in this run")
+            kernel = "/".join(name.split("/")[:2])
+            why = current.get("skipped", {}).get(name) or (
+                f"{kernel} unavailable: {unavailable[kernel]}" if isinstance(unavailable.get(kernel), str)
+                else "not counted in this run")
             verdicts.append(Verdict(name, "gone", old=old[name]["per_call"], note=why))
     return GateReport("instructions", threshold, None, verdicts, warnings, [baseline_label], current_label,
                       source="counts")

@@ -20,9 +20,10 @@ from .registry import FILTER_HELP
 GATE_HELP = """\
 Fail (exit 1) on a significant slowdown of any kernel against a baseline,
 or on a benchmark of the baseline missing from the current run ("gone": its
-kernel FAILED, ERRORed, was not reached, or is unavailable now; one this CPU
-cannot run, measured in the baseline on another CPU model only, is shown as
-"unavailable" and does not fail). Gate the same selection the run made.
+kernel FAILED, ERRORed, was not reached, or is unavailable now). In the
+wall-time gate, a kernel unavailable because this CPU lacks its instructions,
+measured in the baseline on another CPU model only, is shown as "unavailable"
+and does not fail. Gate the same selection the run made.
 
 Wall time (the default): BASELINE is a results file, a pytest-benchmark JSON
 file, or a directory of them (several runs are pooled; runs on the same CPU
@@ -43,9 +44,9 @@ A wall-time regression seen once may be a busy moment of the machine, and
 the test is per benchmark (no correction for the hundreds in a full run): the
 nightly workflow re-measures just the regressed and gone benchmarks and their
 openssl references and fails only if the second run confirms it (exit 1 is a
-regression; exit 2, bad usage, must not start a re-run):
+regression or a gone benchmark; exit 2, bad usage, must not start a re-run):
   cryptobench gate BASE NEW.json --emit-filter F; rc=$?
-  if [ $rc -eq 1 ]; then cryptobench run --ci --filter "$(cat F)" -o CONFIRM.json &&
+  if [ $rc -eq 1 ]; then cryptobench run --ci --filter "$(cat F)" -o CONFIRM.json;
     cryptobench gate BASE CONFIRM.json --filter "$(cat F)"; else exit $rc; fi
 
 examples:
@@ -316,6 +317,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         old_handler = signal.signal(signal.SIGTERM, on_sigterm)
         try:
             doc = gate.measure_counts(targets, calls=args.calls, register=args.register, on_count=on_count)
+            if skipped:  # a gone benchmark's note says why its kernel was not counted at all
+                doc["unavailable"] = {name: str(why) for name, why in skipped}
         finally:
             signal.signal(signal.SIGTERM, old_handler)
         if not doc.get("counts"):  # it wrote {"counts": {}} and exited 0: a count of nothing
@@ -363,7 +366,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         sel = _selection(args)
         raise UsageError(f"no benchmark of the selection ({sel}) is in both the baseline and the current run" if sel
                          else "no benchmark in common between the baseline and the current run")
-    if not rep.compared:  # a gate that compared nothing must not pass (a nightly would stay green)
+    if not rep.compared and not rep.gone:  # a gate that compared nothing must not pass (a nightly would stay green)
         from collections import Counter
 
         _print_report(rep, True, summary=False)  # each benchmark's note says why
@@ -388,17 +391,26 @@ def _selection(args) -> str:
                                                           ("--filter", args.filter)) if value)
 
 
-def _unknown_backend(args, names) -> None:
-    """Refuse a -b that is neither registered nor in any of the files read (``names``: their
-    benchmarks), as run and compare refuse one, naming the backends the files hold."""
+def _unknown_backend(args) -> None:
+    """Refuse a -b that is neither registered nor in any of the files (history's -b may name a
+    backend registered only when they were made), as run and compare refuse one, naming the
+    backends the files hold. The files are read for it only when a -b is not registered."""
+    from . import history
     from .registry import backend_matches, default_registry, split_list
 
+    registered = {k.backend for k in default_registry().all()}
+    strange = [b for b in split_list(args.backend) if not any(backend_matches(k, b) for k in registered)]
+    if not strange:
+        return
+    try:
+        names = history.collect(directory=args.directory, metric="time").series
+    except UsageError:
+        return  # no directory, or no file: said below, with its own reason
     held = sorted({n.split("/")[1] for n in names if n.count("/") >= 1})
-    known = set(held) | {k.backend for k in default_registry().all()}
-    for b in split_list(args.backend):
-        if not any(backend_matches(k, b) for k in known):
-            raise UsageError(f"unknown backend {b!r}: not a registered backend, and no results file read holds it; "
-                             f"they hold: {', '.join(held) or 'none'}")
+    for b in strange:
+        if not any(backend_matches(k, b) for k in held):
+            raise UsageError(f"unknown backend {b!r}: not a registered backend, and no results file in "
+                             f"{args.directory} holds it; they hold: {', '.join(held) or 'none'}")
 
 
 def _thr(args, default: float) -> float:
@@ -414,6 +426,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     include = name_filter(args.filter, args.algorithm, args.backend, strict=False)
     if args.reference is not None and args.metric == "time":  # it was ignored without a word
         raise UsageError("--reference sets the backend of --metric ratio; --metric time has none")
+    _unknown_backend(args)  # -b python,nope showed python and said nothing of nope
     reference = args.reference or "openssl"
     h = history.collect(directory=args.directory, include=include,
                         metric=args.metric, reference=reference, threshold=args.threshold, alpha=args.alpha)
@@ -426,7 +439,6 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.metric == "ratio" and history.collect(directory=args.directory, include=include, metric="time").series:
             raise UsageError(f"{args.directory}: no benchmark of the selection was measured beside its reference "
                              f"({reference}) in any of the {len(h.runs)} run(s); --metric time shows median times")
-        _unknown_backend(args, history.collect(directory=args.directory, metric="time").series)
         raise UsageError(f"{args.directory}: no benchmark of the {len(h.runs)} run(s) matches the selection"
                          + (f" ({_selection(args)})" if _selection(args) else ""))
     con.print(history.runs_table(h))

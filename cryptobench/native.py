@@ -161,7 +161,9 @@ def missing(*needed: str) -> str | None:
     detected, disabled = detected_features(), disabled_features()
     absent = [n for n in needed if n not in detected]
     if absent:
-        return "CPU lacks " + ", ".join(_pretty(n) for n in absent)
+        from .registry import CPU_LACKS
+
+        return CPU_LACKS + ", ".join(_pretty(n) for n in absent)
     off = [n for n in needed if n in disabled]
     if off:
         return f"disabled by {DISABLE_ENV} ({', '.join(off)})"

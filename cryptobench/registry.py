@@ -69,6 +69,9 @@ _BACKEND_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 #: :data:`BACKEND_MODULES` in every process (run's workers and verify's children
 #: inherit it): how a backend outside this repository is compared with ours.
 EXTRA_BACKENDS_ENV = "CRYPTOBENCH_BACKENDS"
+#: How the reason of a kernel unavailable for want of a CPU feature begins (native.missing
+#: writes it; the gate tells such a kernel, the runner's, from a broken one, the code's).
+CPU_LACKS = "CPU lacks "
 
 #: Modules imported to populate the registry, in order.
 BACKEND_MODULES: tuple[str, ...] = (

@@ -325,6 +325,8 @@ def _why_no_section(doc: Any) -> str:
     and drops the sections it does not know."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         return ""
+    if "machine_info" in doc:  # it has a "version" too: it was called a pyperf file
+        return ": pytest-benchmark JSON, which `cryptobench gate` reads (the others read `cryptobench run`'s files)"
     common = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     for b in doc["benchmarks"][:3]:
         own = b.get("metadata") if isinstance(b, dict) else None

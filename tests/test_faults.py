@@ -435,6 +435,17 @@ def test_a_report_never_replaces_a_results_file(tmp_path, argv, gz):
     assert target.read_bytes() == original
 
 
+def test_a_report_over_a_damaged_gzip_is_no_traceback(tmp_path):
+    # a gzip header with a broken deflate stream raised zlib.error out of the option's type
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 40)
+    p = subprocess.run([sys.executable, "-m", "cryptobench.cli", "verify", "-a", "chacha20-poly1305", "-b", "openssl",
+                        "--quick", "--json", str(bad)], capture_output=True, text=True, env=_env(tmp_path),
+                       cwd=tmp_path, timeout=120)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr  # not results: replaced by the report
+    assert json.loads(bad.read_text())["schema"].startswith("cryptobench-verify")
+
+
 def test_a_report_replaces_its_own_kind(tmp_path):
     # the refusal is for results only: a verify report is replaced by the next one, as before
     target = tmp_path / "verify.json"
@@ -455,6 +466,12 @@ def test_a_results_directory_that_is_a_dangling_link_is_named_as_one(tmp_path):
     (tmp_path / "results").symlink_to(tmp_path / "gone")
     with pytest.raises(OutputError, match=r"results: it is a symbolic link to .*gone, which does not exist$"):
         make_dir(tmp_path / "results")
+    # as a parent (run -o results/sub/r.json makes its directory), and a loop
+    with pytest.raises(OutputError, match=r"results/sub: .*/results is a symbolic link to .*gone, which does not exist$"):
+        make_dir(tmp_path / "results" / "sub")
+    (tmp_path / "loop").symlink_to("loop")
+    with pytest.raises(OutputError, match=r"loop: it is a symbolic link loop$"):
+        make_dir(tmp_path / "loop")
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match=r"file: a file of that name is in the way$"):
         make_dir(tmp_path / "file")

@@ -124,18 +124,19 @@ def test_a_kernel_gone_fails_the_gate_unless_this_cpu_cannot_run_it():
         b.samples[vaes] = _sample(vaes, _noisy(rng, 2e-6))
         return b
 
-    for status, reason in (("unavailable", "CPU lacks VAES"), ("failed", "failed 1 verification check(s)"),
-                           ("error", "its timing worker ran longer than 600 s")):
+    for status, reason in (("unavailable", "CPU lacks VAES"), ("unavailable", "numba: ImportError: libllvmlite.so"),
+                           ("failed", "failed 1 verification check(s)"), ("error", "its timing worker ran longer than 600 s")):
         cur = _pair(rng, 100e-6, 1e-6, "tonight")
         cur.kernels = {"chacha20-poly1305/native-x": {"status": status, "reason": reason}}
         # the baseline measured it on this very CPU model: whatever the reason, the night fails
         rep = gate.wall_gate(baseline=[base_on("CPU A")], current=cur)
         (v,) = rep.gone
         assert not rep.passed and v.name == vaes and v.note.endswith(f"({reason})"), v
-        # on another CPU model only: an unavailable kernel is the runner's, shown but not failing;
-        # a FAILED or ERROR one still fails
+        # on another CPU model only: a kernel this CPU lacks the instructions of is the runner's,
+        # shown but not failing; a FAILED or ERROR one, or one unavailable for another reason
+        # (a broken Numba passed every night a runner of another model came up), still fails
         rep = gate.wall_gate(baseline=[base_on("CPU B")], current=cur)
-        if status == "unavailable":
+        if reason.startswith("CPU lacks"):
             (v,) = [v for v in rep.verdicts if v.name == vaes]
             assert rep.passed and v.status == "unavailable" and "CPU lacks VAES" in v.note
         else:
@@ -611,6 +612,12 @@ def test_instruction_gate_verdicts():
     assert by["new/python/sign"].status == "new"
     assert by["gone/python/sign"].status == "gone" and "valgrind" in by["gone/python/sign"].note
     assert not rep.passed and not rep.regressions  # counted before, not now: the gate fails
+    # a kernel not counted at all (unavailable): its reason, where "not counted in this run" said nothing
+    old["counts"]["b/native-z/encrypt/64"] = {"per_call": 5.0, "code_path": "z"}
+    new["unavailable"] = {"b/native-z": "CPU lacks ADX"}
+    rep = gate.instruction_gate(baseline=old, current=new)
+    assert {v.name: v.note for v in rep.gone}["b/native-z/encrypt/64"] == "b/native-z unavailable: CPU lacks ADX"
+    del old["counts"]["b/native-z/encrypt/64"]
     del old["counts"]["gone/python/sign"]
     rep = gate.instruction_gate(baseline=old, current=new)
     assert rep.passed
@@ -793,3 +800,18 @@ def test_key_generation_is_counted_over_more_calls():
     sign = gate.CountTarget("ecdsa-p256-sha256", "python", "sign")
     assert gate.calls_for(keygen, 10) == 10 * gate.KEYGEN_CALLS_FACTOR >= 40
     assert gate.calls_for(sign, 10) == 10
+
+
+def test_a_gate_whose_flagged_benchmarks_are_all_gone_fails_as_a_regression_does(tmp_path, capsys):
+    # with nothing compared it said "no benchmark could be compared (1 gone)", exit 2, and wrote no
+    # --emit-filter: the nightly's confirming gate of a kernel still missing read as bad usage
+    base = json.loads(Path("tests/data/results/base.json").read_text())
+    cur = json.loads(json.dumps(base))
+    cur["benchmarks"] = [b for b in cur["benchmarks"] if b["metadata"].get("backend") != "python"]
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "cur.json").write_text(json.dumps(cur))
+    flt = tmp_path / "f.txt"
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "cur.json"), "-b", "python",
+                 "--emit-filter", str(flt)]) == 1
+    assert "GONE: " in " ".join(capsys.readouterr().out.split())
+    assert "/python/" in flt.read_text() and "/openssl/" in flt.read_text()  # re-measured with its reference

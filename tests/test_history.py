@@ -175,7 +175,11 @@ def test_history_names_an_unknown_backend_and_keeps_retired_ones(results_dir, ca
     # -b nope said only "no benchmark matches the selection" where run and compare say "unknown backend"
     assert main(["history", str(results_dir), "-b", "nope"]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "unknown backend 'nope': not a registered backend, and no results file read holds it; they hold: openssl, python" in err
+    assert (f"unknown backend 'nope': not a registered backend, and no results file in {results_dir} holds it; "
+            "they hold: openssl, python") in err
+    # beside a good one it was passed over in silence
+    assert main(["history", str(results_dir), "-b", "python,nope"]) == 2
+    assert "unknown backend 'nope'" in capsys.readouterr().err
     # registered but in no file: the selection matches nothing, which is what it says
     assert main(["history", str(results_dir), "-b", "native-vaes"]) == 2
     assert "matches the selection (-b native-vaes)" in " ".join(capsys.readouterr().err.split())
@@ -186,7 +190,8 @@ def test_history_names_an_unknown_backend_and_keeps_retired_ones(results_dir, ca
     assert "chacha20-poly1305/retired/encrypt/1024" in capsys.readouterr().out
 
 
-def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(results_dir, tmp_path, capsys):
+def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(results_dir, tmp_path, capsys,
+                                                                             monkeypatch):
     # the charts drew a slowdown as a downward marker on a rising line, dropped the legend past 30 lines
     # without a word, and read a change of openssl's own hot path as every kernel's slowdown
     up = history.Step(0, 1, 1.5, 1e-9)
@@ -196,6 +201,16 @@ def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(r
     assert history.moved_reference(shared) == [1]  # three of four divided by one reference benchmark
     apart = [mk(f"a/b{i}/op{i}/64", [up]) for i in range(4)]  # each divided by its own: no common cause
     assert history.moved_reference(apart) == []
+    from cryptobench import plot
+
+    marks = []
+    real_png = plot._png
+
+    def spy(plt, fig):  # the step markers: (marker, colour) of each one-point line
+        marks.extend((ln.get_marker(), ln.get_color()) for ln in fig.axes[0].get_lines() if len(ln.get_xdata()) == 1)
+        return real_png(plt, fig)
+
+    monkeypatch.setattr(plot, "_png", spy)
     out = tmp_path / "plots"
     out.mkdir()
     (out / "history-aes-128-gcm.png").write_bytes(b"old")
@@ -204,6 +219,8 @@ def test_history_charts_name_a_moved_reference_too_many_lines_and_stale_charts(r
     text = " ".join(capsys.readouterr().out.split())
     assert (f"note: {out} also holds 1 history chart(s) this selection did not make (an earlier history's): "
             "history-aes-128-gcm.png") in text
+    # night 3's python slowdown (the fixture): a red marker pointing up, the way its line goes
+    assert ("^", "red") in marks and ("v", "red") not in marks
 
 
 def test_gzipped_results_are_found_by_every_directory_scan(tmp_path):

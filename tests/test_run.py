@@ -504,3 +504,7 @@ def test_a_file_pyperf_rewrote_is_refused_with_the_reason(tmp_path):
         {"metadata": {"name": "timeit"}, "runs": [{"values": [1e-6, 1.1e-6]}]}]}))
     p = cli(["show", str(plain)], tmp_path)
     assert p.returncode == 2 and "it looks like a pyperf file of other benchmarks" in p.stderr, p.stderr
+    pb = tmp_path / "pb.json"
+    pb.write_text(json.dumps({"machine_info": {}, "version": "5.1.0", "benchmarks": []}))
+    p = cli(["compare", str(pb), str(pb)], tmp_path)
+    assert p.returncode == 2 and "pytest-benchmark JSON, which `cryptobench gate` reads" in p.stderr, p.stderr
