@@ -243,7 +243,7 @@ def test_a_failed_write_is_one_line_and_leaves_the_target_alone(tmp_path):
 
     (tmp_path / "afile").write_text("keep me\n")
     (tmp_path / "adir").mkdir()
-    with pytest.raises(OutputError, match=r"^cannot create the directory .*afile/sub: Not a directory$"):
+    with pytest.raises(OutputError, match=r"^cannot create the directory .*afile/sub: .*afile is a file, not a directory$"):
         atomic_write_text(tmp_path / "afile" / "sub" / "x.json", "{}")
     with pytest.raises(OutputError, match=r"^cannot write .*adir: Is a directory$") as exc:
         atomic_write_text(tmp_path / "adir", "{}")
