@@ -170,7 +170,8 @@ def _print_report(rep, show_all: bool, summary: bool = True) -> None:
     others = Counter(v.status for v in rep.verdicts if id(v) not in done)
     not_compared = (f"; {sum(others.values())} not compared ("
                     + ", ".join(f"{n} {s}" for s, n in others.most_common()) + ")") if others else ""
-    con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm:.3f}; "
+    gm_text = "-" if math.isnan(gm) else f"{gm:.3f}"  # nothing compared (every flagged one gone): not "nan"
+    con.print(f"{len(compared)} benchmarks compared ({what}); geometric mean of new/old {gm_text}; "
               f"{len(rep.regressions)} regression(s) ({crit}), {len(rep.improvements)} improvement(s)" + not_compared)
     def named(vs: list) -> str:  # names from the files: an escape sequence shown, not obeyed
         return (", ".join(printable(v.name, limit=sys.maxsize) for v in vs[:10])

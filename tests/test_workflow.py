@@ -90,6 +90,10 @@ def test_workflow_runs_the_nightly_steps():
     for sid in ("gate_wall", "gate_icount"):
         assert f"steps.{sid}.outcome == 'failure'" in text[final:]
     assert "--json nightly/gate-instructions.json" in text  # step 7: every gate's verdicts as JSON
+    # the last step's if: starts with always(), or a failed always() step above skips it (and its message)
+    assert re.search(r"if: >-\s*always\(\) && \(steps\.gate_wall", text[final:]), text[final:final + 400]
+    summary = text[text.index("- name: Job summary"):final]
+    assert "steps.run.outcome" in summary and "steps.suite.outcome" in summary  # why a night of passed gates failed
     assert (ROOT / "docs" / "nightly.md").exists()
 
 
