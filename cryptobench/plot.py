@@ -162,7 +162,9 @@ def plot(res: Results, out_dir: str | Path) -> list[Path]:
                                     va="bottom", fontsize=7)
                 ax.set_xticks(list(xs), [literal_text(r[0]) for r in rows], rotation=30, ha="right")
                 ax.set_yscale("log")
-                ax.set_ylim(1, 4 * max(max(r[1], r[2]) for r in rows))  # room for the top bar's figure
+                top = max(max(r[1], r[2]) for r in rows)
+                low = min([v for r in rows for v in r[1:] if v] + [1.0])
+                ax.set_ylim(low / 2 if low < 1 else 1, 4 * top)  # room for the top bar's figure
                 ax.set_ylabel("operations per second (log scale)")
                 ax.set_title(f"{algorithm}{_copies(res)}\n{_identity(res)}", fontsize=10)
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
