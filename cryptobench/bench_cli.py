@@ -233,9 +233,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             done["kernels"] += 1
             width = len(str(done["of"]))
             took = int(time.monotonic() - done["t0"])
-            what = (f"{outcome.status.upper()} — {outcome.reason}" if failed
+            what = (f"{outcome.status.upper()} — {printable(outcome.reason, limit=sys.maxsize)}" if failed
                     else f"passed, {outcome.benchmarks} benchmarks")
-            err.print(f"[{done['kernels']:>{width}}/{done['of']}] {outcome.kernel}: {what}  "
+            err.print(f"[{done['kernels']:>{width}}/{done['of']}] {printable(outcome.kernel, limit=sys.maxsize)}: {what}  "
                       f"({took // 3600}:{took // 60 % 60:02}:{took % 60:02} elapsed)", markup=False, highlight=False, soft_wrap=True)
         elif failed:
             progress.console.print(f"[bold red]{escape(outcome.kernel)}: {outcome.status.upper()}[/] — {escape(outcome.reason)}")
