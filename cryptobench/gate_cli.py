@@ -397,21 +397,19 @@ def _unknown_backend(args) -> None:
     backend registered only when they were made), as run and compare refuse one, naming the
     backends the files hold. The files are read for it only when a -b is not registered."""
     from . import history
-    from .registry import backend_matches, default_registry, split_list
+    from .registry import name_filter
 
-    registered = {k.backend for k in default_registry().all()}
-    strange = [b for b in split_list(args.backend) if not any(backend_matches(k, b) for k in registered)]
-    if not strange:
+    try:
+        name_filter(None, None, args.backend)  # run's and compare's check, against the registered backends
         return
+    except UsageError:
+        pass
     try:
         names = history.collect(directory=args.directory, metric="time").series
     except UsageError:
         return  # no directory, or no file: said below, with its own reason
-    held = sorted({n.split("/")[1] for n in names if n.count("/") >= 1})
-    for b in strange:
-        if not any(backend_matches(k, b) for k in held):
-            raise UsageError(f"unknown backend {b!r}: not a registered backend, and no results file in "
-                             f"{args.directory} holds it; they hold: {', '.join(held) or 'none'}")
+    # the same check with the files' backends counted too: its message lists both
+    name_filter(None, None, args.backend, extra_backends={n.split("/")[1] for n in names if "/" in n})
 
 
 def _thr(args, default: float) -> float:

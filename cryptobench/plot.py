@@ -205,7 +205,7 @@ def _hot_path_breakdown(plt, algorithm: str, ms, identity: str = "") -> bytes | 
             ax.annotate(f"{total:.0f}%", (x, total), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("hot paths timed apart, % of one encrypt")
     # above 100%: timed apart, the hot paths cost more than the whole encrypt, because the AEAD fuses or
-    # interleaves them, or, at small sizes, because each pays its own call overhead (46.8 ns here) once more
+    # interleaves them, or, at small sizes, because each pays its own call overhead once more
     ax.set_title(f"{algorithm}: where an encrypt's time goes\n{identity}\n(above the dashed line: the hot paths "
                  "fused or interleaved in the AEAD, or each one's own call overhead at small sizes)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)

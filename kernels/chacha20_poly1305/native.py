@@ -58,7 +58,7 @@ import threading
 from cryptobench import native as _native
 from cryptobench.errors import InvalidInput, InvalidKey, InvalidLength, InvalidNonce, InvalidTag
 from cryptobench.kernels._aead_common import ChaCha20Poly1305Parameters, check_bytes
-from cryptobench.registry import Kernel
+from cryptobench.registry import CPU_LACKS, Kernel
 
 _ffi, _lib = _native.load()
 _HAVE = _lib is not None and hasattr(_lib, "cb_chacha_aead_encrypt")
@@ -367,5 +367,6 @@ def register(reg) -> None:
         path = getattr(_lib, const)
         reason = _native.missing(*feats) if feats else None
         if reason is None and _lib.cb_chacha_path_supported(path) != 1:
-            reason = f"CPU cannot run the {label} path"
+            # a CPU-feature reason like native.missing's: the gate tells the runner's from the code's by it
+            reason = f"{CPU_LACKS}what the {label} path needs (the library's own check refused it)"
         reg.add(_kernel(backend, label, reason is None, reason or "", path))
